@@ -1,0 +1,1 @@
+//! The `.seedlm` container (being written).

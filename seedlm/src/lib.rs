@@ -1,0 +1,31 @@
+//! SeedLM codec: weight blocks stored as the seed of a K-bit LFSR plus a few
+//! 4-bit coefficients (SeedLM, Shafipour et al., arXiv 2410.10714).
+//!
+//! A block `w` of `C` weights is approximated as `U(s) · q · 2^e`, where
+//! `U(s)` is a `C × P` matrix grown from the LFSR seed `s`, `q` holds `P`
+//! 4-bit two's-complement mantissas and `e` is one shared 4-bit exponent.
+//!
+//! Modules, one job each:
+//! - [`lfsr`]: the Fibonacci LFSR (taps, stepping, jump-ahead, the full cycle).
+//! - [`config`]: `Config { c, p, k }` and the two paper configurations.
+//! - [`block`]: one block: the basis `U(s)`, coefficient fitting with the
+//!   exponent rule, decode, exact error.
+//! - [`search`]: the seed search (naive reference and the fast exact search).
+//! - [`pack`]: bit packing of block words and block streams.
+//! - [`fixed`]: the fixed-point golden model of the accelerator datapath.
+//! - [`container`]: the `.seedlm` file format.
+#![deny(missing_docs)]
+
+pub mod block;
+pub mod config;
+pub mod container;
+pub mod error;
+pub mod fixed;
+pub mod lfsr;
+pub mod pack;
+pub mod search;
+
+pub use block::Block;
+pub use config::Config;
+pub use error::{Error, Result};
+pub use lfsr::Lfsr;
