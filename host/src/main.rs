@@ -1,0 +1,2 @@
+//! The `seedlm` command-line tool.
+fn main() {}
