@@ -13,6 +13,7 @@
 //! - [`search`]: the seed search (naive reference and the fast exact search).
 //! - [`pack`]: bit packing of block words and block streams.
 //! - [`fixed`]: the fixed-point golden model of the accelerator datapath.
+//! - [`hw`]: the accelerator interface: CSR map, stream and activation layouts.
 //! - [`container`]: the `.seedlm` file format.
 #![deny(missing_docs)]
 
@@ -21,6 +22,7 @@ pub mod config;
 pub mod container;
 pub mod error;
 pub mod fixed;
+pub mod hw;
 pub mod lfsr;
 pub mod pack;
 pub mod search;
