@@ -25,6 +25,7 @@ pub mod fixed;
 pub mod hw;
 pub mod lfsr;
 pub mod pack;
+pub mod rtn;
 pub mod search;
 
 pub use block::Block;
