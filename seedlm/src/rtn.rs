@@ -38,7 +38,7 @@ pub fn quantize_dequantize(w: &[f32], cols: usize, bits: u32) -> Result<Vec<f32>
             "RTN bits {bits}: supported are 2..=8"
         )));
     }
-    if cols == 0 || w.len() % cols != 0 {
+    if cols == 0 || !w.len().is_multiple_of(cols) {
         return Err(Error::InvalidInput(format!(
             "{} weights is not a whole number of rows of {cols}",
             w.len()
@@ -70,7 +70,7 @@ pub fn quantize_dequantize(w: &[f32], cols: usize, bits: u32) -> Result<Vec<f32>
 }
 
 /// Squared norms of a reference and of its error, accumulated in f64; sums
-/// of several tensors add up (see [`ErrorStats::add`]).
+/// of several tensors add up (`a + b`).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct ErrorStats {
     /// `||W||²`.
@@ -104,15 +104,6 @@ impl ErrorStats {
         })
     }
 
-    /// The statistics of two tensors taken together.
-    pub fn add(self, other: ErrorStats) -> ErrorStats {
-        ErrorStats {
-            signal: self.signal + other.signal,
-            noise: self.noise + other.noise,
-            count: self.count + other.count,
-        }
-    }
-
     /// Relative Frobenius error `||W - Ŵ|| / ||W||` (NaN for a zero `W`
     /// with nonzero error, 0 when both are zero).
     pub fn rel_error(&self) -> f64 {
@@ -125,6 +116,19 @@ impl ErrorStats {
     /// SQNR in dB, `10·log10(||W||² / ||W - Ŵ||²)` (+∞ for an exact copy).
     pub fn sqnr_db(&self) -> f64 {
         10.0 * (self.signal / self.noise).log10()
+    }
+}
+
+/// The statistics of two tensors taken together.
+impl std::ops::Add for ErrorStats {
+    type Output = ErrorStats;
+
+    fn add(self, other: ErrorStats) -> ErrorStats {
+        ErrorStats {
+            signal: self.signal + other.signal,
+            noise: self.noise + other.noise,
+            count: self.count + other.count,
+        }
     }
 }
 
@@ -191,7 +195,7 @@ mod tests {
         assert_eq!(s.noise, 0.25);
         assert!((s.rel_error() - 0.1).abs() < 1e-15);
         assert!((s.sqnr_db() - 20.0).abs() < 1e-12);
-        let t = s.add(ErrorStats::measure(&[0.0, 0.0], &[0.0, 0.0]).unwrap());
+        let t = s + ErrorStats::measure(&[0.0, 0.0], &[0.0, 0.0]).unwrap();
         assert_eq!(t.count, 4);
         assert_eq!(t.rel_error(), s.rel_error());
         let exact = ErrorStats::measure(&[1.0], &[1.0]).unwrap();

@@ -1,0 +1,77 @@
+//! The crate's one error type.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in the host library.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An I/O operation on a file failed.
+    #[error("failed to {action} {path}")]
+    Io {
+        /// What was being done ("open", "map", ...).
+        action: &'static str,
+        /// The file involved.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A checkpoint that is malformed, truncated or corrupted.
+    #[error("{path}: {what}")]
+    Format {
+        /// The file at fault.
+        path: PathBuf,
+        /// What is wrong, naming the tensor and byte offset where known.
+        what: String,
+    },
+    /// A tensor whose element type this reader cannot convert to f32.
+    #[error("{path}: tensor '{tensor}' has dtype {dtype}, which is not supported (supported: {supported})")]
+    UnsupportedDtype {
+        /// The file holding the tensor.
+        path: PathBuf,
+        /// The tensor's name.
+        tensor: String,
+        /// The dtype as the file names it.
+        dtype: String,
+        /// The dtypes this reader converts.
+        supported: &'static str,
+    },
+    /// A tensor name that the checkpoint does not hold.
+    #[error("{path}: no tensor named '{tensor}'")]
+    NoTensor {
+        /// The checkpoint searched.
+        path: PathBuf,
+        /// The missing name.
+        tensor: String,
+    },
+}
+
+/// Result alias for the host library.
+pub type Result<T> = std::result::Result<T, Error>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn test_error_display_and_source() {
+        let e = Error::Io {
+            action: "open",
+            path: "/x/model.gguf".into(),
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        };
+        assert_eq!(e.to_string(), "failed to open /x/model.gguf");
+        assert!(e.source().is_some());
+        let e = Error::UnsupportedDtype {
+            path: "m.safetensors".into(),
+            tensor: "w".into(),
+            dtype: "I32".into(),
+            supported: "F32, F16, BF16",
+        };
+        assert!(e
+            .to_string()
+            .contains("m.safetensors: tensor 'w' has dtype I32"));
+        assert!(e.source().is_none());
+    }
+}

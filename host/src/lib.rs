@@ -1,0 +1,9 @@
+//! Host side of seedlm-fpga: checkpoint readers (HF safetensors and GGUF)
+//! that feed the `seedlm` CLI.
+#![deny(missing_docs)]
+#![deny(unsafe_code)]
+
+pub mod checkpoint;
+pub mod error;
+
+pub use error::{Error, Result};
