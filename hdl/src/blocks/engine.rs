@@ -1,0 +1,313 @@
+//! The engine: `N` MAC lanes on `N` rows at once, a block stream in, a row
+//! result stream out, an activation memory and the CSR block.
+//!
+//! Stream order and word layouts are those of [`seedlm::hw`]. A beat of the
+//! block stream is accepted when `blk_valid && blk_ready`; its `N` block
+//! words are registered (stage 0) while the activation memory reads the
+//! column block's slice, which every lane shares. When the lanes finish a
+//! tile (the row's last block leaves the accumulators), the `N`
+//! accumulators are captured into a bank that shifts one row per accepted
+//! result beat (no `N`-way multiplexer); rows past ROWS are dropped.
+//!
+//! A tile's last word is accepted only while the bank is empty and no other
+//! last word is in flight, so nothing is ever dropped; with
+//! `COL_BLOCKS >= N + latency` this never stalls (one tile word per cycle).
+
+use super::csr::Csr;
+use super::mac_lane::{lane_latency, MacLane, AW};
+use super::pipe::Pipe;
+use rust_hdl::prelude::*;
+use seedlm::{hw, Config};
+
+/// Activation memory address bits ([`hw::DEFAULT_ACT_ADDR_BITS`]).
+pub const ACT_ADDR_BITS: usize = hw::DEFAULT_ACT_ADDR_BITS as usize;
+
+/// Cycles from accepting a tile's last word to its first result on the
+/// output port: stage 0, the lane pipeline, the bank capture.
+pub fn engine_latency(cfg: &Config) -> usize {
+    1 + lane_latency(cfg) + 1
+}
+
+/// The engine core with `BW`-bit block words and `XW = 16·C`-bit
+/// activation slices; the lane count is `blk_word.len()`.
+#[derive(LogicBlock)]
+pub struct SeedlmEngine<const BW: usize, const XW: usize> {
+    /// Clock.
+    pub clock: Signal<In, Clock>,
+    /// Synchronous reset, active high.
+    pub reset: Signal<In, Bit>,
+    /// Block words of the tile word, one per lane.
+    pub blk_word: Vec<Signal<In, Bits<BW>>>,
+    /// The block stream has a word.
+    pub blk_valid: Signal<In, Bit>,
+    /// The engine takes the word.
+    pub blk_ready: Signal<Out, Bit>,
+    /// Result accumulator, 72-bit two's complement.
+    pub res_acc: Signal<Out, Bits<AW>>,
+    /// Result row index.
+    pub res_row: Signal<Out, Bits<32>>,
+    /// A result is on `res_acc`/`res_row`.
+    pub res_valid: Signal<Out, Bit>,
+    /// The consumer takes the result.
+    pub res_ready: Signal<In, Bit>,
+    /// Activation memory write enable.
+    pub act_we: Signal<In, Bit>,
+    /// Activation memory word (column block) address.
+    pub act_addr: Signal<In, Bits<ACT_ADDR_BITS>>,
+    /// Activation memory word.
+    pub act_data: Signal<In, Bits<XW>>,
+    /// CSR byte offset.
+    pub csr_addr: Signal<In, Bits<8>>,
+    /// CSR write data.
+    pub csr_wdata: Signal<In, Bits<32>>,
+    /// CSR write strobe.
+    pub csr_we: Signal<In, Bit>,
+    /// CSR read strobe.
+    pub csr_re: Signal<In, Bit>,
+    /// CSR read data.
+    pub csr_rdata: Signal<Out, Bits<32>>,
+    /// CSR read data valid.
+    pub csr_rvalid: Signal<Out, Bit>,
+    csr: Csr,
+    act: RAM<Bits<XW>, ACT_ADDR_BITS>,
+    lanes: Vec<MacLane<BW, XW>>,
+    s0_word: Pipe<Bits<BW>>,
+    s0_flags: Pipe<Bit>,
+    running: Pipe<Bit>,
+    done: Pipe<Bit>,
+    error: Pipe<Bits<32>>,
+    cycles: Pipe<Bits<64>>,
+    col: Pipe<Bits<32>>,
+    in_base: Pipe<Bits<32>>,
+    last_busy: Pipe<Bit>,
+    cap_base: Pipe<Bits<32>>,
+    bank: Pipe<Bits<AW>>,
+    bank_count: Pipe<Bits<32>>,
+    bank_row: Pipe<Bits<32>>,
+    is_last_col: Signal<Local, Bit>,
+    ready: Signal<Local, Bit>,
+    remaining: Signal<Local, Bits<32>>,
+    n_lanes: Constant<Bits<32>>,
+    depth: Constant<Bits<32>>,
+    err_empty: Constant<Bits<32>>,
+    err_depth: Constant<Bits<32>>,
+    err_busy: Constant<Bits<32>>,
+}
+
+impl<const BW: usize, const XW: usize> SeedlmEngine<BW, XW> {
+    /// An engine of `lanes` lanes for configuration `cfg`; `BW` and `XW`
+    /// must match it ([`seedlm::Config::bits_per_block`], `16·C`).
+    pub fn new(cfg: &Config, lanes: usize) -> Self {
+        hw::check_lanes(lanes).expect("lane count");
+        let depth = 1u32 << ACT_ADDR_BITS;
+        let c32 = |v: u32| Constant::new((v as u64).into());
+        Self {
+            clock: Default::default(),
+            reset: Default::default(),
+            blk_word: (0..lanes).map(|_| Default::default()).collect(),
+            blk_valid: Default::default(),
+            blk_ready: Default::default(),
+            res_acc: Default::default(),
+            res_row: Default::default(),
+            res_valid: Default::default(),
+            res_ready: Default::default(),
+            act_we: Default::default(),
+            act_addr: Default::default(),
+            act_data: Default::default(),
+            csr_addr: Default::default(),
+            csr_wdata: Default::default(),
+            csr_we: Default::default(),
+            csr_re: Default::default(),
+            csr_rdata: Default::default(),
+            csr_rvalid: Default::default(),
+            csr: Csr::new(hw::encode_config(cfg, lanes), depth),
+            act: Default::default(),
+            lanes: (0..lanes).map(|_| MacLane::new(cfg)).collect(),
+            s0_word: Pipe::new(lanes),
+            s0_flags: Pipe::new(3),
+            running: Pipe::new(1),
+            done: Pipe::new(1),
+            error: Pipe::new(1),
+            cycles: Pipe::new(1),
+            col: Pipe::new(1),
+            in_base: Pipe::new(1),
+            last_busy: Pipe::new(1),
+            cap_base: Pipe::new(1),
+            bank: Pipe::new(lanes),
+            bank_count: Pipe::new(1),
+            bank_row: Pipe::new(1),
+            is_last_col: Default::default(),
+            ready: Default::default(),
+            remaining: Default::default(),
+            n_lanes: c32(lanes as u32),
+            depth: c32(depth),
+            err_empty: c32(hw::ERR_EMPTY),
+            err_depth: c32(hw::ERR_ACT_DEPTH),
+            err_busy: c32(hw::ERR_START_BUSY),
+        }
+    }
+}
+
+impl<const BW: usize, const XW: usize> Logic for SeedlmEngine<BW, XW> {
+    #[hdl_gen]
+    fn update(&mut self) {
+        self.csr.clock.next = self.clock.val();
+        self.act.read_clock.next = self.clock.val();
+        self.act.write_clock.next = self.clock.val();
+        self.s0_word.clock.next = self.clock.val();
+        self.s0_flags.clock.next = self.clock.val();
+        self.running.clock.next = self.clock.val();
+        self.done.clock.next = self.clock.val();
+        self.error.clock.next = self.clock.val();
+        self.cycles.clock.next = self.clock.val();
+        self.col.clock.next = self.clock.val();
+        self.in_base.clock.next = self.clock.val();
+        self.last_busy.clock.next = self.clock.val();
+        self.cap_base.clock.next = self.clock.val();
+        self.bank.clock.next = self.clock.val();
+        self.bank_count.clock.next = self.clock.val();
+        self.bank_row.clock.next = self.clock.val();
+        // CSR port.
+        self.csr.reset.next = self.reset.val();
+        self.csr.addr.next = self.csr_addr.val();
+        self.csr.wdata.next = self.csr_wdata.val();
+        self.csr.we.next = self.csr_we.val();
+        self.csr.re.next = self.csr_re.val();
+        self.csr.busy.next = self.running.q[0].val();
+        self.csr.done.next = self.done.q[0].val();
+        self.csr.error.next = self.error.q[0].val();
+        self.csr.cycles.next = self.cycles.q[0].val();
+        self.csr_rdata.next = self.csr.rdata.val();
+        self.csr_rvalid.next = self.csr.rvalid.val();
+        // Activation memory: written by the host, read at the column block.
+        self.act.write_enable.next = self.act_we.val();
+        self.act.write_address.next = self.act_addr.val();
+        self.act.write_data.next = self.act_data.val();
+        self.act.read_address.next = self.col.q[0].val().get_bits::<ACT_ADDR_BITS>(0);
+        // Hold every register by default.
+        self.running.d[0].next = self.running.q[0].val();
+        self.done.d[0].next = self.done.q[0].val();
+        self.error.d[0].next = self.error.q[0].val();
+        self.cycles.d[0].next = self.cycles.q[0].val();
+        self.col.d[0].next = self.col.q[0].val();
+        self.in_base.d[0].next = self.in_base.q[0].val();
+        self.last_busy.d[0].next = self.last_busy.q[0].val();
+        self.cap_base.d[0].next = self.cap_base.q[0].val();
+        self.bank_count.d[0].next = self.bank_count.q[0].val();
+        self.bank_row.d[0].next = self.bank_row.q[0].val();
+        for l in 0..self.bank.d.len() {
+            self.bank.d[l].next = self.bank.q[l].val();
+        }
+        // Input side: accept a tile word unless it is a last one that the
+        // bank could not take.
+        self.is_last_col.next = (self.col.q[0].val() + 1) == self.csr.col_blocks.val();
+        self.ready.next =
+            self.running.q[0].val() && (self.in_base.q[0].val() < self.csr.rows.val());
+        if self.is_last_col.val() && (self.last_busy.q[0].val() || self.bank_count.q[0].val().any())
+        {
+            self.ready.next = false;
+        }
+        self.blk_ready.next = self.ready.val();
+        for l in 0..self.s0_word.d.len() {
+            self.s0_word.d[l].next = self.blk_word[l].val();
+        }
+        self.s0_flags.d[0].next = self.ready.val() && self.blk_valid.val();
+        self.s0_flags.d[1].next = !self.col.q[0].val().any();
+        self.s0_flags.d[2].next = self.is_last_col.val();
+        if self.ready.val() && self.blk_valid.val() {
+            if self.is_last_col.val() {
+                self.col.d[0].next = 0.into();
+                self.in_base.d[0].next = self.in_base.q[0].val() + self.n_lanes.val();
+                self.last_busy.d[0].next = true;
+            } else {
+                self.col.d[0].next = self.col.q[0].val() + 1;
+            }
+        }
+        // Lanes.
+        for l in 0..self.lanes.len() {
+            self.lanes[l].clock.next = self.clock.val();
+            self.lanes[l].word.next = self.s0_word.q[l].val();
+            self.lanes[l].x.next = self.act.read_data.val();
+            self.lanes[l].valid.next = self.s0_flags.q[0].val();
+            self.lanes[l].first.next = self.s0_flags.q[1].val();
+            self.lanes[l].last.next = self.s0_flags.q[2].val();
+        }
+        // Output side: a shifting bank, one row per accepted result.
+        self.res_valid.next = self.bank_count.q[0].val().any();
+        self.res_acc.next = self.bank.q[0].val();
+        self.res_row.next = self.bank_row.q[0].val();
+        if self.bank_count.q[0].val().any() && self.res_ready.val() {
+            for l in 0..(self.bank.d.len() - 1) {
+                self.bank.d[l].next = self.bank.q[l + 1].val();
+            }
+            self.bank_count.d[0].next = self.bank_count.q[0].val() - 1;
+            self.bank_row.d[0].next = self.bank_row.q[0].val() + 1;
+        }
+        self.remaining.next = self.csr.rows.val() - self.cap_base.q[0].val();
+        if self.lanes[0].done.val() {
+            for l in 0..self.lanes.len() {
+                self.bank.d[l].next = self.lanes[l].acc.val();
+            }
+            self.bank_count.d[0].next = self.n_lanes.val();
+            if self.remaining.val() < self.n_lanes.val() {
+                self.bank_count.d[0].next = self.remaining.val();
+            }
+            self.bank_row.d[0].next = self.cap_base.q[0].val();
+            self.cap_base.d[0].next = self.cap_base.q[0].val() + self.n_lanes.val();
+            self.last_busy.d[0].next = false;
+        }
+        // Run control.
+        if self.running.q[0].val() {
+            self.cycles.d[0].next = self.cycles.q[0].val() + 1;
+            if (self.cap_base.q[0].val() >= self.csr.rows.val())
+                && !self.bank_count.q[0].val().any()
+            {
+                self.running.d[0].next = false;
+                self.done.d[0].next = true;
+            }
+        }
+        if self.csr.start.val() {
+            if self.running.q[0].val() {
+                self.error.d[0].next = self.error.q[0].val() | self.err_busy.val();
+            } else {
+                self.done.d[0].next = false;
+                if !self.csr.rows.val().any() || !self.csr.col_blocks.val().any() {
+                    self.error.d[0].next = self.err_empty.val();
+                } else if self.csr.col_blocks.val() > self.depth.val() {
+                    self.error.d[0].next = self.err_depth.val();
+                } else {
+                    self.error.d[0].next = 0.into();
+                    self.running.d[0].next = true;
+                    self.cycles.d[0].next = 0.into();
+                    self.col.d[0].next = 0.into();
+                    self.in_base.d[0].next = 0.into();
+                    self.cap_base.d[0].next = 0.into();
+                }
+            }
+        }
+        if self.reset.val() {
+            self.running.d[0].next = false;
+            self.done.d[0].next = false;
+            self.error.d[0].next = 0.into();
+            self.cycles.d[0].next = 0.into();
+            self.col.d[0].next = 0.into();
+            self.in_base.d[0].next = 0.into();
+            self.last_busy.d[0].next = false;
+            self.cap_base.d[0].next = 0.into();
+            self.bank_count.d[0].next = 0.into();
+            self.s0_flags.d[0].next = false;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_engine_synthesizes() {
+        let mut uut = SeedlmEngine::<32, 128>::new(&Config::BITS4, 2);
+        uut.connect_all();
+        yosys_validate("seedlm_engine", &generate_verilog(&uut)).unwrap();
+    }
+}

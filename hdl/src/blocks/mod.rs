@@ -1,0 +1,9 @@
+//! The accelerator's blocks, one per file.
+
+pub mod csr;
+pub mod engine;
+pub mod lfsr_expander;
+pub mod mac_lane;
+pub mod mul_bank;
+pub mod pipe;
+pub mod weight_rebuild;
