@@ -1,1 +1,0 @@
-//! The `.seedlm` container (being written).
