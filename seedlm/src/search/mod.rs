@@ -4,7 +4,17 @@
 //!
 //! [`Searcher::search_naive`] is the reference: it fits every seed. The fast
 //! path returns the same block (same minimum error, same tie-break) while
-//! fitting only the few seeds whose lower bound can still win.
+//! fitting only the few seeds whose lower bound can still win (see
+//! [`fast`] for the method and the proof of exactness, [`bench`] for the
+//! benchmark).
+//!
+//! `unsafe` is denied here and in every submodule except `kernel`, which
+//! holds the one call into a `#[target_feature]` function.
+#![deny(unsafe_code)]
+
+pub mod bench;
+pub mod fast;
+mod kernel;
 
 use rayon::prelude::*;
 
@@ -25,7 +35,14 @@ pub struct Found {
 /// The block chosen for an all-zero input: seed 1, zero mantissas (error 0,
 /// which is what the naive search returns too).
 fn zero_block() -> Found {
-    Found { block: Block { seed: 1, exp: EXP_MIN, q: [0; MAX_P] }, err: 0.0 }
+    Found {
+        block: Block {
+            seed: 1,
+            exp: EXP_MIN,
+            q: [0; MAX_P],
+        },
+        err: 0.0,
+    }
 }
 
 /// Seed search for one configuration; holds the tables it precomputes once.
@@ -37,6 +54,9 @@ pub struct Searcher {
     centred: Vec<i32>,
     /// `pos[state]` = index of `state` in the cycle.
     pos: Vec<u32>,
+    /// Tables of the fast search; `None` for shapes without a specialised
+    /// kernel (those use the naive search).
+    fast: Option<fast::Fast>,
 }
 
 impl Searcher {
@@ -52,8 +72,15 @@ impl Searcher {
         }
         let centred = (0..n + cfg.c * cfg.p + 1)
             .map(|i| cycle[i % n] as i32 - cfg.half())
-            .collect();
-        Ok(Searcher { cfg, lfsr, centred, pos })
+            .collect::<Vec<i32>>();
+        let fast = fast::Fast::new(&cfg, &centred);
+        Ok(Searcher {
+            cfg,
+            lfsr,
+            centred,
+            pos,
+            fast,
+        })
     }
 
     /// The configuration searched.
@@ -75,7 +102,14 @@ impl Searcher {
     fn fit_position(&self, w: &[f64], p: usize) -> Found {
         let f = fit(&self.cfg, self.window(p), w);
         let seed = self.centred[p] + self.cfg.half();
-        Found { block: Block { seed: seed as u32, exp: f.exp, q: f.q }, err: f.err }
+        Found {
+            block: Block {
+                seed: seed as u32,
+                exp: f.exp,
+                q: f.q,
+            },
+            err: f.err,
+        }
     }
 
     /// Reference search: fits every seed. `w.len()` must be `C`.
@@ -84,7 +118,10 @@ impl Searcher {
         if w64.iter().all(|&x| x == 0.0) {
             return zero_block();
         }
-        let mut best = Found { block: Block::default(), err: f64::INFINITY };
+        let mut best = Found {
+            block: Block::default(),
+            err: f64::INFINITY,
+        };
         for seed in 1..=self.cfg.num_seeds() {
             let f = self.fit_position(&w64, self.pos[seed as usize] as usize);
             if f.err < best.err {
@@ -95,16 +132,37 @@ impl Searcher {
     }
 
     /// Searches one block (the fast exact search). `w.len()` must be `C`.
+    ///
+    /// The fast path works on batches of 8 blocks and costs the same for one
+    /// block as for 8: use [`Searcher::search_all`] for throughput.
     pub fn search(&self, w: &[f32]) -> Found {
-        self.search_naive(w)
+        let mut out = [zero_block()];
+        self.search_batch(&[w], &mut out);
+        out[0]
+    }
+
+    /// Searches up to 8 blocks at once into `out` (same length).
+    fn search_batch(&self, blocks: &[&[f32]], out: &mut [Found]) {
+        match &self.fast {
+            Some(f) => f.search_batch(self, blocks, out),
+            None => {
+                for (o, w) in out.iter_mut().zip(blocks) {
+                    *o = self.search_naive(w);
+                }
+            }
+        }
     }
 
     /// Searches every block of `weights` (length a multiple of `C`, finite) on
     /// the current rayon pool. `progress` is called with the number of blocks
     /// finished since its last call.
-    pub fn search_all(&self, weights: &[f32], progress: &(dyn Fn(usize) + Sync)) -> Result<Vec<Found>> {
+    pub fn search_all(
+        &self,
+        weights: &[f32],
+        progress: &(dyn Fn(usize) + Sync),
+    ) -> Result<Vec<Found>> {
         let c = self.cfg.c;
-        if weights.len() % c != 0 {
+        if !weights.len().is_multiple_of(c) {
             return Err(Error::InvalidInput(format!(
                 "{} weights is not a whole number of blocks of {c}",
                 weights.len()
@@ -114,10 +172,15 @@ impl Searcher {
             return Err(Error::InvalidInput(format!("weight {i} is {}", weights[i])));
         }
         const CHUNK: usize = 64;
+        const BATCH: usize = kernel::LANES;
         Ok(weights
             .par_chunks(c * CHUNK)
             .flat_map_iter(|chunk| {
-                let found: Vec<Found> = chunk.chunks(c).map(|w| self.search(w)).collect();
+                let mut found = vec![zero_block(); chunk.len() / c];
+                for (w, out) in chunk.chunks(c * BATCH).zip(found.chunks_mut(BATCH)) {
+                    let blocks: Vec<&[f32]> = w.chunks(c).collect();
+                    self.search_batch(&blocks, out);
+                }
                 progress(found.len());
                 found
             })

@@ -1,0 +1,610 @@
+//! The fast exact search: a vectorised lower bound for every seed, then the
+//! exact [`fit`](crate::block::fit) of the few seeds that can still win.
+//!
+//! **Bound.** For the seed at cycle position `p`, with `G = UᵀU = LLᵀ` and
+//! `b = Uᵀw`, no coefficients (quantized or not) do better than the
+//! least-squares residual `r(p) = ||w||² - ||L⁻¹ b||²`, so `fit` returns an
+//! error `≥ r(p)`. The bound pass ([`super::kernel`]) computes `r(p)` in f32
+//! for 8 blocks at once from stored f32 `L⁻¹` factors (built in f64).
+//!
+//! **Exactness.** Let `B` be the best `(error, seed)` found so far (exact
+//! `fit` results, lexicographic minimum). A seed is fitted whenever its f32
+//! bound is `≤ B.err + MARGIN` (in the block's normalised units, where
+//! `||w||² ∈ [0.5, 2]`). [`MARGIN`] exceeds the f32 error of the bound (see the
+//! test `test_margin_covers_f32_bound_error`), so the seed the naive search
+//! returns always has `bound ≤ r ≤ its error + MARGIN ≤ B.err + MARGIN` and
+//! gets fitted; every fit goes through the same `fit` as the naive search,
+//! and ties go to the lowest seed as there.
+//!
+//! **Ill-conditioned windows.** Where `cond(G) >` [`COND_MAX`] the f32 `L⁻¹`
+//! bound is too inaccurate; those positions get a zero `L⁻¹` in the main
+//! pass and are bounded per block in f64 with a stored orthonormal basis `Q`
+//! of the window's columns: `r = ||w||² - ||Qᵀw||²`. Windows whose columns are
+//! (numerically) dependent, which only happens for small K, are always fitted.
+//!
+//! **Order.** Per batch: (1) the pass over the first [`PREFIX`] positions
+//! finds each block's smallest bound; fitting that seed gives a first `B`;
+//! (2) the ill-conditioned positions are bounded and fitted; (3) the pass
+//! runs over the whole cycle in chunks of [`CHUNK`] positions, collecting
+//! positions below the threshold; after each chunk the candidates are fitted
+//! in increasing bound order, tightening `B` as they go.
+//!
+//! **Configurations.** The kernel is specialised for `(C, P) = (8, 3)` and
+//! `(12, 4)` (any K); other shapes fall back to the naive search.
+
+use super::kernel::{self, Isa, Lanes, Pass, Visit, LANES};
+use super::{zero_block, Found, Searcher};
+use crate::config::{Config, MAX_C, MAX_P};
+
+/// Slack between the f32 bound and the true residual, in normalised units
+/// (`||w||² ∈ [0.5, 2]`): at least 8× the largest f32 error measured on
+/// well-conditioned windows.
+pub const MARGIN: f64 = 1.0 / 4096.0;
+
+/// Windows with `cond(G)` above this get the f64 orthonormal-basis bound.
+pub const COND_MAX: f64 = 2000.0;
+
+/// Positions searched for each block's first candidate.
+const PREFIX: usize = 4096;
+
+/// Positions per main-pass chunk; candidates are fitted after each chunk.
+const CHUNK: usize = 8192;
+
+/// A remaining column norm below this fraction of the column's own norm
+/// marks the window's columns as dependent.
+const RANK_TOL: f64 = 1e-9;
+
+/// The block shapes with a specialised kernel.
+#[derive(Clone, Copy, Debug)]
+enum Shape {
+    /// C = 8, P = 3 (the 4-bit configuration).
+    C8P3,
+    /// C = 12, P = 4 (the 3-bit configuration).
+    C12P4,
+}
+
+/// A window bounded in f64 instead of the f32 pass.
+struct Ill {
+    /// Cycle position.
+    pos: u32,
+    /// Orthonormal basis of the window's columns, column `j` at
+    /// `[j·C, (j+1)·C)`; `None` when the columns are dependent (always fit).
+    q: Option<Vec<f64>>,
+}
+
+/// The precomputed tables of the fast search.
+pub(crate) struct Fast {
+    shape: Shape,
+    isa: Isa,
+    /// Number of cycle positions, `2^K - 1`.
+    n: usize,
+    /// `centred[n] / unit` as f32.
+    u: Vec<f32>,
+    /// Per position, `L⁻¹` (lower triangle, row by row) as f32; zero for ill
+    /// windows.
+    linv: Vec<f32>,
+    /// The ill-conditioned windows.
+    ill: Vec<Ill>,
+}
+
+/// The inverse Cholesky factor of a window's Gram matrix, row-major lower.
+type Linv = [[f64; MAX_P]; MAX_P];
+
+impl Fast {
+    /// Builds the tables for `cfg` over the extended centred cycle, or `None`
+    /// when `(C, P)` has no specialised kernel.
+    pub(crate) fn new(cfg: &Config, centred: &[i32]) -> Option<Fast> {
+        let shape = match (cfg.c, cfg.p) {
+            (8, 3) => Shape::C8P3,
+            (12, 4) => Shape::C12P4,
+            _ => return None,
+        };
+        Some(Self::build(shape, Isa::detect(), cfg, centred))
+    }
+
+    fn build(shape: Shape, isa: Isa, cfg: &Config, centred: &[i32]) -> Fast {
+        let (c, p) = (cfg.c, cfg.p);
+        let n = cfg.num_seeds() as usize;
+        let unit = cfg.unit();
+        let tri = p * (p + 1) / 2;
+        let u: Vec<f32> = centred.iter().map(|&x| (x as f64 / unit) as f32).collect();
+        let mut linv = vec![0f32; n * tri];
+        let mut ill = Vec::new();
+        let mut cols = [[0f64; MAX_C]; MAX_P];
+        for pos in 0..n {
+            let win = &centred[pos + 1..pos + 1 + c * p];
+            for (j, col) in cols.iter_mut().enumerate().take(p) {
+                for (i, x) in col.iter_mut().enumerate().take(c) {
+                    *x = win[i * p + j] as f64 / unit;
+                }
+            }
+            match factor(&cols, c, p) {
+                Some(l) => {
+                    let out = &mut linv[pos * tri..(pos + 1) * tri];
+                    let mut k = 0;
+                    for (j, row) in l.iter().enumerate().take(p) {
+                        for &x in &row[..=j] {
+                            out[k] = x as f32;
+                            k += 1;
+                        }
+                    }
+                }
+                None => ill.push(Ill {
+                    pos: pos as u32,
+                    q: orthonormal(&cols, c, p),
+                }),
+            }
+        }
+        Fast {
+            shape,
+            isa,
+            n,
+            u,
+            linv,
+            ill,
+        }
+    }
+
+    /// Number of windows bounded in f64.
+    #[cfg(test)]
+    fn ill_count(&self) -> usize {
+        self.ill.len()
+    }
+
+    /// Searches up to 8 blocks (`blocks[k]` has `C` weights) into `out[k]`.
+    pub(crate) fn search_batch(&self, s: &Searcher, blocks: &[&[f32]], out: &mut [Found]) {
+        match self.shape {
+            Shape::C8P3 => self.batch::<8, 3, 6>(s, blocks, out),
+            Shape::C12P4 => self.batch::<12, 4, 10>(s, blocks, out),
+        }
+    }
+
+    fn batch<const C: usize, const P: usize, const T: usize>(
+        &self,
+        s: &Searcher,
+        blocks: &[&[f32]],
+        out: &mut [Found],
+    ) {
+        assert!(blocks.len() <= LANES && out.len() == blocks.len());
+        let mut b = Batch::<C>::new(blocks);
+        let w32 = b.w32;
+        let live = b.active();
+        let mut pass = Pass {
+            u: &self.u,
+            linv: &self.linv,
+            w: &w32,
+            base: [f32::INFINITY; LANES],
+        };
+
+        // (1) First candidate: smallest bound over a prefix of the cycle.
+        for &l in &live {
+            pass.base[l] = b.ww[l] as f32;
+        }
+        let first = ArgMin {
+            min: [f32::INFINITY; LANES],
+            arg: [0; LANES],
+        };
+        let first = kernel::run::<C, P, T, _>(self.isa, &pass, 0, PREFIX.min(self.n), first);
+        for &l in &live {
+            b.offer(s, l, first.arg[l] as usize);
+        }
+
+        // (2) Ill-conditioned windows, bounded in f64.
+        let mut cands: Vec<Vec<(f64, u32)>> = vec![Vec::new(); LANES];
+        for ill in &self.ill {
+            let bound = ill.q.as_deref().map(|q| b.ortho_bound(q));
+            for &l in &live {
+                let r = bound.map_or(f64::NEG_INFINITY, |r| r[l]);
+                if r <= b.threshold(l) {
+                    cands[l].push((r, ill.pos));
+                }
+            }
+        }
+        for (l, list) in cands.iter_mut().enumerate() {
+            b.fit_sorted(s, l, list);
+        }
+
+        // (3) Every position, in chunks, fitting candidates after each chunk.
+        let mut hits = Vec::new();
+        for start in (0..self.n).step_by(CHUNK) {
+            let mut thr = [0f64; LANES];
+            for &l in &live {
+                thr[l] = b.threshold(l);
+                pass.base[l] = (b.ww[l] - thr[l]) as f32;
+            }
+            hits.clear();
+            let end = (start + CHUNK).min(self.n);
+            hits = kernel::run::<C, P, T, _>(self.isa, &pass, start, end, Collect { hits }).hits;
+            for &l in &live {
+                let list = &mut cands[l];
+                list.clear();
+                list.extend(
+                    hits.iter()
+                        .filter(|(_, acc)| acc[l] <= 0.0)
+                        .map(|(pos, acc)| (acc[l] as f64 + thr[l], *pos)),
+                );
+                b.fit_sorted(s, l, list);
+            }
+        }
+        out.copy_from_slice(&b.best[..blocks.len()]);
+    }
+}
+
+/// Pass visitor: each lane's smallest value and its position.
+struct ArgMin {
+    min: Lanes,
+    arg: [u32; LANES],
+}
+
+impl Visit for ArgMin {
+    #[inline(always)]
+    fn visit(&mut self, pos: usize, acc: &Lanes) {
+        // Branch-free: a lane mask picks the new position, so the lanes stay
+        // one vector (checked in the assembly; iterator forms did not).
+        #[allow(clippy::needless_range_loop)]
+        for l in 0..LANES {
+            let mask = 0u32.wrapping_sub((acc[l] < self.min[l]) as u32);
+            self.arg[l] = (pos as u32 & mask) | (self.arg[l] & !mask);
+            self.min[l] = self.min[l].min(acc[l]);
+        }
+    }
+}
+
+/// Pass visitor: positions where some lane is at or below its threshold.
+struct Collect {
+    hits: Vec<(u32, Lanes)>,
+}
+
+impl Visit for Collect {
+    #[inline(always)]
+    fn visit(&mut self, pos: usize, acc: &Lanes) {
+        if acc.iter().fold(false, |hit, &x| hit | (x <= 0.0)) {
+            self.hits.push((pos as u32, *acc));
+        }
+    }
+}
+
+/// The state of one batch of up to 8 blocks.
+struct Batch<const C: usize> {
+    /// Number of blocks in the batch.
+    len: usize,
+    /// Lane is a nonzero block (zero blocks and padding lanes are idle).
+    live: [bool; LANES],
+    /// The blocks as given, f64.
+    w64: [[f64; MAX_C]; LANES],
+    /// Normalised blocks, `w · 2^k` per lane (exact), lane-major, f64.
+    wn: [[f64; LANES]; C],
+    /// The same as f32, for the pass.
+    w32: [Lanes; C],
+    /// `4^k` per lane: normalised error = error · `scale2`.
+    scale2: [f64; LANES],
+    /// Normalised `||w||²`, in `[0.5, 2]`.
+    ww: [f64; LANES],
+    /// Best exact result so far.
+    best: [Found; LANES],
+}
+
+impl<const C: usize> Batch<C> {
+    fn new(blocks: &[&[f32]]) -> Batch<C> {
+        let mut b = Batch {
+            len: blocks.len(),
+            live: [false; LANES],
+            w64: [[0.0; MAX_C]; LANES],
+            wn: [[0.0; LANES]; C],
+            w32: [[0.0; LANES]; C],
+            scale2: [1.0; LANES],
+            ww: [0.0; LANES],
+            best: [zero_block(); LANES],
+        };
+        for (l, w) in blocks.iter().enumerate() {
+            assert_eq!(w.len(), C, "block length must be C");
+            for (o, &x) in b.w64[l].iter_mut().zip(w.iter()) {
+                *o = x as f64;
+            }
+            let ss: f64 = b.w64[l].iter().map(|x| x * x).sum();
+            if ss == 0.0 {
+                continue;
+            }
+            // 2^k with ||w · 2^k||² ∈ [0.5, 2]; both scalings are exact.
+            let k = (-0.5 * ss.log2()).round() as i32;
+            let scale = 2f64.powi(k);
+            b.scale2[l] = scale * scale;
+            b.ww[l] = ss * b.scale2[l];
+            for i in 0..C {
+                b.wn[i][l] = b.w64[l][i] * scale;
+                b.w32[i][l] = b.wn[i][l] as f32;
+            }
+            b.live[l] = true;
+            b.best[l].err = f64::INFINITY;
+        }
+        b
+    }
+
+    /// The live lanes.
+    fn active(&self) -> Vec<usize> {
+        (0..self.len).filter(|&l| self.live[l]).collect()
+    }
+
+    /// Candidates of lane `l` whose normalised bound is at most this are fitted.
+    fn threshold(&self, l: usize) -> f64 {
+        self.best[l].err * self.scale2[l] + MARGIN
+    }
+
+    /// Fits position `pos` for lane `l` and keeps it if it beats the best
+    /// (lower error, or equal error and lower seed).
+    fn offer(&mut self, s: &Searcher, l: usize, pos: usize) {
+        let f = s.fit_position(&self.w64[l], pos);
+        let best = &mut self.best[l];
+        if f.err < best.err || (f.err == best.err && f.block.seed < best.block.seed) {
+            *best = f;
+        }
+    }
+
+    /// Fits lane `l`'s candidates `(bound, pos)` in increasing bound order
+    /// while their bound is within the (tightening) threshold.
+    fn fit_sorted(&mut self, s: &Searcher, l: usize, list: &mut [(f64, u32)]) {
+        list.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+        for &(bound, pos) in list.iter() {
+            if bound > self.threshold(l) {
+                break;
+            }
+            self.offer(s, l, pos as usize);
+        }
+    }
+
+    /// Normalised residual `||w||² - ||Qᵀw||²` per lane for an orthonormal
+    /// basis `q` (column `j` at `[j·C, (j+1)·C)`).
+    fn ortho_bound(&self, q: &[f64]) -> [f64; LANES] {
+        let mut r = self.ww;
+        for col in q.chunks_exact(C) {
+            let mut d = [0f64; LANES];
+            for (qi, wi) in col.iter().zip(&self.wn) {
+                for l in 0..LANES {
+                    d[l] += qi * wi[l];
+                }
+            }
+            for l in 0..LANES {
+                r[l] -= d[l] * d[l];
+            }
+        }
+        r
+    }
+}
+
+/// Cholesky of the Gram matrix of `cols` (`P` columns of length `C`) and its
+/// inverse factor, or `None` (an ill window) when `cond(G) > COND_MAX` or `G`
+/// is not numerically positive definite.
+fn factor(cols: &[[f64; MAX_C]; MAX_P], c: usize, p: usize) -> Option<Linv> {
+    let mut g = [[0f64; MAX_P]; MAX_P];
+    for j in 0..p {
+        for k in 0..p {
+            g[j][k] = (0..c).map(|i| cols[j][i] * cols[k][i]).sum();
+        }
+    }
+    let (lo, hi) = eigen_range(g, p);
+    if lo <= 0.0 || hi > COND_MAX * lo {
+        return None;
+    }
+    // G = L Lᵀ.
+    let mut l = [[0f64; MAX_P]; MAX_P];
+    for j in 0..p {
+        for k in 0..=j {
+            let s: f64 = g[j][k] - (0..k).map(|m| l[j][m] * l[k][m]).sum::<f64>();
+            if k == j {
+                if s <= 0.0 {
+                    return None;
+                }
+                l[j][j] = s.sqrt();
+            } else {
+                l[j][k] = s / l[k][k];
+            }
+        }
+    }
+    // L⁻¹ by forward substitution on the identity.
+    let mut inv = [[0f64; MAX_P]; MAX_P];
+    #[allow(clippy::needless_range_loop)] // triangular indices read clearer
+    for col in 0..p {
+        for j in col..p {
+            let rhs = if j == col { 1.0 } else { 0.0 };
+            let s: f64 = (col..j).map(|m| l[j][m] * inv[m][col]).sum();
+            let x = (rhs - s) / l[j][j];
+            inv[j][col] = x;
+        }
+    }
+    Some(inv)
+}
+
+/// Smallest and largest eigenvalue of the symmetric `p × p` matrix `a`
+/// (cyclic Jacobi rotations).
+fn eigen_range(mut a: [[f64; MAX_P]; MAX_P], p: usize) -> (f64, f64) {
+    for _ in 0..50 {
+        let off: f64 = (0..p)
+            .flat_map(|i| (0..p).filter(move |&j| j != i).map(move |j| (i, j)))
+            .map(|(i, j)| a[i][j] * a[i][j])
+            .sum();
+        let diag: f64 = (0..p).map(|i| a[i][i] * a[i][i]).sum();
+        if off <= 1e-30 * diag {
+            break;
+        }
+        for i in 0..p {
+            for j in i + 1..p {
+                if a[i][j] == 0.0 {
+                    continue;
+                }
+                let theta = (a[j][j] - a[i][i]) / (2.0 * a[i][j]);
+                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
+                let t = if theta == 0.0 { 1.0 } else { t };
+                let cs = 1.0 / (t * t + 1.0).sqrt();
+                let sn = t * cs;
+                for row in a.iter_mut().take(p) {
+                    let (x, y) = (row[i], row[j]);
+                    row[i] = cs * x - sn * y;
+                    row[j] = sn * x + cs * y;
+                }
+                let (ri, rj) = (a[i], a[j]);
+                for (k, (x, y)) in ri.iter().zip(&rj).enumerate().take(p) {
+                    a[i][k] = cs * x - sn * y;
+                    a[j][k] = sn * x + cs * y;
+                }
+            }
+        }
+    }
+    let d = (0..p).map(|i| a[i][i]);
+    (
+        d.clone().fold(f64::INFINITY, f64::min),
+        d.fold(f64::NEG_INFINITY, f64::max),
+    )
+}
+
+/// Orthonormal basis of `cols` by modified Gram–Schmidt with one
+/// re-orthogonalisation pass, column `j` at `[j·C, (j+1)·C)`; `None` if a
+/// column is (numerically) in the span of the previous ones.
+fn orthonormal(cols: &[[f64; MAX_C]; MAX_P], c: usize, p: usize) -> Option<Vec<f64>> {
+    let mut q = vec![0f64; c * p];
+    for j in 0..p {
+        let mut v: Vec<f64> = cols[j][..c].to_vec();
+        let norm0 = v.iter().map(|x| x * x).sum::<f64>().sqrt();
+        for _ in 0..2 {
+            for k in 0..j {
+                let qk = &q[k * c..(k + 1) * c];
+                let d: f64 = qk.iter().zip(&v).map(|(a, b)| a * b).sum();
+                for (x, a) in v.iter_mut().zip(qk) {
+                    *x -= d * a;
+                }
+            }
+        }
+        let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
+        if norm <= RANK_TOL * norm0 {
+            return None;
+        }
+        for (o, x) in q[j * c..(j + 1) * c].iter_mut().zip(&v) {
+            *o = x / norm;
+        }
+    }
+    Some(q)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_distr::StandardNormal;
+
+    /// Pass visitor: every position's value.
+    struct Record {
+        acc: Vec<Lanes>,
+    }
+
+    impl Visit for Record {
+        fn visit(&mut self, _pos: usize, acc: &Lanes) {
+            self.acc.push(*acc);
+        }
+    }
+
+    /// Largest `|f32 bound - f64 bound|` over all well-conditioned positions
+    /// for `batches` batches of 8 random blocks (N(0,1) times 10^-4..10^2).
+    fn max_bound_error<const C: usize, const P: usize, const T: usize>(
+        cfg: Config,
+        isa: Isa,
+        batches: usize,
+    ) -> f64 {
+        let s = Searcher::new(cfg).unwrap();
+        let f = Fast::build(
+            Fast::new(&cfg, &s.centred).unwrap().shape,
+            isa,
+            &cfg,
+            &s.centred,
+        );
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        let ill: std::collections::HashSet<u32> = f.ill.iter().map(|i| i.pos).collect();
+        let mut worst = 0f64;
+        for _ in 0..batches {
+            let w: Vec<Vec<f32>> = (0..LANES)
+                .map(|_| {
+                    let scale = 10f64.powf(rng.gen_range(-4.0..2.0));
+                    (0..C)
+                        .map(|_| (rng.sample::<f64, _>(StandardNormal) * scale) as f32)
+                        .collect()
+                })
+                .collect();
+            let refs: Vec<&[f32]> = w.iter().map(|b| b.as_slice()).collect();
+            let b = Batch::<C>::new(&refs);
+            let pass = Pass {
+                u: &f.u,
+                linv: &f.linv,
+                w: &b.w32,
+                base: b.ww.map(|x| x as f32),
+            };
+            let rec = kernel::run::<C, P, T, _>(isa, &pass, 0, f.n, Record { acc: Vec::new() });
+            let unit = cfg.unit();
+            let mut cols = [[0f64; MAX_C]; MAX_P];
+            for (pos, acc) in rec.acc.iter().enumerate() {
+                if ill.contains(&(pos as u32)) {
+                    continue;
+                }
+                let win = &s.centred[pos + 1..pos + 1 + C * P];
+                for (j, col) in cols.iter_mut().enumerate().take(P) {
+                    for (i, x) in col.iter_mut().enumerate().take(C) {
+                        *x = win[i * P + j] as f64 / unit;
+                    }
+                }
+                let Some(l) = factor(&cols, C, P) else {
+                    panic!("position {pos} is ill but not listed")
+                };
+                for (lane, &got) in acc.iter().enumerate() {
+                    let bv: Vec<f64> = (0..P)
+                        .map(|j| (0..C).map(|i| cols[j][i] * b.wn[i][lane]).sum())
+                        .collect();
+                    let yy: f64 = (0..P)
+                        .map(|j| (0..=j).map(|k| l[j][k] * bv[k]).sum::<f64>().powi(2))
+                        .sum();
+                    worst = worst.max((got as f64 - (b.ww[lane] - yy)).abs());
+                }
+            }
+        }
+        worst
+    }
+
+    #[test]
+    fn test_margin_covers_f32_bound_error() {
+        for isa in [Isa::detect(), Isa::portable()] {
+            let e4 = max_bound_error::<8, 3, 6>(Config::BITS4, isa, 6);
+            let e3 = max_bound_error::<12, 4, 10>(Config::BITS3, isa, 6);
+            println!("{isa:?}: max |f32 - f64 bound| 4-bit {e4:.3e}, 3-bit {e3:.3e}, margin {MARGIN:.3e}");
+            assert!(e4 <= MARGIN / 8.0 && e3 <= MARGIN / 8.0);
+        }
+    }
+
+    #[test]
+    fn test_few_windows_need_the_f64_bound() {
+        for cfg in [Config::BITS4, Config::BITS3] {
+            let s = Searcher::new(cfg).unwrap();
+            let n = s.fast.as_ref().unwrap().ill_count();
+            println!("{cfg}: {n} windows with cond(G) > {COND_MAX}");
+            assert!(
+                n > 0 && n < cfg.num_seeds() as usize / 50,
+                "{cfg}: {n} ill windows"
+            );
+        }
+    }
+
+    #[test]
+    fn test_orthonormal_basis_and_rank() {
+        let mut cols = [[0f64; MAX_C]; MAX_P];
+        for (j, col) in cols.iter_mut().enumerate().take(3) {
+            for (i, x) in col.iter_mut().enumerate().take(8) {
+                *x = ((i * 7 + j * 3) % 5) as f64 - 2.0 + 0.1 * j as f64;
+            }
+        }
+        let q = orthonormal(&cols, 8, 3).unwrap();
+        for a in 0..3 {
+            for b in 0..3 {
+                let d: f64 = (0..8).map(|i| q[a * 8 + i] * q[b * 8 + i]).sum();
+                assert!((d - if a == b { 1.0 } else { 0.0 }).abs() < 1e-12);
+            }
+        }
+        cols[2] = cols[0].map(|x| 2.0 * x);
+        assert!(orthonormal(&cols, 8, 3).is_none());
+        assert!(factor(&cols, 8, 3).is_none());
+    }
+}

@@ -1,0 +1,226 @@
+//! The bound pass: the lower bound `||w||² - ||L⁻¹ b||²` of every cycle
+//! position, for 8 blocks at once (one f32 lane per block).
+//!
+//! For the seed at cycle position `p`, `b_j = c(p + 1 + j)` with the shared
+//! correlation `c(n) = Σ_i w_i · u(n + i·P)`. The pass slides a window of `P`
+//! values of `c` along the cycle, so each position costs `C` multiply-adds for
+//! the new `c`, `P(P+1)/2` for `y = L⁻¹ b` and `P` for `base - ||y||²`. The
+//! table entries of a position (its `L⁻¹` and the `u` values) are loaded once
+//! for all 8 blocks, which keeps the pass compute bound instead of streaming
+//! the 1.5-2.6 MB table once per block.
+//!
+//! The kernel is plain array code over `[f32; 8]` lanes that LLVM turns into
+//! AVX2 vectors. It is compiled twice: inside a
+//! `#[target_feature(enable = "avx2,fma")]` function (fused multiply-adds),
+//! picked at run time when the CPU has both, and as a portable fallback
+//! (separate multiply and add, since a software `fmaf` would be far slower).
+//!
+//! This is the one module of the search allowed `unsafe`: calling a
+//! `#[target_feature]` function from code compiled without those features is
+//! an `unsafe` call, sound only after the features were detected at run time.
+//! [`Isa`] can only be built by that detection, and the single call site
+//! checks it.
+#![allow(unsafe_code)]
+
+/// Blocks processed together: one f32 lane each (an AVX2 register).
+pub(crate) const LANES: usize = 8;
+
+/// One f32 value per block of the batch.
+pub(crate) type Lanes = [f32; LANES];
+
+/// The instruction set chosen at run time for the bound pass.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Isa {
+    /// AVX2 and FMA were detected on this CPU.
+    avx2_fma: bool,
+}
+
+impl Isa {
+    /// Detects AVX2 + FMA (x86-64 only; elsewhere the portable kernel runs).
+    pub(crate) fn detect() -> Isa {
+        #[cfg(target_arch = "x86_64")]
+        let avx2_fma = is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma");
+        #[cfg(not(target_arch = "x86_64"))]
+        let avx2_fma = false;
+        Isa { avx2_fma }
+    }
+
+    /// The portable kernel, whatever the CPU has (for tests).
+    #[cfg(test)]
+    pub(crate) fn portable() -> Isa {
+        Isa { avx2_fma: false }
+    }
+}
+
+/// What the pass does with the value `base - ||y||²` of each position.
+pub(crate) trait Visit {
+    /// Called once per position `pos`, in increasing order.
+    fn visit(&mut self, pos: usize, acc: &Lanes);
+}
+
+/// The tables and the batch the pass runs over.
+pub(crate) struct Pass<'a, const C: usize> {
+    /// `u(n) = centred[n] / unit` as f32, at least `N + C·P` entries.
+    pub u: &'a [f32],
+    /// Per position, the `P(P+1)/2` entries of `L⁻¹` row by row (lower
+    /// triangle); all zero for positions bounded elsewhere.
+    pub linv: &'a [f32],
+    /// The batch: `w[i][lane]`, the `i`-th weight of each (scaled) block.
+    pub w: &'a [Lanes; C],
+    /// Start value per lane: `||w||² - threshold` (or `+∞` for idle lanes).
+    pub base: Lanes,
+}
+
+/// `a·b + c`, fused when `FUSED`.
+#[inline(always)]
+fn madd<const FUSED: bool>(a: f32, b: f32, c: f32) -> f32 {
+    if FUSED {
+        a.mul_add(b, c)
+    } else {
+        a * b + c
+    }
+}
+
+/// Runs the pass over positions `start..end`: calls `v.visit(p, base - ||y(p)||²)`
+/// and returns `v` (taken by value so its state can live in registers).
+/// `T` must be `P(P+1)/2`.
+pub(crate) fn run<const C: usize, const P: usize, const T: usize, V: Visit>(
+    isa: Isa,
+    pass: &Pass<'_, C>,
+    start: usize,
+    end: usize,
+    mut v: V,
+) -> V {
+    assert_eq!(T, P * (P + 1) / 2);
+    assert!(end * T <= pass.linv.len() && end + C * P <= pass.u.len());
+    #[cfg(target_arch = "x86_64")]
+    if isa.avx2_fma {
+        // SAFETY: `avx2_fma` is only true when `Isa::detect` found AVX2 and
+        // FMA on the running CPU, which is all `scan_avx2` requires.
+        return unsafe { scan_avx2::<C, P, T, V>(pass, start, end, v) };
+    }
+    let _ = isa;
+    scan::<C, P, T, false, V>(pass, start, end, &mut v);
+    v
+}
+
+/// [`scan`] compiled for AVX2 + FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn scan_avx2<const C: usize, const P: usize, const T: usize, V: Visit>(
+    pass: &Pass<'_, C>,
+    start: usize,
+    end: usize,
+    mut v: V,
+) -> V {
+    scan::<C, P, T, true, V>(pass, start, end, &mut v);
+    v
+}
+
+/// `c(n) = Σ_i w_i u(n + i·P)`: `C` multiply-adds per lane, in two chains
+/// (even and odd `i`) to halve the dependency chain.
+#[inline(always)]
+fn corr<const C: usize, const P: usize, const FUSED: bool>(pass: &Pass<'_, C>, n: usize) -> Lanes {
+    let win = &pass.u[n..n + (C - 1) * P + 1];
+    let mut acc = [[0f32; LANES]; 2];
+    for (i, wi) in pass.w.iter().enumerate() {
+        let x = win[i * P];
+        let a = &mut acc[i % 2];
+        for l in 0..LANES {
+            a[l] = madd::<FUSED>(wi[l], x, a[l]);
+        }
+    }
+    let mut sum = acc[0];
+    for l in 0..LANES {
+        sum[l] += acc[1][l];
+    }
+    sum
+}
+
+/// `base - Σ_j y_j²` with `y = L⁻¹ b` (`li`: lower triangle, row by row) and
+/// `b_j = ring[(r + j) % P]`.
+#[inline(always)]
+fn bound<const P: usize, const T: usize, const FUSED: bool>(
+    base: &Lanes,
+    ring: &[Lanes; P],
+    r: usize,
+    li: &[f32; T],
+) -> Lanes {
+    let mut acc = *base;
+    let mut k = 0;
+    for j in 0..P {
+        let mut y = [0f32; LANES];
+        for m in 0..=j {
+            let c = &ring[(r + m) % P];
+            for l in 0..LANES {
+                y[l] = madd::<FUSED>(li[k], c[l], y[l]);
+            }
+            k += 1;
+        }
+        for l in 0..LANES {
+            acc[l] = madd::<FUSED>(-y[l], y[l], acc[l]);
+        }
+    }
+    acc
+}
+
+/// The pass itself (see the module docs).
+#[inline(always)]
+fn scan<const C: usize, const P: usize, const T: usize, const FUSED: bool, V: Visit>(
+    pass: &Pass<'_, C>,
+    start: usize,
+    end: usize,
+    v: &mut V,
+) {
+    // Ring of the last P values of c: c(n) lives in slot (n - start - 1) % P,
+    // so position p = start + r reads c(p + 1 + j) from slot (r + j) % P and
+    // writes the new c(p + P) over c(p), slot (r + P - 1) % P.
+    let mut ring = [[0f32; LANES]; P];
+    for (j, c) in ring.iter_mut().enumerate().take(P - 1) {
+        *c = corr::<C, P, FUSED>(pass, start + 1 + j);
+    }
+    let (rows, _) = pass.linv[start * T..end * T].as_chunks::<T>();
+    // Groups of P positions with the ring slot as a constant (`R`), so the
+    // ring stays in registers; then the tail with run-time slots.
+    let mut groups = rows.chunks_exact(P);
+    let mut p = start;
+    for g in &mut groups {
+        step::<C, P, T, FUSED, V, 0>(pass, &mut ring, p, &g[0], v);
+        step::<C, P, T, FUSED, V, 1>(pass, &mut ring, p + 1, &g[1 % P], v);
+        step::<C, P, T, FUSED, V, 2>(pass, &mut ring, p + 2, &g[2 % P], v);
+        step::<C, P, T, FUSED, V, 3>(pass, &mut ring, p + 3, &g[3 % P], v);
+        step::<C, P, T, FUSED, V, 4>(pass, &mut ring, p + 4, &g[4 % P], v);
+        step::<C, P, T, FUSED, V, 5>(pass, &mut ring, p + 5, &g[5 % P], v);
+        step::<C, P, T, FUSED, V, 6>(pass, &mut ring, p + 6, &g[6 % P], v);
+        step::<C, P, T, FUSED, V, 7>(pass, &mut ring, p + 7, &g[7 % P], v);
+        p += P;
+    }
+    for (r, li) in groups.remainder().iter().enumerate() {
+        ring[(r + P - 1) % P] = corr::<C, P, FUSED>(pass, p + P);
+        v.visit(p, &bound::<P, T, FUSED>(&pass.base, &ring, r, li));
+        p += 1;
+    }
+}
+
+/// Position `p`, the `R`-th of its group (a no-op when `R >= P`, so that one
+/// list of calls serves every `P <= 8`).
+#[inline(always)]
+fn step<
+    const C: usize,
+    const P: usize,
+    const T: usize,
+    const FUSED: bool,
+    V: Visit,
+    const R: usize,
+>(
+    pass: &Pass<'_, C>,
+    ring: &mut [Lanes; P],
+    p: usize,
+    li: &[f32; T],
+    v: &mut V,
+) {
+    if R < P {
+        ring[(R + P - 1) % P] = corr::<C, P, FUSED>(pass, p + P);
+        v.visit(p, &bound::<P, T, FUSED>(&pass.base, ring, R, li));
+    }
+}
