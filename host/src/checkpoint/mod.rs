@@ -61,6 +61,20 @@ impl Dtype {
         }
     }
 
+    /// The dtype called `name` (the inverse of [`Dtype::name`]; unknown
+    /// names give [`Dtype::Other`]).
+    pub fn parse(name: &str) -> Dtype {
+        match name {
+            "f32" => Dtype::F32,
+            "f16" => Dtype::F16,
+            "bf16" => Dtype::BF16,
+            "q8_0" => Dtype::Q8_0,
+            "q4_0" => Dtype::Q4_0,
+            "q4_1" => Dtype::Q4_1,
+            other => Dtype::Other(other.into()),
+        }
+    }
+
     /// Storage cost in bits per weight (scales included), if known.
     pub fn bits_per_weight(&self) -> Option<f64> {
         match self {
@@ -348,5 +362,15 @@ mod tests {
         assert_eq!(Dtype::Other("I32".into()).byte_len(3), None);
         assert_eq!(Dtype::Q4_1.bits_per_weight(), Some(5.0));
         assert_eq!(Dtype::Other("I32".into()).name(), "I32");
+        for d in [
+            Dtype::F32,
+            Dtype::F16,
+            Dtype::BF16,
+            Dtype::Q8_0,
+            Dtype::Q4_0,
+            Dtype::Q4_1,
+        ] {
+            assert_eq!(Dtype::parse(d.name()), d);
+        }
     }
 }
