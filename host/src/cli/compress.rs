@@ -31,7 +31,7 @@ use std::time::{Instant, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
 use half::f16;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 use regex::Regex;
 use seedlm::container::{RawDtype, SeedFile, TensorKind, Writer};
 use seedlm::search::Searcher;
@@ -287,9 +287,12 @@ pub fn run(args: &Args) -> Result<()> {
     let bar = ProgressBar::new(total as u64);
     bar.set_style(
         ProgressStyle::with_template(
-            "{elapsed_precise} [{wide_bar}] {human_pos}/{human_len} blocks  {per_sec}  ETA {eta}  {msg}",
+            "{elapsed_precise} [{wide_bar}] {human_pos}/{human_len} blocks  {rate}  ETA {eta}  {msg}",
         )
-        .context("bad progress template")?,
+        .context("bad progress template")?
+        .with_key("rate", |s: &ProgressState, w: &mut dyn std::fmt::Write| {
+            let _ = write!(w, "{:.0} blocks/s", s.per_sec());
+        }),
     );
     let start = Instant::now();
     for &i in &todo {
