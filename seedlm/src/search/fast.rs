@@ -32,7 +32,7 @@
 //! **Configurations.** The kernel is specialised for `(C, P) = (8, 3)` and
 //! `(12, 4)` (any K); other shapes fall back to the naive search.
 
-use super::kernel::{self, Isa, Lanes, Pass, Visit, LANES};
+use super::kernel::{self, Isa, Lanes, Pass, Visit, LANES, PAIR_ROWS};
 use super::{zero_block, Found, Searcher};
 use crate::config::{Config, MAX_C, MAX_P};
 
@@ -78,8 +78,13 @@ pub(crate) struct Fast {
     isa: Isa,
     /// Number of cycle positions, `2^K - 1`.
     n: usize,
+    /// `2^(K-1) - 1`, the scale of `u`.
+    unit: f64,
     /// `centred[n] / unit` as f32.
     u: Vec<f32>,
+    /// Per `n`, the `C/2` bit patterns of the step `c(n) → c(n+1)` (see
+    /// [`Pass::steps`]).
+    steps: Vec<u8>,
     /// Per position, `L⁻¹` (lower triangle, row by row) as f32; zero for ill
     /// windows.
     linv: Vec<f32>,
@@ -108,6 +113,20 @@ impl Fast {
         let unit = cfg.unit();
         let tri = p * (p + 1) / 2;
         let u: Vec<f32> = centred.iter().map(|&x| (x as f64 / unit) as f32).collect();
+        // Bits of the step u(m) → u(m+1): a = bit shifted out, f = bit shifted in.
+        let half = cfg.half();
+        let bits = |m: usize| {
+            let a = ((centred[m] + half) & 1) as u8;
+            let f = ((centred[m + 1] + half) >> (cfg.k - 1) & 1) as u8;
+            f | a << 1
+        };
+        let pairs = c / 2;
+        let mut steps = Vec::with_capacity((n + p) * pairs);
+        for m in 0..n + p {
+            for g in 0..pairs {
+                steps.push(bits(m + 2 * g * p) | bits(m + (2 * g + 1) * p) << 2);
+            }
+        }
         let mut linv = vec![0f32; n * tri];
         let mut ill = Vec::new();
         let mut cols = [[0f64; MAX_C]; MAX_P];
@@ -139,7 +158,9 @@ impl Fast {
             shape,
             isa,
             n,
+            unit,
             u,
+            steps,
             linv,
             ill,
         }
@@ -154,12 +175,12 @@ impl Fast {
     /// Searches up to 8 blocks (`blocks[k]` has `C` weights) into `out[k]`.
     pub(crate) fn search_batch(&self, s: &Searcher, blocks: &[&[f32]], out: &mut [Found]) {
         match self.shape {
-            Shape::C8P3 => self.batch::<8, 3, 6>(s, blocks, out),
-            Shape::C12P4 => self.batch::<12, 4, 10>(s, blocks, out),
+            Shape::C8P3 => self.batch::<8, 3, 6, 4>(s, blocks, out),
+            Shape::C12P4 => self.batch::<12, 4, 10, 6>(s, blocks, out),
         }
     }
 
-    fn batch<const C: usize, const P: usize, const T: usize>(
+    fn batch<const C: usize, const P: usize, const T: usize, const G: usize>(
         &self,
         s: &Searcher,
         blocks: &[&[f32]],
@@ -169,8 +190,11 @@ impl Fast {
         let mut b = Batch::<C>::new(blocks);
         let w32 = b.w32;
         let live = b.active();
+        let delta = b.delta(self.unit);
         let mut pass = Pass {
             u: &self.u,
+            steps: &self.steps,
+            delta: &delta,
             linv: &self.linv,
             w: &w32,
             base: [f32::INFINITY; LANES],
@@ -184,7 +208,7 @@ impl Fast {
             min: [f32::INFINITY; LANES],
             arg: [0; LANES],
         };
-        let first = kernel::run::<C, P, T, _>(self.isa, &pass, 0, PREFIX.min(self.n), first);
+        let first = kernel::run::<C, P, T, G, _>(self.isa, &pass, 0, PREFIX.min(self.n), first);
         for &l in &live {
             b.offer(s, l, first.arg[l] as usize);
         }
@@ -205,16 +229,36 @@ impl Fast {
         }
 
         // (3) Every position, in chunks, fitting candidates after each chunk.
-        let mut hits = Vec::new();
+        let mut collect = Collect {
+            hits: Box::new([(0, [0.0; LANES]); HIT_CAP]),
+            len: 0,
+        };
+        let mut overflow = Vec::new();
         for start in (0..self.n).step_by(CHUNK) {
             let mut thr = [0f64; LANES];
             for &l in &live {
                 thr[l] = b.threshold(l);
                 pass.base[l] = (b.ww[l] - thr[l]) as f32;
             }
-            hits.clear();
             let end = (start + CHUNK).min(self.n);
-            hits = kernel::run::<C, P, T, _>(self.isa, &pass, start, end, Collect { hits }).hits;
+            collect.len = 0;
+            collect = kernel::run::<C, P, T, G, _>(self.isa, &pass, start, end, collect);
+            let hits = if collect.len <= HIT_CAP {
+                &collect.hits[..collect.len]
+            } else {
+                // Rare (e.g. weights so large that no exponent fits): redo
+                // the chunk keeping every hit.
+                overflow.clear();
+                overflow = kernel::run::<C, P, T, G, _>(
+                    self.isa,
+                    &pass,
+                    start,
+                    end,
+                    CollectAll { hits: overflow },
+                )
+                .hits;
+                &overflow[..]
+            };
             for &l in &live {
                 let list = &mut cands[l];
                 list.clear();
@@ -250,15 +294,44 @@ impl Visit for ArgMin {
     }
 }
 
-/// Pass visitor: positions where some lane is at or below its threshold.
+/// Hits kept by [`Collect`] per chunk.
+const HIT_CAP: usize = 256;
+
+/// Whether some lane is at or below its threshold.
+#[inline(always)]
+fn is_hit(acc: &Lanes) -> bool {
+    acc.iter().fold(false, |hit, &x| hit | (x <= 0.0))
+}
+
+/// Pass visitor: positions where some lane is at or below its threshold,
+/// into a fixed buffer (no allocation, so no call, in the pass's loop);
+/// `len > HIT_CAP` means it overflowed.
 struct Collect {
-    hits: Vec<(u32, Lanes)>,
+    hits: Box<[(u32, Lanes); HIT_CAP]>,
+    len: usize,
 }
 
 impl Visit for Collect {
     #[inline(always)]
     fn visit(&mut self, pos: usize, acc: &Lanes) {
-        if acc.iter().fold(false, |hit, &x| hit | (x <= 0.0)) {
+        if is_hit(acc) {
+            if self.len < HIT_CAP {
+                self.hits[self.len] = (pos as u32, *acc);
+            }
+            self.len += 1;
+        }
+    }
+}
+
+/// Pass visitor: like [`Collect`], without a limit.
+struct CollectAll {
+    hits: Vec<(u32, Lanes)>,
+}
+
+impl Visit for CollectAll {
+    #[inline(always)]
+    fn visit(&mut self, pos: usize, acc: &Lanes) {
+        if is_hit(acc) {
             self.hits.push((pos as u32, *acc));
         }
     }
@@ -350,6 +423,24 @@ impl<const C: usize> Batch<C> {
             }
             self.offer(s, l, pos as usize);
         }
+    }
+
+    /// The per-batch step table of [`Pass::delta`]: for pair `g` and bit
+    /// pattern `x`, `Σ_{i = 2g, 2g+1} w_i · d(f_i, a_i) / unit` with
+    /// `d(f, a) = half·(2f - 1) - a/2` (normalised weights, f64 rounded once).
+    fn delta(&self, unit: f64) -> Vec<[Lanes; PAIR_ROWS]> {
+        let half = (unit + 1.0) / 2.0;
+        let d = |bits: usize| half * (2.0 * (bits & 1) as f64 - 1.0) - (bits >> 1 & 1) as f64 / 2.0;
+        let mut table = vec![[[0f32; LANES]; PAIR_ROWS]; C / 2];
+        for (g, rows) in table.iter_mut().enumerate() {
+            for (x, row) in rows.iter_mut().enumerate() {
+                for (l, out) in row.iter_mut().enumerate() {
+                    let v = self.wn[2 * g][l] * d(x & 3) + self.wn[2 * g + 1][l] * d(x >> 2);
+                    *out = (v / unit) as f32;
+                }
+            }
+        }
+        table
     }
 
     /// Normalised residual `||w||² - ||Qᵀw||²` per lane for an orthonormal
@@ -503,7 +594,7 @@ mod tests {
 
     /// Largest `|f32 bound - f64 bound|` over all well-conditioned positions
     /// for `batches` batches of 8 random blocks (N(0,1) times 10^-4..10^2).
-    fn max_bound_error<const C: usize, const P: usize, const T: usize>(
+    fn max_bound_error<const C: usize, const P: usize, const T: usize, const G: usize>(
         cfg: Config,
         isa: Isa,
         batches: usize,
@@ -529,13 +620,16 @@ mod tests {
                 .collect();
             let refs: Vec<&[f32]> = w.iter().map(|b| b.as_slice()).collect();
             let b = Batch::<C>::new(&refs);
+            let delta = b.delta(f.unit);
             let pass = Pass {
                 u: &f.u,
+                steps: &f.steps,
+                delta: &delta,
                 linv: &f.linv,
                 w: &b.w32,
                 base: b.ww.map(|x| x as f32),
             };
-            let rec = kernel::run::<C, P, T, _>(isa, &pass, 0, f.n, Record { acc: Vec::new() });
+            let rec = kernel::run::<C, P, T, G, _>(isa, &pass, 0, f.n, Record { acc: Vec::new() });
             let unit = cfg.unit();
             let mut cols = [[0f64; MAX_C]; MAX_P];
             for (pos, acc) in rec.acc.iter().enumerate() {
@@ -568,8 +662,8 @@ mod tests {
     #[test]
     fn test_margin_covers_f32_bound_error() {
         for isa in [Isa::detect(), Isa::portable()] {
-            let e4 = max_bound_error::<8, 3, 6>(Config::BITS4, isa, 6);
-            let e3 = max_bound_error::<12, 4, 10>(Config::BITS3, isa, 6);
+            let e4 = max_bound_error::<8, 3, 6, 4>(Config::BITS4, isa, 6);
+            let e3 = max_bound_error::<12, 4, 10, 6>(Config::BITS3, isa, 6);
             println!("{isa:?}: max |f32 - f64 bound| 4-bit {e4:.3e}, 3-bit {e3:.3e}, margin {MARGIN:.3e}");
             assert!(e4 <= MARGIN / 8.0 && e3 <= MARGIN / 8.0);
         }

@@ -3,11 +3,23 @@
 //!
 //! For the seed at cycle position `p`, `b_j = c(p + 1 + j)` with the shared
 //! correlation `c(n) = Σ_i w_i · u(n + i·P)`. The pass slides a window of `P`
-//! values of `c` along the cycle, so each position costs `C` multiply-adds for
-//! the new `c`, `P(P+1)/2` for `y = L⁻¹ b` and `P` for `base - ||y||²`. The
-//! table entries of a position (its `L⁻¹` and the `u` values) are loaded once
+//! values of `c` along the cycle, so each position costs one new `c`,
+//! `P(P+1)/2` multiply-adds for `y = L⁻¹ b` and `P` for `base - ||y||²`. The
+//! table entries of a position (its `L⁻¹` and step indices) are loaded once
 //! for all 8 blocks, which keeps the pass compute bound instead of streaming
 //! the 1.5-2.6 MB table once per block.
+//!
+//! **The new `c` in `C/2` additions.** The LFSR step `v' = (v >> 1) | (f << (K-1))`
+//! makes the centred states almost linear: `u(m+1) = u(m)/2 + d(m)` with
+//! `d(m) = 2^(K-1)·(f(m) - 1/2) - a(m)/2`, where `a(m)` is the bit shifted
+//! out and `f(m)` the bit shifted in. Hence
+//! `c(n+1) = c(n)/2 + Σ_i w_i d(n + i·P) / unit`, and the sum depends on the
+//! `2C` bits `(f, a)(n + i·P)` only: per batch, a table holds for each pair of
+//! weights `(2g, 2g+1)` the 16 possible values of its two terms, and each
+//! position adds `C/2` table rows (picked by precomputed indices) instead of
+//! doing `C` multiply-adds. The additions run on the FP adder pipes, leaving
+//! the multiply-add pipes to the `L⁻¹` product. Rounding errors do not build
+//! up: the recurrence halves the error carried from the previous step.
 //!
 //! The kernel is plain array code over `[f32; 8]` lanes that LLVM turns into
 //! AVX2 vectors. It is compiled twice: inside a
@@ -58,10 +70,20 @@ pub(crate) trait Visit {
     fn visit(&mut self, pos: usize, acc: &Lanes);
 }
 
+/// Number of table rows per pair of weights (two bits `(f, a)` per weight).
+pub(crate) const PAIR_ROWS: usize = 16;
+
 /// The tables and the batch the pass runs over.
 pub(crate) struct Pass<'a, const C: usize> {
     /// `u(n) = centred[n] / unit` as f32, at least `N + C·P` entries.
     pub u: &'a [f32],
+    /// Per `n`, one bit pattern per pair of weights `g`:
+    /// `f_2g | a_2g << 1 | f_2g+1 << 2 | a_2g+1 << 3`, bits taken at `n + i·P`;
+    /// `c(n+1) - c(n)/2 = Σ_g delta[g][pattern_g]`.
+    pub steps: &'a [u8],
+    /// Per batch, `16·C/2` rows: the value of `Σ_{i ∈ pair} w_i d / unit`
+    /// for every bit pattern of the pair.
+    pub delta: &'a [[Lanes; PAIR_ROWS]],
     /// Per position, the `P(P+1)/2` entries of `L⁻¹` row by row (lower
     /// triangle); all zero for positions bounded elsewhere.
     pub linv: &'a [f32],
@@ -83,8 +105,8 @@ fn madd<const FUSED: bool>(a: f32, b: f32, c: f32) -> f32 {
 
 /// Runs the pass over positions `start..end`: calls `v.visit(p, base - ||y(p)||²)`
 /// and returns `v` (taken by value so its state can live in registers).
-/// `T` must be `P(P+1)/2`.
-pub(crate) fn run<const C: usize, const P: usize, const T: usize, V: Visit>(
+/// `T` must be `P(P+1)/2` and `G` must be `C/2` (`C` even).
+pub(crate) fn run<const C: usize, const P: usize, const T: usize, const G: usize, V: Visit>(
     isa: Isa,
     pass: &Pass<'_, C>,
     start: usize,
@@ -92,33 +114,35 @@ pub(crate) fn run<const C: usize, const P: usize, const T: usize, V: Visit>(
     mut v: V,
 ) -> V {
     assert_eq!(T, P * (P + 1) / 2);
+    assert!(C == 2 * G && G >= 2 && pass.delta.len() == G);
     assert!(end * T <= pass.linv.len() && end + C * P <= pass.u.len());
+    assert!((end + P) * G <= pass.steps.len());
     #[cfg(target_arch = "x86_64")]
     if isa.avx2_fma {
         // SAFETY: `avx2_fma` is only true when `Isa::detect` found AVX2 and
         // FMA on the running CPU, which is all `scan_avx2` requires.
-        return unsafe { scan_avx2::<C, P, T, V>(pass, start, end, v) };
+        return unsafe { scan_avx2::<C, P, T, G, V>(pass, start, end, v) };
     }
     let _ = isa;
-    scan::<C, P, T, false, V>(pass, start, end, &mut v);
+    scan::<C, P, T, G, false, V>(pass, start, end, &mut v);
     v
 }
 
 /// [`scan`] compiled for AVX2 + FMA.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn scan_avx2<const C: usize, const P: usize, const T: usize, V: Visit>(
+fn scan_avx2<const C: usize, const P: usize, const T: usize, const G: usize, V: Visit>(
     pass: &Pass<'_, C>,
     start: usize,
     end: usize,
     mut v: V,
 ) -> V {
-    scan::<C, P, T, true, V>(pass, start, end, &mut v);
+    scan::<C, P, T, G, true, V>(pass, start, end, &mut v);
     v
 }
 
-/// `c(n) = Σ_i w_i u(n + i·P)`: `C` multiply-adds per lane, in two chains
-/// (even and odd `i`) to halve the dependency chain.
+/// `c(n) = Σ_i w_i u(n + i·P)` directly: `C` multiply-adds per lane, in two
+/// chains (even and odd `i`). Used to start the ring.
 #[inline(always)]
 fn corr<const C: usize, const P: usize, const FUSED: bool>(pass: &Pass<'_, C>, n: usize) -> Lanes {
     let win = &pass.u[n..n + (C - 1) * P + 1];
@@ -135,6 +159,31 @@ fn corr<const C: usize, const P: usize, const FUSED: bool>(pass: &Pass<'_, C>, n
         sum[l] += acc[1][l];
     }
     sum
+}
+
+/// `c(n+1) = c(n)/2 + Σ_g delta[g][pattern_g]` (see the module docs); the
+/// rows are summed in two chains so only the last multiply-add is on the
+/// chain through `c`.
+#[inline(always)]
+fn next_corr<const G: usize, const FUSED: bool>(
+    prev: &Lanes,
+    pattern: &[u8; G],
+    delta: &[[Lanes; PAIR_ROWS]],
+) -> Lanes {
+    let row = |g: usize| &delta[g][pattern[g] as usize % PAIR_ROWS];
+    let mut part = [*row(0), *row(1)];
+    for g in 2..G {
+        let d = row(g);
+        let a = &mut part[g % 2];
+        for l in 0..LANES {
+            a[l] += d[l];
+        }
+    }
+    let mut c = [0f32; LANES];
+    for l in 0..LANES {
+        c[l] = madd::<FUSED>(0.5, prev[l], part[0][l] + part[1][l]);
+    }
+    c
 }
 
 /// `base - Σ_j y_j²` with `y = L⁻¹ b` (`li`: lower triangle, row by row) and
@@ -166,7 +215,14 @@ fn bound<const P: usize, const T: usize, const FUSED: bool>(
 
 /// The pass itself (see the module docs).
 #[inline(always)]
-fn scan<const C: usize, const P: usize, const T: usize, const FUSED: bool, V: Visit>(
+fn scan<
+    const C: usize,
+    const P: usize,
+    const T: usize,
+    const G: usize,
+    const FUSED: bool,
+    V: Visit,
+>(
     pass: &Pass<'_, C>,
     start: usize,
     end: usize,
@@ -179,24 +235,98 @@ fn scan<const C: usize, const P: usize, const T: usize, const FUSED: bool, V: Vi
     for (j, c) in ring.iter_mut().enumerate().take(P - 1) {
         *c = corr::<C, P, FUSED>(pass, start + 1 + j);
     }
+    // The newest value, c(p + P - 1) at position p: the recurrence input.
+    let mut last = if P > 1 {
+        ring[P - 2]
+    } else {
+        corr::<C, P, FUSED>(pass, start)
+    };
     let (rows, _) = pass.linv[start * T..end * T].as_chunks::<T>();
+    // steps[k] are the patterns for c(start + P + k) = next(c(start + P - 1 + k)).
+    let (steps, _) = pass.steps[(start + P - 1) * G..(end + P - 1) * G].as_chunks::<G>();
+    let delta = &pass.delta[..G];
     // Groups of P positions with the ring slot as a constant (`R`), so the
     // ring stays in registers; then the tail with run-time slots.
-    let mut groups = rows.chunks_exact(P);
+    let mut groups = rows.chunks_exact(P).zip(steps.chunks_exact(P));
     let mut p = start;
-    for g in &mut groups {
-        step::<C, P, T, FUSED, V, 0>(pass, &mut ring, p, &g[0], v);
-        step::<C, P, T, FUSED, V, 1>(pass, &mut ring, p + 1, &g[1 % P], v);
-        step::<C, P, T, FUSED, V, 2>(pass, &mut ring, p + 2, &g[2 % P], v);
-        step::<C, P, T, FUSED, V, 3>(pass, &mut ring, p + 3, &g[3 % P], v);
-        step::<C, P, T, FUSED, V, 4>(pass, &mut ring, p + 4, &g[4 % P], v);
-        step::<C, P, T, FUSED, V, 5>(pass, &mut ring, p + 5, &g[5 % P], v);
-        step::<C, P, T, FUSED, V, 6>(pass, &mut ring, p + 6, &g[6 % P], v);
-        step::<C, P, T, FUSED, V, 7>(pass, &mut ring, p + 7, &g[7 % P], v);
+    for (g, s) in &mut groups {
+        step::<P, T, G, FUSED, V, 0>(&pass.base, &mut ring, &mut last, p, &g[0], &s[0], delta, v);
+        step::<P, T, G, FUSED, V, 1>(
+            &pass.base,
+            &mut ring,
+            &mut last,
+            p + 1,
+            &g[1 % P],
+            &s[1 % P],
+            delta,
+            v,
+        );
+        step::<P, T, G, FUSED, V, 2>(
+            &pass.base,
+            &mut ring,
+            &mut last,
+            p + 2,
+            &g[2 % P],
+            &s[2 % P],
+            delta,
+            v,
+        );
+        step::<P, T, G, FUSED, V, 3>(
+            &pass.base,
+            &mut ring,
+            &mut last,
+            p + 3,
+            &g[3 % P],
+            &s[3 % P],
+            delta,
+            v,
+        );
+        step::<P, T, G, FUSED, V, 4>(
+            &pass.base,
+            &mut ring,
+            &mut last,
+            p + 4,
+            &g[4 % P],
+            &s[4 % P],
+            delta,
+            v,
+        );
+        step::<P, T, G, FUSED, V, 5>(
+            &pass.base,
+            &mut ring,
+            &mut last,
+            p + 5,
+            &g[5 % P],
+            &s[5 % P],
+            delta,
+            v,
+        );
+        step::<P, T, G, FUSED, V, 6>(
+            &pass.base,
+            &mut ring,
+            &mut last,
+            p + 6,
+            &g[6 % P],
+            &s[6 % P],
+            delta,
+            v,
+        );
+        step::<P, T, G, FUSED, V, 7>(
+            &pass.base,
+            &mut ring,
+            &mut last,
+            p + 7,
+            &g[7 % P],
+            &s[7 % P],
+            delta,
+            v,
+        );
         p += P;
     }
-    for (r, li) in groups.remainder().iter().enumerate() {
-        ring[(r + P - 1) % P] = corr::<C, P, FUSED>(pass, p + P);
+    let done = p - start;
+    for (r, (li, st)) in rows[done..].iter().zip(&steps[done..]).enumerate() {
+        last = next_corr::<G, FUSED>(&last, st, delta);
+        ring[(r + P - 1) % P] = last;
         v.visit(p, &bound::<P, T, FUSED>(&pass.base, &ring, r, li));
         p += 1;
     }
@@ -204,23 +334,28 @@ fn scan<const C: usize, const P: usize, const T: usize, const FUSED: bool, V: Vi
 
 /// Position `p`, the `R`-th of its group (a no-op when `R >= P`, so that one
 /// list of calls serves every `P <= 8`).
+#[allow(clippy::too_many_arguments)] // the kernel's state, kept in registers
 #[inline(always)]
 fn step<
-    const C: usize,
     const P: usize,
     const T: usize,
+    const G: usize,
     const FUSED: bool,
     V: Visit,
     const R: usize,
 >(
-    pass: &Pass<'_, C>,
+    base: &Lanes,
     ring: &mut [Lanes; P],
+    last: &mut Lanes,
     p: usize,
     li: &[f32; T],
+    st: &[u8; G],
+    delta: &[[Lanes; PAIR_ROWS]],
     v: &mut V,
 ) {
     if R < P {
-        ring[(R + P - 1) % P] = corr::<C, P, FUSED>(pass, p + P);
-        v.visit(p, &bound::<P, T, FUSED>(&pass.base, ring, R, li));
+        *last = next_corr::<G, FUSED>(last, st, delta);
+        ring[(R + P - 1) % P] = *last;
+        v.visit(p, &bound::<P, T, FUSED>(base, ring, R, li));
     }
 }
