@@ -4,7 +4,7 @@
 //! **Bound.** For the seed at cycle position `p`, with `G = UᵀU = LLᵀ` and
 //! `b = Uᵀw`, no coefficients (quantized or not) do better than the
 //! least-squares residual `r(p) = ||w||² - ||L⁻¹ b||²`, so `fit` returns an
-//! error `≥ r(p)`. The bound pass ([`super::kernel`]) computes `r(p)` in f32
+//! error `≥ r(p)`. The bound pass (the `kernel` module) computes `r(p)` in f32
 //! for 8 blocks at once from stored f32 `L⁻¹` factors (built in f64).
 //!
 //! **Exactness.** Let `B` be the best `(error, seed)` found so far (exact
@@ -22,12 +22,15 @@
 //! of the window's columns: `r = ||w||² - ||Qᵀw||²`. Windows whose columns are
 //! (numerically) dependent, which only happens for small K, are always fitted.
 //!
-//! **Order.** Per batch: (1) the pass over the first [`PREFIX`] positions
+//! **Order.** Per batch: (1) the pass over the first `PREFIX` positions
 //! finds each block's smallest bound; fitting that seed gives a first `B`;
-//! (2) the ill-conditioned positions are bounded and fitted; (3) the pass
-//! runs over the whole cycle in chunks of [`CHUNK`] positions, collecting
-//! positions below the threshold; after each chunk the candidates are fitted
-//! in increasing bound order, tightening `B` as they go.
+//! (2) the ill-conditioned positions are bounded in f64 and queued; (3) the
+//! pass runs over the whole cycle in chunks of `CHUNK` positions, queueing
+//! the positions below the threshold; (4) the queue is fitted in increasing
+//! bound order, stopping at the first bound above `B.err + MARGIN`. Fitting
+//! the lowest bounds of the whole cycle first keeps the exact fits to about
+//! 3-5 per block (a queue reaching `FIT_AT` is fitted early, which only
+//! bounds its length).
 //!
 //! **Configurations.** The kernel is specialised for `(C, P) = (8, 3)` and
 //! `(12, 4)` (any K); other shapes fall back to the naive search.
@@ -47,8 +50,13 @@ pub const COND_MAX: f64 = 2000.0;
 /// Positions searched for each block's first candidate.
 const PREFIX: usize = 4096;
 
-/// Positions per main-pass chunk; candidates are fitted after each chunk.
+/// Positions per main-pass chunk (the threshold is updated between chunks).
 const CHUNK: usize = 8192;
+
+/// A block's pending candidates are fitted after a chunk once there are this
+/// many; the rest wait for the end of the pass, when the best bounds of the
+/// whole cycle are known and are fitted first.
+const FIT_AT: usize = 64;
 
 /// A remaining column norm below this fraction of the column's own norm
 /// marks the window's columns as dependent.
@@ -224,8 +232,8 @@ impl Fast {
                 }
             }
         }
-        for (l, list) in cands.iter_mut().enumerate() {
-            b.fit_sorted(s, l, list);
+        for &l in &live {
+            b.fit_sorted(s, l, &mut cands[l]);
         }
 
         // (3) Every position, in chunks, fitting candidates after each chunk.
@@ -261,14 +269,18 @@ impl Fast {
             };
             for &l in &live {
                 let list = &mut cands[l];
-                list.clear();
                 list.extend(
                     hits.iter()
                         .filter(|(_, acc)| acc[l] <= 0.0)
                         .map(|(pos, acc)| (acc[l] as f64 + thr[l], *pos)),
                 );
-                b.fit_sorted(s, l, list);
+                if list.len() >= FIT_AT {
+                    b.fit_sorted(s, l, list);
+                }
             }
+        }
+        for &l in &live {
+            b.fit_sorted(s, l, &mut cands[l]);
         }
         out.copy_from_slice(&b.best[..blocks.len()]);
     }
@@ -295,7 +307,7 @@ impl Visit for ArgMin {
 }
 
 /// Hits kept by [`Collect`] per chunk.
-const HIT_CAP: usize = 256;
+const HIT_CAP: usize = 512;
 
 /// Whether some lane is at or below its threshold.
 #[inline(always)]
@@ -414,8 +426,9 @@ impl<const C: usize> Batch<C> {
     }
 
     /// Fits lane `l`'s candidates `(bound, pos)` in increasing bound order
-    /// while their bound is within the (tightening) threshold.
-    fn fit_sorted(&mut self, s: &Searcher, l: usize, list: &mut [(f64, u32)]) {
+    /// while their bound is within the (tightening) threshold, and empties
+    /// `list`.
+    fn fit_sorted(&mut self, s: &Searcher, l: usize, list: &mut Vec<(f64, u32)>) {
         list.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
         for &(bound, pos) in list.iter() {
             if bound > self.threshold(l) {
@@ -423,6 +436,7 @@ impl<const C: usize> Batch<C> {
             }
             self.offer(s, l, pos as usize);
         }
+        list.clear();
     }
 
     /// The per-batch step table of [`Pass::delta`]: for pair `g` and bit

@@ -5,7 +5,7 @@
 //! [`Searcher::search_naive`] is the reference: it fits every seed. The fast
 //! path returns the same block (same minimum error, same tie-break) while
 //! fitting only the few seeds whose lower bound can still win (see
-//! [`fast`] for the method and the proof of exactness, [`bench`] for the
+//! [`fast`] for the method and the proof of exactness, [`mod@bench`] for the
 //! benchmark).
 //!
 //! `unsafe` is denied here and in every submodule except `kernel`, which
