@@ -48,7 +48,7 @@ pub const MARGIN: f64 = 1.0 / 4096.0;
 pub const COND_MAX: f64 = 2000.0;
 
 /// Positions searched for each block's first candidate.
-const PREFIX: usize = 4096;
+const PREFIX: usize = 2048;
 
 /// Positions per main-pass chunk (the threshold is updated between chunks).
 const CHUNK: usize = 8192;
