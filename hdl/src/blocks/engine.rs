@@ -84,10 +84,13 @@ pub struct SeedlmEngine<const BW: usize, const XW: usize> {
     bank: Pipe<Bits<AW>>,
     bank_count: Pipe<Bits<32>>,
     bank_row: Pipe<Bits<32>>,
+    all_done: Vec<Signal<Local, Bit>>,
     is_last_col: Signal<Local, Bit>,
     ready: Signal<Local, Bit>,
     remaining: Signal<Local, Bits<32>>,
     n_lanes: Constant<Bits<32>>,
+    zero64: Constant<Bits<64>>,
+    one64: Constant<Bits<64>>,
     depth: Constant<Bits<32>>,
     err_empty: Constant<Bits<32>>,
     err_depth: Constant<Bits<32>>,
@@ -136,10 +139,13 @@ impl<const BW: usize, const XW: usize> SeedlmEngine<BW, XW> {
             bank: Pipe::new(lanes),
             bank_count: Pipe::new(1),
             bank_row: Pipe::new(1),
+            all_done: (0..=lanes).map(|_| Default::default()).collect(),
             is_last_col: Default::default(),
             ready: Default::default(),
             remaining: Default::default(),
             n_lanes: c32(lanes as u32),
+            zero64: Constant::new(0.into()),
+            one64: Constant::new(1.into()),
             depth: c32(depth),
             err_empty: c32(hw::ERR_EMPTY),
             err_depth: c32(hw::ERR_ACT_DEPTH),
@@ -244,21 +250,28 @@ impl<const BW: usize, const XW: usize> Logic for SeedlmEngine<BW, XW> {
             self.bank_row.d[0].next = self.bank_row.q[0].val() + 1;
         }
         self.remaining.next = self.csr.rows.val() - self.cap_base.q[0].val();
-        if self.lanes[0].done.val() {
-            for l in 0..self.lanes.len() {
-                self.bank.d[l].next = self.lanes[l].acc.val();
+        // The lanes run in lockstep; a tile is done when all say so.
+        self.all_done[0].next = true;
+        for l in 0..self.lanes.len() {
+            self.all_done[l + 1].next = self.all_done[l].val() && self.lanes[l].done.val();
+        }
+        for n in self.lanes.len()..(self.lanes.len() + 1) {
+            if self.all_done[n].val() {
+                for l in 0..self.lanes.len() {
+                    self.bank.d[l].next = self.lanes[l].acc.val();
+                }
+                self.bank_count.d[0].next = self.n_lanes.val();
+                if self.remaining.val() < self.n_lanes.val() {
+                    self.bank_count.d[0].next = self.remaining.val();
+                }
+                self.bank_row.d[0].next = self.cap_base.q[0].val();
+                self.cap_base.d[0].next = self.cap_base.q[0].val() + self.n_lanes.val();
+                self.last_busy.d[0].next = false;
             }
-            self.bank_count.d[0].next = self.n_lanes.val();
-            if self.remaining.val() < self.n_lanes.val() {
-                self.bank_count.d[0].next = self.remaining.val();
-            }
-            self.bank_row.d[0].next = self.cap_base.q[0].val();
-            self.cap_base.d[0].next = self.cap_base.q[0].val() + self.n_lanes.val();
-            self.last_busy.d[0].next = false;
         }
         // Run control.
         if self.running.q[0].val() {
-            self.cycles.d[0].next = self.cycles.q[0].val() + 1;
+            self.cycles.d[0].next = self.cycles.q[0].val() + self.one64.val();
             if (self.cap_base.q[0].val() >= self.csr.rows.val())
                 && !self.bank_count.q[0].val().any()
             {
@@ -278,7 +291,7 @@ impl<const BW: usize, const XW: usize> Logic for SeedlmEngine<BW, XW> {
                 } else {
                     self.error.d[0].next = 0.into();
                     self.running.d[0].next = true;
-                    self.cycles.d[0].next = 0.into();
+                    self.cycles.d[0].next = self.zero64.val();
                     self.col.d[0].next = 0.into();
                     self.in_base.d[0].next = 0.into();
                     self.cap_base.d[0].next = 0.into();
@@ -289,7 +302,7 @@ impl<const BW: usize, const XW: usize> Logic for SeedlmEngine<BW, XW> {
             self.running.d[0].next = false;
             self.done.d[0].next = false;
             self.error.d[0].next = 0.into();
-            self.cycles.d[0].next = 0.into();
+            self.cycles.d[0].next = self.zero64.val();
             self.col.d[0].next = 0.into();
             self.in_base.d[0].next = 0.into();
             self.last_busy.d[0].next = false;

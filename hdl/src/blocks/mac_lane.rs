@@ -19,14 +19,18 @@
 use super::lfsr_expander::LfsrExpander;
 use super::mul_bank::{MulBank, PW};
 use super::pipe::Pipe;
+use super::shifter::Shifter;
 use super::weight_rebuild::WeightRebuild;
 use rust_hdl::prelude::*;
-use seedlm::fixed::{lane_sum_bits, ACC_BITS};
+use seedlm::config::{EXP_BITS, EXP_MIN};
+use seedlm::fixed::{lane_sum_bits, ACC_BITS, EXP_BIAS};
 use seedlm::Config;
 
 /// Accumulator width, [`ACC_BITS`].
 pub const AW: usize = ACC_BITS as usize;
-const _: () = assert!(PW == 40 && AW == 72);
+// `e + 8` equals `e XOR 8` for a 4-bit two's-complement `e` because the
+// bias is exactly the exponent's sign weight.
+const _: () = assert!(EXP_BIAS == 1 << (EXP_BITS - 1) && EXP_MIN as i32 == -EXP_BIAS);
 
 /// One lane; `BW` = bits of a block word, `XW` = `16·C` bits of an
 /// activation slice (the only config-dependent widths; counts are `Vec`s).
@@ -59,11 +63,11 @@ pub struct MacLane<const BW: usize, const XW: usize> {
     valid_pipe: Pipe<Bit>,
     first_pipe: Pipe<Bit>,
     last_pipe: Pipe<Bit>,
-    wide: Signal<Local, Bits<AW>>,
-    term: Pipe<Bits<AW>>,
+    shifter: Shifter,
     accr: Pipe<Bits<AW>>,
     done_r: Pipe<Bit>,
-    high: Constant<Bits<AW>>,
+    pad: Vec<Constant<Bits<PW>>>,
+    exp_bias: Constant<Bits<4>>,
     _p: usize,
     _leaves: usize,
     _t: usize,
@@ -105,17 +109,17 @@ impl<const BW: usize, const XW: usize> MacLane<BW, XW> {
             mul: MulBank::new(cfg.c),
             q_reg: Pipe::new(cfg.p),
             x_pipe: Pipe::new(3),
-            leaf: (0..2 * leaves - 1).map(|_| Signal::default()).collect(),
+            leaf: (0..2 * leaves - 2).map(|_| Signal::default()).collect(),
             tree: Pipe::new(leaves - 1),
             exp_pipe: Pipe::new(5 + t),
             valid_pipe: Pipe::new(6 + t),
             first_pipe: Pipe::new(6 + t),
             last_pipe: Pipe::new(6 + t),
-            wide: Default::default(),
-            term: Pipe::new(1),
+            shifter: Default::default(),
             accr: Pipe::new(1),
             done_r: Pipe::new(1),
-            high: Constant::new(!bit_cast::<AW, PW>(Bits::<PW>::default() | u64::MAX)),
+            pad: (cfg.c..leaves).map(|_| Constant::new(0.into())).collect(),
+            exp_bias: Constant::new((EXP_BIAS as u64).into()),
             _p: cfg.p,
             _leaves: leaves,
             _t: t,
@@ -136,7 +140,7 @@ impl<const BW: usize, const XW: usize> Logic for MacLane<BW, XW> {
         self.valid_pipe.clock.next = self.clock.val();
         self.first_pipe.clock.next = self.clock.val();
         self.last_pipe.clock.next = self.clock.val();
-        self.term.clock.next = self.clock.val();
+        self.shifter.clock.next = self.clock.val();
         self.accr.clock.next = self.clock.val();
         self.done_r.clock.next = self.clock.val();
         // Stage 1: expand the seed; hold the mantissas beside it.
@@ -158,19 +162,23 @@ impl<const BW: usize, const XW: usize> Logic for MacLane<BW, XW> {
             self.mul.a[i].next = self.rebuild.r[i].val();
             self.mul.b[i].next = self.x_pipe.q[2].val().get_bits::<16>(16 * i);
         }
-        // Stages 6 .. 5+T: a heap-ordered adder tree, one register per level.
+        // Stages 6 .. 5+T: a heap-ordered adder tree, one register per level:
+        // node k (0 = root) adds nodes 2k+1 and 2k+2; nodes L-1 .. 2L-2 are
+        // the products (zero past C). `leaf[n - 1]` holds node n.
         for ll in self._leaves..(self._leaves + 1) {
-            for k in 0..(self._leaves - 1) {
-                self.leaf[k].next = self.tree.q[k].val();
+            for k in 1..(self._leaves - 1) {
+                self.leaf[k - 1].next = self.tree.q[k].val();
             }
             for i in 0..self.mul.p.len() {
-                self.leaf[ll - 1 + i].next = self.mul.p[i].val();
+                self.leaf[ll - 2 + i].next = self.mul.p[i].val();
             }
-            for i in self.mul.p.len()..self._leaves {
-                self.leaf[ll - 1 + i].next = 0.into();
+            for cc in self.mul.p.len()..(self.mul.p.len() + 1) {
+                for i in self.mul.p.len()..self._leaves {
+                    self.leaf[ll - 2 + i].next = self.pad[i - cc].val();
+                }
             }
             for k in 0..(self._leaves - 1) {
-                self.tree.d[k].next = self.leaf[2 * k + 1].val() + self.leaf[2 * k + 2].val();
+                self.tree.d[k].next = self.leaf[2 * k].val() + self.leaf[2 * k + 1].val();
             }
         }
         // Exponent and flags travel beside the data.
@@ -187,21 +195,18 @@ impl<const BW: usize, const XW: usize> Logic for MacLane<BW, XW> {
             self.last_pipe.d[s].next = self.last_pipe.q[s - 1].val();
         }
         // Stage 6+T: sign-extend the lane sum, shift by e + 8 (= e XOR 8).
-        self.wide.next = bit_cast::<AW, PW>(self.tree.q[0].val());
-        if self.tree.q[0].val().get_bit(39) {
-            self.wide.next = bit_cast::<AW, PW>(self.tree.q[0].val()) | self.high.val();
-        }
+        self.shifter.d.next = self.tree.q[0].val();
         for e in (self._t + 4)..(self._t + 5) {
-            self.term.d[0].next = self.wide.val() << (self.exp_pipe.q[e].val() ^ 8);
+            self.shifter.shift.next = self.exp_pipe.q[e].val() ^ self.exp_bias.val();
         }
         // Stage 7+T: accumulate.
         for f in (self._t + 5)..(self._t + 6) {
             self.accr.d[0].next = self.accr.q[0].val();
             if self.valid_pipe.q[f].val() {
                 if self.first_pipe.q[f].val() {
-                    self.accr.d[0].next = self.term.q[0].val();
+                    self.accr.d[0].next = self.shifter.term.val();
                 } else {
-                    self.accr.d[0].next = self.accr.q[0].val() + self.term.q[0].val();
+                    self.accr.d[0].next = self.accr.q[0].val() + self.shifter.term.val();
                 }
             }
             self.done_r.d[0].next = self.valid_pipe.q[f].val() & self.last_pipe.q[f].val();

@@ -6,4 +6,5 @@ pub mod lfsr_expander;
 pub mod mac_lane;
 pub mod mul_bank;
 pub mod pipe;
+pub mod shifter;
 pub mod weight_rebuild;

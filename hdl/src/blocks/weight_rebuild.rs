@@ -34,6 +34,7 @@ pub struct WeightRebuild {
     sum: Vec<Signal<Local, Bits<RW>>>,
     prod: Pipe<Bits<RW>>,
     acc: Pipe<Bits<RW>>,
+    zero: Constant<Bits<RW>>,
     _p: usize,
 }
 
@@ -59,6 +60,7 @@ impl WeightRebuild {
             sum: locals(c * (p + 1)),
             prod: Pipe::new(c * p),
             acc: Pipe::new(c),
+            zero: Constant::new(0.into()),
             _p: p,
         }
     }
@@ -71,10 +73,10 @@ impl Logic for WeightRebuild {
         self.acc.clock.next = self.clock.val();
         for pp in self._p..(self._p + 1) {
             for n in 0..self.u.len() {
-                self.t0[n].next = 0.into();
-                self.t1[n].next = 0.into();
-                self.t2[n].next = 0.into();
-                self.t3[n].next = 0.into();
+                self.t0[n].next = self.zero.val();
+                self.t1[n].next = self.zero.val();
+                self.t2[n].next = self.zero.val();
+                self.t3[n].next = self.zero.val();
                 if self.q[n % pp].val().get_bit(0) {
                     self.t0[n].next = self.u[n].val();
                 }
@@ -91,7 +93,7 @@ impl Logic for WeightRebuild {
                     self.t0[n].val() + self.t1[n].val() + self.t2[n].val() - self.t3[n].val();
             }
             for i in 0..self.r.len() {
-                self.sum[i * (pp + 1)].next = 0.into();
+                self.sum[i * (pp + 1)].next = self.zero.val();
                 for j in 0..self._p {
                     self.sum[i * (pp + 1) + j + 1].next =
                         self.sum[i * (pp + 1) + j].val() + self.prod.q[i * pp + j].val();

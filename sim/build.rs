@@ -1,0 +1,240 @@
+//! Builds the engine variants the simulator offers: for each (bits, lanes)
+//! the Verilog comes from `seedlm_hdl::top::generate` (the same code as
+//! `gen-rtl`), Verilator turns it into C++, and a small generated C++
+//! harness exposes `new`/`free`/`tick` over the C ABI. Everything is
+//! compiled into one static library with the `cc` crate.
+//!
+//! Why a C++ harness over FFI rather than the `marlin` crate: it needs
+//! nothing but Verilator and a C++ compiler, builds offline, and the
+//! harness is generated from the same port list as the Verilog wrapper,
+//! so the two cannot drift.
+
+use seedlm_hdl::top::{generate, ports, Port};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The variants compiled in: both paper configurations × these lane counts.
+const BITS: [u32; 2] = [4, 3];
+const LANES: [usize; 4] = [1, 3, 8, 16];
+
+fn main() {
+    println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-env-changed=VERILATOR_ROOT");
+    let version = Command::new("verilator").arg("--version").output();
+    let version = match version {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().to_string(),
+        _ => panic!(
+            "seedlm-sim needs Verilator 5.x on PATH to build the engine models \
+             (Debian/Ubuntu: apt-get update && apt-get install -y verilator yosys)"
+        ),
+    };
+    assert!(
+        version.starts_with("Verilator 5"),
+        "seedlm-sim needs Verilator 5.x, found `{version}`"
+    );
+    let root = String::from_utf8(
+        Command::new("verilator")
+            .args(["--getenv", "VERILATOR_ROOT"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let root = PathBuf::from(root.trim());
+    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
+
+    let mut build = cc::Build::new();
+    build
+        .cpp(true)
+        .flag_if_supported("-std=c++17")
+        .opt_level(1)
+        .debug(false)
+        .warnings(false)
+        .flag_if_supported("-w")
+        .define("VM_TRACE", "1")
+        .define("VM_COVERAGE", "0")
+        .define("VM_SC", "0")
+        .include(root.join("include"))
+        .include(root.join("include/vltstd"));
+    for f in [
+        "verilated.cpp",
+        "verilated_vcd_c.cpp",
+        "verilated_threads.cpp",
+    ] {
+        build.file(root.join("include").join(f));
+    }
+    let mut rust = String::new();
+    let mut table = String::new();
+    for bits in BITS {
+        for lanes in LANES {
+            let name = format!("b{bits}_l{lanes}");
+            let cfg = seedlm::Config::for_bits(bits).unwrap();
+            let dir = out.join(&name);
+            std::fs::create_dir_all(&dir).unwrap();
+            let rtl = generate(&cfg, lanes).expect("engine generation");
+            let v = dir.join("seedlm_engine.v");
+            std::fs::write(&v, &rtl.verilog).unwrap();
+            verilate(&v, &dir, &name);
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let p = entry.unwrap().path();
+                if p.extension().is_some_and(|e| e == "cpp") {
+                    build.file(p);
+                }
+            }
+            let harness = dir.join(format!("harness_{name}.cpp"));
+            std::fs::write(&harness, harness_cpp(&name, &ports(&cfg, lanes))).unwrap();
+            build.file(harness).include(&dir);
+            writeln!(
+                rust,
+                "    fn seedlm_sim_{name}_new(vcd: *const c_char) -> *mut c_void;"
+            )
+            .unwrap();
+            writeln!(rust, "    fn seedlm_sim_{name}_free(h: *mut c_void);").unwrap();
+            writeln!(
+                rust,
+                "    fn seedlm_sim_{name}_tick(h: *mut c_void, i: *const u32, o: *mut u32);"
+            )
+            .unwrap();
+            writeln!(
+                table,
+                "    RawVariant {{ bits: {bits}, lanes: {lanes}, new: seedlm_sim_{name}_new, \
+                 free: seedlm_sim_{name}_free, tick: seedlm_sim_{name}_tick }},"
+            )
+            .unwrap();
+        }
+    }
+    build.compile("seedlm_sim_models");
+    println!("cargo:rustc-link-lib=stdc++");
+    std::fs::write(
+        out.join("variants.rs"),
+        format!("extern \"C\" {{\n{rust}}}\n\n/// Every compiled variant.\npub(crate) static VARIANTS: &[RawVariant] = &[\n{table}];\n"),
+    )
+    .unwrap();
+}
+
+fn verilate(v: &Path, dir: &Path, name: &str) {
+    let status = Command::new("verilator")
+        .args([
+            "--cc",
+            "--trace",
+            "-O3",
+            "-Wno-fatal",
+            "-Wno-lint",
+            "-Wno-style",
+        ])
+        .args(["--top-module", "seedlm_engine", "--prefix"])
+        .arg(format!("V{name}"))
+        .arg("-Mdir")
+        .arg(dir)
+        .arg(v)
+        .status()
+        .expect("failed to run verilator");
+    assert!(status.success(), "verilator failed on {}", v.display());
+}
+
+/// 32-bit words of a port in the flat tick buffers.
+fn words(p: &Port) -> usize {
+    p.width.div_ceil(32) as usize
+}
+
+fn harness_cpp(name: &str, ports: &[Port]) -> String {
+    let (mut set, mut get) = (String::new(), String::new());
+    let (mut io, mut oo) = (0usize, 0usize);
+    for p in ports.iter().filter(|p| p.name != "clk") {
+        let n = p.name;
+        let (buf, off) = if p.input {
+            ("in", &mut io)
+        } else {
+            ("out", &mut oo)
+        };
+        let o = *off;
+        let code = match (p.input, p.width) {
+            (true, 1..=32) => format!("  m->{n} = {buf}[{o}];\n"),
+            (true, 33..=64) => format!(
+                "  m->{n} = (uint64_t){buf}[{o}] | ((uint64_t){buf}[{}] << 32);\n",
+                o + 1
+            ),
+            (true, _) => format!(
+                "  for (int k = 0; k < {}; k++) m->{n}[k] = {buf}[{o} + k];\n",
+                words(p)
+            ),
+            (false, 1..=32) => format!("  {buf}[{o}] = m->{n};\n"),
+            (false, 33..=64) => format!(
+                "  {buf}[{o}] = (uint32_t)m->{n}; {buf}[{}] = (uint32_t)(m->{n} >> 32);\n",
+                o + 1
+            ),
+            (false, _) => format!(
+                "  for (int k = 0; k < {}; k++) {buf}[{o} + k] = m->{n}[k];\n",
+                words(p)
+            ),
+        };
+        if p.input {
+            set += &code
+        } else {
+            get += &code
+        }
+        *off += words(p);
+    }
+    format!(
+        r#"// Generated by seedlm-sim's build.rs for variant {name}.
+#include <cstdint>
+#include "V{name}.h"
+#include "verilated.h"
+#include "verilated_vcd_c.h"
+
+namespace {{
+struct Handle {{
+  VerilatedContext* ctx;
+  V{name}* m;
+  VerilatedVcdC* vcd;
+  uint64_t t;
+}};
+}}
+
+extern "C" void* seedlm_sim_{name}_new(const char* vcd) {{
+  Handle* h = new Handle;
+  h->ctx = new VerilatedContext;
+  h->vcd = nullptr;
+  h->t = 0;
+  if (vcd) h->ctx->traceEverOn(true);
+  h->m = new V{name}{{h->ctx}};
+  if (vcd) {{
+    h->vcd = new VerilatedVcdC;
+    h->m->trace(h->vcd, 99);
+    h->vcd->open(vcd);
+  }}
+  h->m->clk = 0;
+  h->m->eval();
+  return h;
+}}
+
+extern "C" void seedlm_sim_{name}_free(void* p) {{
+  Handle* h = static_cast<Handle*>(p);
+  if (h->vcd) {{
+    h->vcd->close();
+    delete h->vcd;
+  }}
+  h->m->final();
+  delete h->m;
+  delete h->ctx;
+  delete h;
+}}
+
+// Applies the inputs, settles with the clock low, samples the outputs,
+// then raises the clock (one rising edge per call).
+extern "C" void seedlm_sim_{name}_tick(void* p, const uint32_t* in, uint32_t* out) {{
+  Handle* h = static_cast<Handle*>(p);
+  V{name}* m = h->m;
+{set}  m->clk = 0;
+  m->eval();
+  if (h->vcd) h->vcd->dump(h->t);
+  h->t++;
+{get}  m->clk = 1;
+  m->eval();
+  if (h->vcd) h->vcd->dump(h->t);
+  h->t++;
+}}
+"#
+    )
+}
