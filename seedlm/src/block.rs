@@ -81,16 +81,17 @@ pub fn least_squares(cfg: &Config, u: &[i32], w: &[f64]) -> [f64; MAX_P] {
             }
             let d: f64 = (0..c).map(|i| qcols[k][i] * qcols[j][i]).sum();
             r[k][j] = d;
-            for i in 0..c {
-                qcols[j][i] -= d * qcols[k][i];
+            let (done, rest) = qcols.split_at_mut(j);
+            for (x, y) in rest[0][..c].iter_mut().zip(&done[k][..c]) {
+                *x -= d * y;
             }
         }
         let norm = qcols[j][..c].iter().map(|x| x * x).sum::<f64>().sqrt();
         if norm > 1e-9 * norm0 && norm > 0.0 {
             keep[j] = true;
             r[j][j] = norm;
-            for i in 0..c {
-                qcols[j][i] /= norm;
+            for x in &mut qcols[j][..c] {
+                *x /= norm;
             }
         }
     }
@@ -106,7 +107,10 @@ pub fn least_squares(cfg: &Config, u: &[i32], w: &[f64]) -> [f64; MAX_P] {
         if !keep[j] {
             continue;
         }
-        let s: f64 = (j + 1..p).filter(|&k| keep[k]).map(|k| r[j][k] * t[k]).sum();
+        let s: f64 = (j + 1..p)
+            .filter(|&k| keep[k])
+            .map(|k| r[j][k] * t[k])
+            .sum();
         t[j] = (qtw[j] - s) / r[j][j];
     }
     t
@@ -116,7 +120,11 @@ pub fn least_squares(cfg: &Config, u: &[i32], w: &[f64]) -> [f64; MAX_P] {
 /// (`C·P` entries) and returns the best exponent, mantissas and exact error.
 pub fn fit(cfg: &Config, u: &[i32], w: &[f64]) -> Fit {
     let t = least_squares(cfg, u, w);
-    let mut best = Fit { exp: EXP_MIN, q: [0; MAX_P], err: f64::INFINITY };
+    let mut best = Fit {
+        exp: EXP_MIN,
+        q: [0; MAX_P],
+        err: f64::INFINITY,
+    };
     let mut rec = [0f64; MAX_C];
     for exp in EXP_MIN..=EXP_MAX {
         let inv = (-exp as f64).exp2();
@@ -153,7 +161,14 @@ impl Block {
         centred_basis(cfg, lfsr, seed, u);
         let w64: Vec<f64> = w.iter().map(|&x| x as f64).collect();
         let f = fit(cfg, u, &w64);
-        (Block { seed, exp: f.exp, q: f.q }, f.err)
+        (
+            Block {
+                seed,
+                exp: f.exp,
+                q: f.q,
+            },
+            f.err,
+        )
     }
 }
 
@@ -166,7 +181,11 @@ mod tests {
     fn test_block_decode_matches_float_formula() {
         let cfg = Config::BITS4;
         let l = Lfsr::new(16);
-        let b = Block { seed: 12345, exp: -3, q: [7, -8, 2, 0, 0, 0, 0, 0] };
+        let b = Block {
+            seed: 12345,
+            exp: -3,
+            q: [7, -8, 2, 0, 0, 0, 0, 0],
+        };
         let mut out = [0f32; 8];
         b.decode(&cfg, &l, &mut out);
         let mut v = [0u32; 24];
@@ -186,7 +205,9 @@ mod tests {
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);
         for _ in 0..200 {
             let scale = 10f64.powf(rng.gen_range(-4.0..1.0));
-            let w: Vec<f64> = (0..cfg.c).map(|_| rng.gen_range(-1.0..1.0) * scale).collect();
+            let w: Vec<f64> = (0..cfg.c)
+                .map(|_| rng.gen_range(-1.0..1.0) * scale)
+                .collect();
             let seed = rng.gen_range(1..65536);
             let mut u = vec![0i32; cfg.c * cfg.p];
             centred_basis(&cfg, &l, seed, &mut u);
@@ -206,7 +227,11 @@ mod tests {
                 }
             }
             // The reported error is the error of the decoded block.
-            let blk = Block { seed, exp: f.exp, q: f.q };
+            let blk = Block {
+                seed,
+                exp: f.exp,
+                q: f.q,
+            };
             let mut out = vec![0f32; cfg.c];
             blk.decode(&cfg, &l, &mut out);
             let direct: f64 = (0..cfg.c).map(|i| (w[i] - out[i] as f64).powi(2)).sum();
@@ -227,11 +252,17 @@ mod tests {
             for j in 0..3 {
                 let dot: f64 = (0..8)
                     .map(|i| {
-                        let r = w[i] - (0..3).map(|k| u[i * 3 + k] as f64 / 32767.0 * t[k]).sum::<f64>();
+                        let r = w[i]
+                            - (0..3)
+                                .map(|k| u[i * 3 + k] as f64 / 32767.0 * t[k])
+                                .sum::<f64>();
                         r * u[i * 3 + j] as f64 / 32767.0
                     })
                     .sum();
-                assert!(dot.abs() < 1e-9, "residual not orthogonal to column {j}: {dot}");
+                assert!(
+                    dot.abs() < 1e-9,
+                    "residual not orthogonal to column {j}: {dot}"
+                );
             }
         }
     }

@@ -67,11 +67,7 @@ impl Config {
             return bad(format!("C must be in P..={MAX_C}"));
         }
         if lfsr::taps(self.k).is_none() {
-            return bad(format!(
-                "K must be in {}..={}",
-                lfsr::K_MIN,
-                lfsr::K_MAX
-            ));
+            return bad(format!("K must be in {}..={}", lfsr::K_MIN, lfsr::K_MAX));
         }
         if self.bits_per_block() > 64 {
             return bad("block word exceeds 64 bits".into());

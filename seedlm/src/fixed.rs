@@ -57,10 +57,18 @@ pub fn quantize_activations(x: &[f32]) -> Result<QuantizedActs> {
         return Err(Error::InvalidInput(format!("activation {i} is {}", x[i])));
     }
     let absmax = x.iter().fold(0f32, |m, v| m.max(v.abs()));
-    let scale = if absmax > 0.0 { absmax / ACT_MAX as f32 } else { 1.0 };
+    let scale = if absmax > 0.0 {
+        absmax / ACT_MAX as f32
+    } else {
+        1.0
+    };
     let x = x
         .iter()
-        .map(|&v| (v / scale).round_ties_even().clamp(-ACT_MAX as f32, ACT_MAX as f32) as i16)
+        .map(|&v| {
+            (v / scale)
+                .round_ties_even()
+                .clamp(-ACT_MAX as f32, ACT_MAX as f32) as i16
+        })
         .collect();
     Ok(QuantizedActs { x, scale })
 }
@@ -222,7 +230,11 @@ mod tests {
                 for qj in q.iter_mut().take(cfg.p) {
                     *qj = rng.gen_range(-8..=7);
                 }
-                Block { seed: rng.gen_range(1..(1 << cfg.k)), exp: rng.gen_range(-8..=7), q }
+                Block {
+                    seed: rng.gen_range(1..(1 << cfg.k)),
+                    exp: rng.gen_range(-8..=7),
+                    q,
+                }
             })
             .collect()
     }
@@ -258,19 +270,36 @@ mod tests {
             let bpr = cols.div_ceil(cfg.c);
             let blocks = random_blocks(&cfg, rows * bpr, &mut rng);
             let x: Vec<f32> = (0..cols).map(|_| rng.gen_range(-3.0..3.0)).collect();
-            let m = BlockMatrix { cfg, rows, cols, blocks: &blocks };
+            let m = BlockMatrix {
+                cfg,
+                rows,
+                cols,
+                blocks: &blocks,
+            };
             let y = m.matvec(&x).unwrap();
             let scale = quantize_activations(&x).unwrap().scale;
             for row in 0..rows {
                 let mut w_hat = vec![0f32; bpr * cfg.c];
                 for b in 0..bpr {
-                    blocks[row * bpr + b].decode(&cfg, &lfsr, &mut w_hat[b * cfg.c..(b + 1) * cfg.c]);
+                    blocks[row * bpr + b].decode(
+                        &cfg,
+                        &lfsr,
+                        &mut w_hat[b * cfg.c..(b + 1) * cfg.c],
+                    );
                 }
                 w_hat.truncate(cols);
-                let y_float: f64 = w_hat.iter().zip(&x).map(|(&w, &x)| w as f64 * x as f64).sum();
+                let y_float: f64 = w_hat
+                    .iter()
+                    .zip(&x)
+                    .map(|(&w, &x)| w as f64 * x as f64)
+                    .sum();
                 let err = (y[row] as f64 - y_float).abs();
                 let bound = error_bound(&w_hat, y[row], scale);
-                assert!(err <= bound, "{cfg} row {row}: |{} - {y_float}| = {err} > {bound}", y[row]);
+                assert!(
+                    err <= bound,
+                    "{cfg} row {row}: |{} - {y_float}| = {err} > {bound}",
+                    y[row]
+                );
             }
         }
     }
@@ -288,7 +317,12 @@ mod tests {
         let q = quantize_activations(&x).unwrap();
         assert_eq!(q.scale, 1.0);
         assert!(q.x.iter().zip(&x).all(|(&a, &b)| a as f32 == b));
-        let m = BlockMatrix { cfg, rows: 1, cols: 32, blocks: &blocks };
+        let m = BlockMatrix {
+            cfg,
+            rows: 1,
+            cols: 32,
+            blocks: &blocks,
+        };
         let y = m.matvec(&x).unwrap()[0];
         let mut exact = 0f64;
         for (b, blk) in blocks.iter().enumerate() {
@@ -311,10 +345,26 @@ mod tests {
     #[test]
     fn test_matvec_rejects_wrong_shapes() {
         let cfg = Config::BITS4;
-        let blocks = vec![Block { seed: 1, ..Default::default() }; 3];
-        let m = BlockMatrix { cfg, rows: 2, cols: 16, blocks: &blocks };
+        let blocks = vec![
+            Block {
+                seed: 1,
+                ..Default::default()
+            };
+            3
+        ];
+        let m = BlockMatrix {
+            cfg,
+            rows: 2,
+            cols: 16,
+            blocks: &blocks,
+        };
         assert!(m.matvec(&[0.0; 16]).is_err());
-        let m = BlockMatrix { cfg, rows: 1, cols: 24, blocks: &blocks };
+        let m = BlockMatrix {
+            cfg,
+            rows: 1,
+            cols: 24,
+            blocks: &blocks,
+        };
         assert!(m.matvec(&[0.0; 23]).is_err());
         assert_eq!(m.matvec(&[0.0; 24]).unwrap(), vec![0.0]);
     }

@@ -45,7 +45,11 @@ pub fn taps(k: u32) -> Option<u32> {
     if !(K_MIN..=K_MAX).contains(&k) {
         return None;
     }
-    Some(TAPS[(k - K_MIN) as usize].iter().fold(0, |m, &t| m | 1 << t))
+    Some(
+        TAPS[(k - K_MIN) as usize]
+            .iter()
+            .fold(0, |m, &t| m | 1 << t),
+    )
 }
 
 /// A K-bit Fibonacci LFSR (the stepping rule; states are plain `u32`).
@@ -117,7 +121,9 @@ impl Lfsr {
     /// The one-step transition as a GF(2) matrix: `m[i]` is the mask of state
     /// bits whose XOR gives bit `i` of the next state.
     pub fn step_matrix(&self) -> Vec<u32> {
-        let mut m: Vec<u32> = (0..self.k).map(|i| if i + 1 < self.k { 1 << (i + 1) } else { 0 }).collect();
+        let mut m: Vec<u32> = (0..self.k)
+            .map(|i| if i + 1 < self.k { 1 << (i + 1) } else { 0 })
+            .collect();
         m[(self.k - 1) as usize] = self.taps;
         m
     }
@@ -147,9 +153,9 @@ impl Lfsr {
 
 /// Applies a GF(2) matrix (rows as masks) to a state.
 pub fn apply(m: &[u32], s: u32) -> u32 {
-    m.iter()
-        .enumerate()
-        .fold(0, |acc, (i, &row)| acc | (((row & s).count_ones() & 1) << i))
+    m.iter().enumerate().fold(0, |acc, (i, &row)| {
+        acc | (((row & s).count_ones() & 1) << i)
+    })
 }
 
 /// `a ∘ b`: first `b`, then `a`.
@@ -173,7 +179,10 @@ mod tests {
         while s != 1 {
             s = l.step(s);
             n += 1;
-            assert!(n <= 1 << l.k(), "state 1 is not on a cycle of length <= 2^K");
+            assert!(
+                n <= 1 << l.k(),
+                "state 1 is not on a cycle of length <= 2^K"
+            );
         }
         n
     }

@@ -45,7 +45,11 @@ pub fn unpack_word(cfg: &Config, w: u64) -> Result<Block> {
     for (j, qj) in q.iter_mut().enumerate().take(cfg.p) {
         *qj = nibble(w >> (cfg.k + 4 + 4 * j as u32));
     }
-    Ok(Block { seed, exp: nibble(w >> cfg.k), q })
+    Ok(Block {
+        seed,
+        exp: nibble(w >> cfg.k),
+        q,
+    })
 }
 
 /// Bytes needed for `n` packed blocks.
@@ -120,24 +124,40 @@ mod tests {
                 for qj in q.iter_mut().take(cfg.p) {
                     *qj = rng.gen_range(-8..=7);
                 }
-                Block { seed: rng.gen_range(1..(1 << cfg.k)), exp: rng.gen_range(-8..=7), q }
+                Block {
+                    seed: rng.gen_range(1..(1 << cfg.k)),
+                    exp: rng.gen_range(-8..=7),
+                    q,
+                }
             })
             .collect()
     }
 
     #[test]
     fn test_pack_word_known_answer_4bit() {
-        let b = Block { seed: 0xBEEF, exp: -1, q: [1, -2, 7, 0, 0, 0, 0, 0] };
+        let b = Block {
+            seed: 0xBEEF,
+            exp: -1,
+            q: [1, -2, 7, 0, 0, 0, 0, 0],
+        };
         assert_eq!(pack_word(&Config::BITS4, &b), 0x7E1F_BEEF);
         assert_eq!(unpack_word(&Config::BITS4, 0x7E1F_BEEF).unwrap(), b);
     }
 
     #[test]
     fn test_pack_round_trip_all_configs() {
-        for cfg in [Config::BITS4, Config::BITS3, Config::new(16, 8, 24).unwrap(), Config::new(4, 2, 3).unwrap()] {
+        for cfg in [
+            Config::BITS4,
+            Config::BITS3,
+            Config::new(16, 8, 24).unwrap(),
+            Config::new(4, 2, 3).unwrap(),
+        ] {
             let blocks = random_blocks(&cfg, 1001, cfg.k as u64);
             let bytes = pack_blocks(&cfg, &blocks);
-            assert_eq!(bytes.len(), (1001 * cfg.bits_per_block() as usize).div_ceil(8));
+            assert_eq!(
+                bytes.len(),
+                (1001 * cfg.bits_per_block() as usize).div_ceil(8)
+            );
             assert_eq!(unpack_blocks(&cfg, &bytes, 1001).unwrap(), blocks, "{cfg}");
         }
     }
