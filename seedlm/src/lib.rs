@@ -8,6 +8,7 @@
 //! Modules, one job each:
 //! - [`lfsr`]: the Fibonacci LFSR (taps, stepping, jump-ahead, the full cycle).
 //! - [`config`]: `Config { c, p, k }` and the two paper configurations.
+//! - [`basis`]: the precomputed centred basis of every seed (fast decode).
 //! - [`block`]: one block: the basis `U(s)`, coefficient fitting with the
 //!   exponent rule, decode, exact error.
 //! - [`search`]: the seed search (naive reference and the fast exact search).
@@ -17,6 +18,7 @@
 //! - [`container`]: the `.seedlm` file format.
 #![deny(missing_docs)]
 
+pub mod basis;
 pub mod block;
 pub mod config;
 pub mod container;
