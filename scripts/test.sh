@@ -5,4 +5,5 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/setup.sh
+scripts/fetch-model.sh   # host/tests/llama_real.rs needs the real SmolLM2 GGUF (98 MB)
 cargo test --workspace --release "$@"

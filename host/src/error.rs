@@ -44,6 +44,10 @@ pub enum Error {
         /// The missing name.
         tensor: String,
     },
+    /// A model, layer or input that does not fit what the runtime expects
+    /// (the message names the tensor or value at fault).
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// Result alias for the host library.

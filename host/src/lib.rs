@@ -5,5 +5,7 @@
 
 pub mod checkpoint;
 pub mod error;
+pub mod linear;
+pub mod llama;
 
 pub use error::{Error, Result};

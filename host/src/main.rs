@@ -36,6 +36,13 @@ enum Command {
     Error(cli::error::Args),
     /// Benchmark the seed search (blocks/s, params/s, error) on random blocks.
     BenchSearch(cli::bench_search::Args),
+    /// Generate text with a Llama model (.seedlm, GGUF or HF directory),
+    /// its linear layers on a backend (default: the SmolLM2-135M 4-bit
+    /// model on the emulated device).
+    Generate(cli::generate::Args),
+    /// Evaluate models: `eval ppl` prints perplexity of dense, RTN and
+    /// SeedLM models on a text, and greedy agreement with dense.
+    Eval(cli::eval::Args),
     /// Run compress, inspect, error and decompress on a small built-in
     /// synthetic model (no download) and check the round trip.
     Demo(cli::demo::Args),
@@ -50,6 +57,8 @@ fn main() -> ExitCode {
         Command::Error(a) => cli::error::run(a),
         Command::BenchSearch(a) => cli::bench_search::run(a),
         Command::Demo(a) => cli::demo::run(a),
+        Command::Generate(a) => cli::generate::run(a),
+        Command::Eval(a) => cli::eval::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -30,6 +30,7 @@ fn random_blocks(cfg: &Config, n: usize, rng: &mut impl Rng) -> Vec<Block> {
 enum Want {
     Seed(Vec<Block>),
     Raw(RawDtype, Vec<u8>, Vec<f32>),
+    Blob(Vec<u8>),
 }
 
 /// (name, shape, orig dtype, kind, content) of every sample tensor.
@@ -90,6 +91,14 @@ fn sample() -> Sample {
         TensorKind::Raw(RawDtype::BF16),
         Want::Raw(RawDtype::BF16, bytes, vals),
     ));
+    let blob = br#"{"model_type": "llama"}"#.to_vec();
+    out.push((
+        "meta/config.json".into(),
+        vec![blob.len()],
+        "u8".into(),
+        TensorKind::Raw(RawDtype::U8),
+        Want::Blob(blob),
+    ));
     out
 }
 
@@ -101,7 +110,7 @@ fn write_sample(path: &Path, sample: &Sample) {
             (TensorKind::Seed(cfg), Want::Seed(blocks)) => {
                 w.add_seed(name, shape, od, *cfg, blocks).unwrap()
             }
-            (TensorKind::Raw(d), Want::Raw(_, bytes, _)) => {
+            (TensorKind::Raw(d), Want::Raw(_, bytes, _) | Want::Blob(bytes)) => {
                 w.add_raw(name, shape, od, *d, bytes).unwrap()
             }
             _ => unreachable!(),
@@ -242,6 +251,12 @@ fn test_container_round_trip() {
                 assert_eq!(t.num_blocks(), None);
                 assert_eq!(f.data(t), &bytes[..], "{name}");
                 assert_eq!(&f.raw_f32(t).unwrap(), vals, "{name} as {}", dtype.name());
+                assert!(f.blocks(t).is_err());
+                assert!(f.raw_u8(t).is_err());
+            }
+            Want::Blob(bytes) => {
+                assert_eq!(f.raw_u8(t).unwrap(), &bytes[..], "{name}");
+                assert!(f.raw_f32(t).is_err());
                 assert!(f.blocks(t).is_err());
             }
         }
@@ -454,7 +469,7 @@ fn test_container_hostile_files_fail_fast() {
             let n = u32::from_le_bytes(b[12..16].try_into().unwrap());
             b[12..16].copy_from_slice(&(n + 1).to_le_bytes());
         },
-        &["tensor #5", "byte"],
+        &["tensor #6", "byte"],
     );
     check(
         "count - 1",

@@ -332,6 +332,15 @@ pub fn run(args: &Args) -> Result<()> {
             }
         }
     }
+    // The model's config and tokenizer, as u8 blobs, for `seedlm generate`.
+    let blobs = seedlm_host::llama::load::meta_blobs(&args.input).unwrap_or_else(|e| {
+        eprintln!("warning: not storing model metadata: {e}");
+        Vec::new()
+    });
+    for (name, text) in &blobs {
+        wr.add_raw(name, &[text.len()], "u8", RawDtype::U8, text.as_bytes())
+            .with_context(|| format!("failed to write blob '{name}' to {out}"))?;
+    }
     wr.finish()
         .with_context(|| format!("failed to write {out}"))?;
     std::fs::remove_dir_all(&sidecar)

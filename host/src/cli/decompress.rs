@@ -118,9 +118,19 @@ pub fn write(file: &SeedFile, out: &Path, dtype: OutDtype) -> Result<()> {
             file.blocks(info)?;
         }
     }
+    // Byte blobs (`u8`, e.g. `meta/config.json`) are not tensors: they go
+    // into the safetensors header metadata as text.
+    let is_blob = |info: &TensorInfo| info.kind == TensorKind::Raw(RawDtype::U8);
+    let mut metadata = std::collections::HashMap::new();
+    for info in file.tensors().iter().filter(|i| is_blob(i)) {
+        let text = String::from_utf8(file.raw_u8(info)?.to_vec())
+            .with_context(|| format!("blob '{}' is not UTF-8", info.name))?;
+        metadata.insert(info.name.clone(), text);
+    }
     let views = file
         .tensors()
         .iter()
+        .filter(|i| !is_blob(i))
         .map(|info| (info.name.clone(), Lazy { file, info, dtype }));
     let dir = match out.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -131,7 +141,8 @@ pub fn write(file: &SeedFile, out: &Path, dtype: OutDtype) -> Result<()> {
         .suffix(".tmp")
         .tempfile_in(dir)
         .with_context(|| format!("failed to create a temporary file in {}", dir.display()))?;
-    safetensors::serialize_to_file(views, None, tmp.path())
+    let metadata = (!metadata.is_empty()).then_some(metadata);
+    safetensors::serialize_to_file(views, metadata, tmp.path())
         .with_context(|| format!("failed to write {}", tmp.path().display()))?;
     tmp.as_file()
         .sync_all()

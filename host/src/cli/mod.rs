@@ -6,6 +6,8 @@ pub mod compress;
 pub mod decompress;
 pub mod demo;
 pub mod error;
+pub mod eval;
+pub mod generate;
 pub mod inspect;
 
 use anyhow::{Context, Result};

@@ -40,7 +40,7 @@
 //! | 1            | `u8`      | original dtype length D, `1..=16`              |
 //! | D            | ASCII     | original dtype (`"bf16"`, `"q4_1"`, ...), graphic characters |
 //! | 1            | `u8`      | kind: `1` = seed blocks, `2` = raw             |
-//! | 3            | `[u8;3]`  | seed: `C, P, K` (a valid [`Config`]); raw: dtype code (`0` f32, `1` f16, `2` bf16), `0`, `0` |
+//! | 3            | `[u8;3]`  | seed: `C, P, K` (a valid [`Config`]); raw: dtype code (`0` f32, `1` f16, `2` bf16, `3` u8), `0`, `0` |
 //! | 1            | `u8`      | ndim, `1..=8`                                  |
 //! | 8·ndim       | `[u64]`   | dims, outermost first, each at least 1, product fits `usize` |
 //! | 8            | `u64`     | payload offset                                 |
@@ -57,7 +57,8 @@
 //! of 64 after the last payload. Gaps are zero. Lengths follow from the entry:
 //!
 //! - **Raw**: `product(dims)` little-endian elements of the dtype
-//!   (4 bytes for f32, 2 for f16 and bf16), row-major.
+//!   (4 bytes for f32, 2 for f16 and bf16, 1 for u8), row-major. `u8`
+//!   tensors are byte blobs (e.g. a model's `meta/config.json`), not weights.
 //! - **Seed**: the tensor is viewed as `rows × cols`, `cols` the last dim and
 //!   `rows` the product of the others. Each row is cut into
 //!   `ceil(cols / C)` blocks of `C` weights, the last one zero-padded, giving
@@ -116,6 +117,8 @@ pub enum RawDtype {
     F16,
     /// bfloat16 (the top 16 bits of an f32).
     BF16,
+    /// Raw bytes: a blob such as a model's config file, not numbers.
+    U8,
 }
 
 impl RawDtype {
@@ -124,15 +127,17 @@ impl RawDtype {
         match self {
             RawDtype::F32 => 4,
             RawDtype::F16 | RawDtype::BF16 => 2,
+            RawDtype::U8 => 1,
         }
     }
 
-    /// Lower-case name: `"f32"`, `"f16"` or `"bf16"`.
+    /// Lower-case name: `"f32"`, `"f16"`, `"bf16"` or `"u8"`.
     pub fn name(self) -> &'static str {
         match self {
             RawDtype::F32 => "f32",
             RawDtype::F16 => "f16",
             RawDtype::BF16 => "bf16",
+            RawDtype::U8 => "u8",
         }
     }
 
@@ -142,6 +147,7 @@ impl RawDtype {
             RawDtype::F32 => 0,
             RawDtype::F16 => 1,
             RawDtype::BF16 => 2,
+            RawDtype::U8 => 3,
         }
     }
 
@@ -151,6 +157,7 @@ impl RawDtype {
             0 => Some(RawDtype::F32),
             1 => Some(RawDtype::F16),
             2 => Some(RawDtype::BF16),
+            3 => Some(RawDtype::U8),
             _ => None,
         }
     }

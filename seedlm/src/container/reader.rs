@@ -116,11 +116,34 @@ impl SeedFile {
         pack::unpack_blocks(&cfg, self.data(t), n).map_err(|e| self.error(t, e.to_string()))
     }
 
-    /// Converts raw tensor `t` to f32 (exact for f16 and bf16).
+    /// The bytes of `u8` tensor `t` (a blob).
+    pub fn raw_u8(&self, t: &TensorInfo) -> Result<&[u8]> {
+        if t.kind != TensorKind::Raw(RawDtype::U8) {
+            return Err(self.error(t, "is not a u8 blob".into()));
+        }
+        let bytes = self.data(t);
+        if bytes.len() != t.numel() {
+            return Err(self.error(
+                t,
+                format!(
+                    "payload is {} bytes, shape needs {}",
+                    bytes.len(),
+                    t.numel()
+                ),
+            ));
+        }
+        Ok(bytes)
+    }
+
+    /// Converts raw tensor `t` to f32 (exact for f16 and bf16); a `u8` blob
+    /// is an error.
     pub fn raw_f32(&self, t: &TensorInfo) -> Result<Vec<f32>> {
         let TensorKind::Raw(dtype) = t.kind else {
             return Err(self.error(t, "is a seed tensor, not raw".into()));
         };
+        if dtype == RawDtype::U8 {
+            return Err(self.error(t, "is a u8 blob, not numbers".into()));
+        }
         let bytes = self.data(t);
         let want = t.numel().checked_mul(dtype.size());
         if Some(bytes.len()) != want {
@@ -139,6 +162,7 @@ impl SeedFile {
                 .chunks_exact(2)
                 .map(|b| half::bf16::from_bits(LE::read_u16(b)).to_f32())
                 .collect(),
+            RawDtype::U8 => unreachable!("rejected above"),
         })
     }
 

@@ -1,0 +1,415 @@
+//! Linear layers `y = W x`: one trait, one implementation per backend.
+//!
+//! - [`DenseLinear`]: f32 weights, the reference (rayon over rows for one
+//!   vector, `ndarray`'s `matrixmultiply` GEMM for a batch). Also carries
+//!   the RTN baselines as fake-quantized weights ([`DenseLinear::rtn`]).
+//! - [`SeedCpuLinear`]: SeedLM blocks decoded in float on the fly from a
+//!   [`BasisTable`] (the `cpu` backend); a batch decodes each block once.
+//! - [`DeviceLinear`](crate::llama::DeviceLinear)-style wrappers of the
+//!   device engine live next to the engine and implement the same trait.
+//!
+//! All shapes are row-major: `W` is `rows × cols`, a batch of `n` vectors is
+//! `n × cols` in, `n × rows` out.
+
+use std::sync::Arc;
+
+use ndarray::linalg::general_mat_mul;
+use ndarray::{ArrayView2, ArrayViewMut2};
+use rayon::prelude::*;
+use seedlm::basis::BasisTable;
+use seedlm::config::MAX_C;
+use seedlm::{Block, Config};
+
+use crate::error::{Error, Result};
+
+/// Rows handled by one rayon task.
+const ROW_TILE: usize = 32;
+
+/// A linear layer `y = W x` without bias.
+pub trait Linear: Send + Sync {
+    /// Output length (rows of `W`).
+    fn rows(&self) -> usize;
+
+    /// Input length (columns of `W`).
+    fn cols(&self) -> usize;
+
+    /// `y = W x` for one vector: `x.len() == cols`, `y.len() == rows`.
+    fn forward(&self, x: &[f32], y: &mut [f32]) -> Result<()>;
+
+    /// `Y = X Wᵀ` for `n` vectors: `x` is `n × cols`, `y` is `n × rows`,
+    /// both row-major. The default runs [`Linear::forward`] per vector.
+    fn forward_batch(&self, x: &[f32], n: usize, y: &mut [f32]) -> Result<()> {
+        check_batch(self.rows(), self.cols(), x, n, y)?;
+        for (xi, yi) in x
+            .chunks_exact(self.cols())
+            .zip(y.chunks_exact_mut(self.rows()))
+        {
+            self.forward(xi, yi)?;
+        }
+        Ok(())
+    }
+
+    /// Bytes of weights read from memory by one [`Linear::forward`].
+    fn weight_bytes(&self) -> usize;
+}
+
+/// Checks the lengths of a batch call against a `rows × cols` layer.
+pub fn check_batch(rows: usize, cols: usize, x: &[f32], n: usize, y: &[f32]) -> Result<()> {
+    if Some(x.len()) != n.checked_mul(cols) || Some(y.len()) != n.checked_mul(rows) {
+        return Err(Error::Invalid(format!(
+            "linear layer {rows}x{cols} given {} inputs and {} outputs for a batch of {n}",
+            x.len(),
+            y.len()
+        )));
+    }
+    Ok(())
+}
+
+/// `Σ a_i b_i` with eight independent partial sums (vectorizes).
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let (ac, bc) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ac
+        .remainder()
+        .iter()
+        .zip(bc.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ac.zip(bc) {
+        for k in 0..8 {
+            acc[k] += x[k] * y[k];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// `Y (n × rows) = X (n × cols) · Wᵀ` for a row-major `w` (`rows × cols`)
+/// by GEMM.
+fn gemm_xwt(w: &[f32], rows: usize, cols: usize, x: &[f32], n: usize, y: &mut [f32]) {
+    let xv = ArrayView2::from_shape((n, cols), x).expect("checked shape");
+    let wv = ArrayView2::from_shape((rows, cols), w).expect("checked shape");
+    let mut yv = ArrayViewMut2::from_shape((n, rows), y).expect("checked shape");
+    general_mat_mul(1.0, &xv, &wv.t(), 0.0, &mut yv);
+}
+
+/// A dense f32 layer: the reference.
+pub struct DenseLinear {
+    rows: usize,
+    cols: usize,
+    /// `rows × cols`, row-major.
+    w: Vec<f32>,
+}
+
+impl DenseLinear {
+    /// A layer from row-major weights; `w.len()` must be `rows · cols`.
+    pub fn new(rows: usize, cols: usize, w: Vec<f32>) -> Result<DenseLinear> {
+        if rows == 0 || cols == 0 || Some(w.len()) != rows.checked_mul(cols) {
+            return Err(Error::Invalid(format!(
+                "{} weights for a {rows}x{cols} layer",
+                w.len()
+            )));
+        }
+        Ok(DenseLinear { rows, cols, w })
+    }
+
+    /// The RTN baseline: `w` quantized to `bits` with one f16 absmax scale
+    /// per 128-group of a row ([`seedlm::rtn`]) and dequantized again.
+    pub fn rtn(rows: usize, cols: usize, w: &[f32], bits: u32) -> Result<DenseLinear> {
+        let q = seedlm::rtn::quantize_dequantize(w, cols, bits)
+            .map_err(|e| Error::Invalid(format!("RTN {bits}-bit of a {rows}x{cols} layer: {e}")))?;
+        DenseLinear::new(rows, cols, q)
+    }
+
+    /// The weights, row-major.
+    pub fn weights(&self) -> &[f32] {
+        &self.w
+    }
+}
+
+impl Linear for DenseLinear {
+    fn rows(&self) -> usize {
+        self.rows
+    }
+
+    fn cols(&self) -> usize {
+        self.cols
+    }
+
+    fn forward(&self, x: &[f32], y: &mut [f32]) -> Result<()> {
+        check_batch(self.rows, self.cols, x, 1, y)?;
+        // W (rows, cols) @ x (cols,) -> y (rows,)
+        y.par_chunks_mut(ROW_TILE)
+            .zip(self.w.par_chunks(ROW_TILE * self.cols))
+            .for_each(|(yt, wt)| {
+                for (yi, wr) in yt.iter_mut().zip(wt.chunks_exact(self.cols)) {
+                    *yi = dot(wr, x);
+                }
+            });
+        Ok(())
+    }
+
+    fn forward_batch(&self, x: &[f32], n: usize, y: &mut [f32]) -> Result<()> {
+        check_batch(self.rows, self.cols, x, n, y)?;
+        if n == 1 {
+            return self.forward(x, y);
+        }
+        gemm_xwt(&self.w, self.rows, self.cols, x, n, y);
+        Ok(())
+    }
+
+    fn weight_bytes(&self) -> usize {
+        self.w.len() * 4
+    }
+}
+
+/// A SeedLM layer decoded in float on the fly (the `cpu` backend).
+///
+/// Each block's weights are `ŵ_i = (Σ_j u_ij q_j) · 2^e / (2^(K-1) - 1)`
+/// with `u` read from the shared [`BasisTable`]; the integer rebuild is
+/// exact, so the only roundings are those of the f32 products and sums.
+pub struct SeedCpuLinear {
+    cfg: Config,
+    rows: usize,
+    cols: usize,
+    /// `rows × ceil(cols / C)` blocks, row-major.
+    blocks: Vec<Block>,
+    table: Arc<BasisTable>,
+    /// `2^e / (2^(K-1) - 1)` for `e = -8..=7`.
+    exp_scale: [f32; 16],
+}
+
+impl SeedCpuLinear {
+    /// A layer of `rows × cols` weights stored as blocks of `table`'s
+    /// configuration (layout of [`seedlm::fixed::BlockMatrix`]).
+    pub fn new(
+        rows: usize,
+        cols: usize,
+        blocks: Vec<Block>,
+        table: Arc<BasisTable>,
+    ) -> Result<SeedCpuLinear> {
+        let cfg = *table.config();
+        if rows == 0 || cols == 0 || Some(blocks.len()) != rows.checked_mul(cols.div_ceil(cfg.c)) {
+            return Err(Error::Invalid(format!(
+                "{} blocks for a {rows}x{cols} layer at C={}",
+                blocks.len(),
+                cfg.c
+            )));
+        }
+        let mut exp_scale = [0f32; 16];
+        for (i, s) in exp_scale.iter_mut().enumerate() {
+            *s = ((i as f64 - 8.0).exp2() / cfg.unit()) as f32;
+        }
+        Ok(SeedCpuLinear {
+            cfg,
+            rows,
+            cols,
+            blocks,
+            table,
+            exp_scale,
+        })
+    }
+
+    /// Blocks per row.
+    fn bpr(&self) -> usize {
+        self.cols.div_ceil(self.cfg.c)
+    }
+
+    /// Decodes one row into `out` (`bpr · C` weights, padding included).
+    fn decode_row(&self, row: usize, out: &mut [f32]) {
+        let (c, bpr) = (self.cfg.c, self.bpr());
+        for (b, o) in self.blocks[row * bpr..(row + 1) * bpr]
+            .iter()
+            .zip(out.chunks_exact_mut(c))
+        {
+            let mut r = [0i32; MAX_C];
+            self.table.rebuild(b, &mut r[..c]);
+            let s = self.exp_scale[(b.exp + 8) as usize];
+            for (oi, &ri) in o.iter_mut().zip(&r) {
+                *oi = ri as f32 * s;
+            }
+        }
+    }
+}
+
+impl Linear for SeedCpuLinear {
+    fn rows(&self) -> usize {
+        self.rows
+    }
+
+    fn cols(&self) -> usize {
+        self.cols
+    }
+
+    fn forward(&self, x: &[f32], y: &mut [f32]) -> Result<()> {
+        check_batch(self.rows, self.cols, x, 1, y)?;
+        let padded = self.bpr() * self.cfg.c;
+        let mut xp = x.to_vec();
+        xp.resize(padded, 0.0);
+        y.par_chunks_mut(ROW_TILE).enumerate().for_each_init(
+            || vec![0f32; padded],
+            |buf, (t, yt)| {
+                for (k, yi) in yt.iter_mut().enumerate() {
+                    self.decode_row(t * ROW_TILE + k, buf);
+                    *yi = dot(buf, &xp);
+                }
+            },
+        );
+        Ok(())
+    }
+
+    fn forward_batch(&self, x: &[f32], n: usize, y: &mut [f32]) -> Result<()> {
+        check_batch(self.rows, self.cols, x, n, y)?;
+        if n == 1 {
+            return self.forward(x, y);
+        }
+        let padded = self.bpr() * self.cfg.c;
+        // Decode a tile of rows once, multiply the whole batch by it.
+        let tiles: Vec<(usize, Vec<f32>)> = (0..self.rows.div_ceil(ROW_TILE))
+            .into_par_iter()
+            .map(|t| {
+                let r0 = t * ROW_TILE;
+                let nr = ROW_TILE.min(self.rows - r0);
+                let mut w = vec![0f32; nr * self.cols];
+                let mut buf = vec![0f32; padded];
+                for (k, wr) in w.chunks_exact_mut(self.cols).enumerate() {
+                    self.decode_row(r0 + k, &mut buf);
+                    wr.copy_from_slice(&buf[..self.cols]);
+                }
+                let mut yt = vec![0f32; n * nr];
+                gemm_xwt(&w, nr, self.cols, x, n, &mut yt);
+                (nr, yt)
+            })
+            .collect();
+        for (t, (nr, yt)) in tiles.iter().enumerate() {
+            let r0 = t * ROW_TILE;
+            for (yrow, trow) in y.chunks_exact_mut(self.rows).zip(yt.chunks_exact(*nr)) {
+                yrow[r0..r0 + nr].copy_from_slice(trow);
+            }
+        }
+        Ok(())
+    }
+
+    fn weight_bytes(&self) -> usize {
+        seedlm::pack::packed_len(&self.cfg, self.blocks.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use seedlm::config::MAX_P;
+    use seedlm::Lfsr;
+
+    fn random_blocks(cfg: &Config, n: usize, rng: &mut impl Rng) -> Vec<Block> {
+        (0..n)
+            .map(|_| {
+                let mut q = [0i8; MAX_P];
+                for qj in q.iter_mut().take(cfg.p) {
+                    *qj = rng.gen_range(-8..=7);
+                }
+                Block {
+                    seed: rng.gen_range(1..(1u32 << cfg.k)),
+                    exp: rng.gen_range(-8..=7),
+                    q,
+                }
+            })
+            .collect()
+    }
+
+    /// The seed layer equals a dense layer of the f64-decoded blocks within
+    /// f32 summation error, for one vector and for a batch.
+    #[test]
+    fn test_seed_cpu_matches_dense_decode() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+        for bits in [4, 3] {
+            let cfg = Config::for_bits(bits).unwrap();
+            let table = Arc::new(BasisTable::new(&cfg));
+            let lfsr = Lfsr::new(cfg.k);
+            let (rows, cols) = (37usize, 100usize); // a partial last block and row tile
+            let bpr = cols.div_ceil(cfg.c);
+            let blocks = random_blocks(&cfg, rows * bpr, &mut rng);
+            let mut w = vec![0f32; rows * cols];
+            let mut buf = vec![0f32; bpr * cfg.c];
+            for (r, wr) in w.chunks_exact_mut(cols).enumerate() {
+                for (b, o) in blocks[r * bpr..(r + 1) * bpr]
+                    .iter()
+                    .zip(buf.chunks_exact_mut(cfg.c))
+                {
+                    b.decode(&cfg, &lfsr, o);
+                }
+                wr.copy_from_slice(&buf[..cols]);
+            }
+            let dense = DenseLinear::new(rows, cols, w.clone()).unwrap();
+            let seed = SeedCpuLinear::new(rows, cols, blocks, table).unwrap();
+            let n = 5;
+            let x: Vec<f32> = (0..n * cols).map(|_| rng.gen_range(-1.0..1.0)).collect();
+            let (mut yd, mut ys, mut y1) =
+                (vec![0f32; n * rows], vec![0f32; n * rows], vec![0f32; rows]);
+            dense.forward_batch(&x, n, &mut yd).unwrap();
+            seed.forward_batch(&x, n, &mut ys).unwrap();
+            seed.forward(&x[..cols], &mut y1).unwrap();
+            for v in 0..n {
+                for r in 0..rows {
+                    let l1: f32 = (0..cols)
+                        .map(|c| (w[r * cols + c] * x[v * cols + c]).abs())
+                        .sum();
+                    // Both sides sum `cols` f32 products: each within
+                    // cols·2^-24·Σ|w x| of the exact value.
+                    let tol = 2.0 * cols as f32 * f32::EPSILON * l1 + 1e-30;
+                    let want = yd[v * rows + r];
+                    assert!(
+                        (ys[v * rows + r] - want).abs() <= tol,
+                        "batch {bits}-bit row {r}"
+                    );
+                    if v == 0 {
+                        assert!((y1[r] - want).abs() <= tol, "single {bits}-bit row {r}");
+                    }
+                }
+            }
+            assert_eq!(
+                seed.weight_bytes(),
+                (rows * bpr * cfg.bits_per_block() as usize).div_ceil(8)
+            );
+        }
+    }
+
+    /// Dense forward and batched GEMM agree with a plain f64 mat-vec.
+    #[test]
+    fn test_dense_matches_f64_reference() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+        let (rows, cols, n) = (70, 45, 3);
+        let w: Vec<f32> = (0..rows * cols).map(|_| rng.gen_range(-1.0..1.0)).collect();
+        let x: Vec<f32> = (0..n * cols).map(|_| rng.gen_range(-1.0..1.0)).collect();
+        let d = DenseLinear::new(rows, cols, w.clone()).unwrap();
+        let mut yb = vec![0f32; n * rows];
+        d.forward_batch(&x, n, &mut yb).unwrap();
+        for v in 0..n {
+            let mut y1 = vec![0f32; rows];
+            d.forward(&x[v * cols..(v + 1) * cols], &mut y1).unwrap();
+            for r in 0..rows {
+                let exact: f64 = (0..cols)
+                    .map(|c| w[r * cols + c] as f64 * x[v * cols + c] as f64)
+                    .sum();
+                let l1: f64 = (0..cols)
+                    .map(|c| (w[r * cols + c] as f64 * x[v * cols + c] as f64).abs())
+                    .sum();
+                let tol = cols as f64 * f32::EPSILON as f64 * l1;
+                assert!((y1[r] as f64 - exact).abs() <= tol);
+                assert!((yb[v * rows + r] as f64 - exact).abs() <= tol);
+            }
+        }
+        assert_eq!(d.weight_bytes(), rows * cols * 4);
+    }
+
+    #[test]
+    fn test_bad_shapes_are_errors() {
+        assert!(DenseLinear::new(2, 3, vec![0.0; 5]).is_err());
+        let d = DenseLinear::new(2, 3, vec![0.0; 6]).unwrap();
+        assert!(d.forward(&[0.0; 2], &mut [0.0; 2]).is_err());
+        assert!(d.forward_batch(&[0.0; 6], 2, &mut [0.0; 3]).is_err());
+        let cfg = Config::for_bits(4).unwrap();
+        let table = Arc::new(BasisTable::new(&cfg));
+        assert!(SeedCpuLinear::new(2, 9, vec![Block::default(); 3], table).is_err());
+    }
+}

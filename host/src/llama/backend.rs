@@ -1,0 +1,231 @@
+//! Which implementation of [`Linear`] runs the model's linear layers, and
+//! building each layer for it.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+
+use seedlm::basis::BasisTable;
+use seedlm::fixed::{acc_to_f32, quantize_activations, BlockMatrix, QuantizedActs};
+use seedlm::{Block, Config};
+
+use super::weights::{decode_blocks, StoredLinear};
+use crate::error::{Error, Result};
+use crate::linear::{check_batch, DenseLinear, Linear, SeedCpuLinear};
+
+/// A backend for the linear layers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// f32 weights (SeedLM blocks decoded once at load).
+    Dense,
+    /// Round-to-nearest baseline at this many bits, group 128 (fake-quantized
+    /// f32; needs float source weights).
+    Rtn(u32),
+    /// SeedLM blocks decoded in float on the fly.
+    Cpu,
+    /// The golden model of the device datapath ([`seedlm::fixed`]), bit-exact
+    /// with every device backend.
+    Emu,
+}
+
+impl FromStr for Backend {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Backend, String> {
+        Ok(match s {
+            "dense" => Backend::Dense,
+            "cpu" => Backend::Cpu,
+            "emu" => Backend::Emu,
+            "rtn4" => Backend::Rtn(4),
+            "rtn3" => Backend::Rtn(3),
+            other => {
+                return Err(format!(
+                    "unknown backend '{other}' (dense, cpu, emu, rtn4, rtn3)"
+                ))
+            }
+        })
+    }
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Backend::Dense => f.write_str("dense"),
+            Backend::Rtn(b) => write!(f, "rtn{b}"),
+            Backend::Cpu => f.write_str("cpu"),
+            Backend::Emu => f.write_str("emu"),
+        }
+    }
+}
+
+/// A SeedLM layer run through the device numerics of [`seedlm::fixed`]:
+/// activations quantized to 16 bits with one scale per vector, exact
+/// integer rebuild and accumulation, one rounding at the end.
+pub struct GoldenLinear {
+    cfg: Config,
+    rows: usize,
+    cols: usize,
+    blocks: Vec<Block>,
+    table: Arc<BasisTable>,
+}
+
+impl GoldenLinear {
+    /// A layer of `rows × cols` weights stored as blocks of `table`'s
+    /// configuration.
+    pub fn new(
+        rows: usize,
+        cols: usize,
+        blocks: Vec<Block>,
+        table: Arc<BasisTable>,
+    ) -> Result<GoldenLinear> {
+        let cfg = *table.config();
+        let m = BlockMatrix {
+            cfg,
+            rows,
+            cols,
+            blocks: &blocks,
+        };
+        if rows == 0 || cols == 0 || blocks.len() != rows * m.blocks_per_row() {
+            return Err(Error::Invalid(format!(
+                "{} blocks for a {rows}x{cols} layer at C={}",
+                blocks.len(),
+                cfg.c
+            )));
+        }
+        Ok(GoldenLinear {
+            cfg,
+            rows,
+            cols,
+            blocks,
+            table,
+        })
+    }
+}
+
+impl Linear for GoldenLinear {
+    fn rows(&self) -> usize {
+        self.rows
+    }
+
+    fn cols(&self) -> usize {
+        self.cols
+    }
+
+    fn forward(&self, x: &[f32], y: &mut [f32]) -> Result<()> {
+        self.forward_batch(x, 1, y)
+    }
+
+    fn forward_batch(&self, x: &[f32], n: usize, y: &mut [f32]) -> Result<()> {
+        check_batch(self.rows, self.cols, x, n, y)?;
+        let qs: Vec<QuantizedActs> = x
+            .chunks_exact(self.cols)
+            .map(quantize_activations)
+            .collect::<seedlm::Result<_>>()
+            .map_err(|e| {
+                Error::Invalid(format!(
+                    "activations of a {}x{} layer: {e}",
+                    self.rows, self.cols
+                ))
+            })?;
+        let refs: Vec<&QuantizedActs> = qs.iter().collect();
+        let m = BlockMatrix {
+            cfg: self.cfg,
+            rows: self.rows,
+            cols: self.cols,
+            blocks: &self.blocks,
+        };
+        let accs = m
+            .matvec_acc_batch_with(&self.table, &refs)
+            .map_err(|e| Error::Invalid(e.to_string()))?;
+        for ((yr, acc), q) in y.chunks_exact_mut(self.rows).zip(accs).zip(&qs) {
+            for (yi, a) in yr.iter_mut().zip(acc) {
+                *yi = acc_to_f32(&self.cfg, a, q.scale);
+            }
+        }
+        Ok(())
+    }
+
+    fn weight_bytes(&self) -> usize {
+        seedlm::pack::packed_len(&self.cfg, self.blocks.len())
+    }
+}
+
+/// Builds layers for one backend, sharing one basis table per block
+/// configuration.
+pub struct LayerFactory {
+    backend: Backend,
+    tables: Mutex<HashMap<(usize, usize, u32), Arc<BasisTable>>>,
+}
+
+impl LayerFactory {
+    /// A factory for `backend`.
+    pub fn new(backend: Backend) -> LayerFactory {
+        LayerFactory {
+            backend,
+            tables: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The backend it builds for.
+    pub fn backend(&self) -> &Backend {
+        &self.backend
+    }
+
+    fn table(&self, cfg: &Config) -> Result<Arc<BasisTable>> {
+        let mut t = self.tables.lock().expect("table cache poisoned");
+        if let Some(tb) = t.get(&(cfg.c, cfg.p, cfg.k)) {
+            return Ok(tb.clone());
+        }
+        let tb = Arc::new(BasisTable::try_new(cfg).map_err(|e| Error::Invalid(e.to_string()))?);
+        t.insert((cfg.c, cfg.p, cfg.k), tb.clone());
+        Ok(tb)
+    }
+
+    /// The layer called `name` for this backend.
+    pub fn build(&self, name: &str, stored: StoredLinear) -> Result<Box<dyn Linear>> {
+        let named = |e: Error| Error::Invalid(format!("layer '{name}': {e}"));
+        match (&self.backend, stored) {
+            (Backend::Dense, StoredLinear::Dense { rows, cols, w }) => {
+                Ok(Box::new(DenseLinear::new(rows, cols, w).map_err(named)?))
+            }
+            (Backend::Dense, StoredLinear::Seed { rows, cols, cfg, blocks }) => Ok(Box::new(
+                DenseLinear::new(rows, cols, decode_blocks(rows, cols, &cfg, &blocks))
+                    .map_err(named)?,
+            )),
+            (Backend::Rtn(bits), StoredLinear::Dense { rows, cols, w }) => {
+                Ok(Box::new(DenseLinear::rtn(rows, cols, &w, *bits).map_err(named)?))
+            }
+            (Backend::Cpu, StoredLinear::Seed { rows, cols, cfg, blocks }) => Ok(Box::new(
+                SeedCpuLinear::new(rows, cols, blocks, self.table(&cfg)?).map_err(named)?,
+            )),
+            (Backend::Emu, StoredLinear::Seed { rows, cols, cfg, blocks }) => Ok(Box::new(
+                GoldenLinear::new(rows, cols, blocks, self.table(&cfg)?).map_err(named)?,
+            )),
+            (b, StoredLinear::Seed { .. }) => Err(Error::Invalid(format!(
+                "layer '{name}' is stored as SeedLM blocks; backend {b} needs float weights (use a checkpoint)"
+            ))),
+            (b, StoredLinear::Dense { .. }) => Err(Error::Invalid(format!(
+                "layer '{name}' is stored as float weights; backend {b} needs SeedLM blocks (use a .seedlm file)"
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_backend_names_round_trip() {
+        for b in [
+            Backend::Dense,
+            Backend::Cpu,
+            Backend::Emu,
+            Backend::Rtn(4),
+            Backend::Rtn(3),
+        ] {
+            assert_eq!(b.to_string().parse::<Backend>().unwrap(), b);
+        }
+        assert!("gpu".parse::<Backend>().is_err());
+    }
+}

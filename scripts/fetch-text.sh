@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Fetches the evaluation text (see MODELS.md): alice29.txt (Alice's
+# Adventures in Wonderland, public domain, Canterbury corpus) from the
+# brotli==1.2.1 sdist on PyPI, into testdata/. Idempotent: does nothing when
+# the file is already there with the right checksum; reuses a downloaded sdist.
+#
+#   scripts/fetch-text.sh            # -> testdata/alice29.txt
+#   SDIST_DIR=/somewhere scripts/fetch-text.sh
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+out_dir="$root/testdata"
+name="alice29.txt"
+sha256="7467306ee0feed4971260f3c87421154a05be571d944e9cb021a5713700c38f0"
+sdist_dir="${SDIST_DIR:-/tmp/m}"
+sdist="$sdist_dir/brotli-1.2.1.tar.gz"
+out="$out_dir/$name"
+
+check() { [ -f "$out" ] && echo "$sha256  $out" | sha256sum --check --status; }
+
+if check; then
+    echo "$out: present, sha256 ok"
+    exit 0
+fi
+
+mkdir -p "$out_dir" "$sdist_dir"
+if [ ! -f "$sdist" ]; then
+    echo "downloading brotli==1.2.1 (sdist) into $sdist_dir"
+    python3 -m pip download --no-deps --no-binary brotli -d "$sdist_dir" brotli==1.2.1
+fi
+echo "extracting $name"
+tar xzf "$sdist" --strip-components=3 -C "$out_dir" "brotli-1.2.1/tests/testdata/$name"
+
+if ! check; then
+    echo "error: $out has the wrong sha256 (expected $sha256); removed it" >&2
+    rm -f "$out"
+    exit 1
+fi
+echo "$out: ok ($(stat -c %s "$out") bytes)"
