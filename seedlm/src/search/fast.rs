@@ -35,7 +35,7 @@
 //! **Configurations.** The kernel is specialised for `(C, P) = (8, 3)` and
 //! `(12, 4)` (any K); other shapes fall back to the naive search.
 
-use super::kernel::{self, Isa, Lanes, Pass, Visit, LANES, PAIR_ROWS};
+use super::kernel::{self, Isa, Lanes, Pass, Visit, LANES, QUAD_ROWS};
 use super::{zero_block, Found, Searcher};
 use crate::config::{Config, MAX_C, MAX_P};
 
@@ -90,7 +90,7 @@ pub(crate) struct Fast {
     unit: f64,
     /// `centred[n] / unit` as f32.
     u: Vec<f32>,
-    /// Per `n`, the `C/2` bit patterns of the step `c(n) → c(n+1)` (see
+    /// Per `n`, the `C/4` bit patterns of the step `c(n) → c(n+1)` (see
     /// [`Pass::steps`]).
     steps: Vec<u8>,
     /// Per position, `L⁻¹` (lower triangle, row by row) as f32; zero for ill
@@ -128,11 +128,11 @@ impl Fast {
             let f = ((centred[m + 1] + half) >> (cfg.k - 1) & 1) as u8;
             f | a << 1
         };
-        let pairs = c / 2;
-        let mut steps = Vec::with_capacity((n + p) * pairs);
+        let quads = c / 4;
+        let mut steps = Vec::with_capacity((n + p) * quads);
         for m in 0..n + p {
-            for g in 0..pairs {
-                steps.push(bits(m + 2 * g * p) | bits(m + (2 * g + 1) * p) << 2);
+            for g in 0..quads {
+                steps.push((0..4).fold(0, |x, k| x | bits(m + (4 * g + k) * p) << (2 * k)));
             }
         }
         let mut linv = vec![0f32; n * tri];
@@ -183,8 +183,8 @@ impl Fast {
     /// Searches up to 8 blocks (`blocks[k]` has `C` weights) into `out[k]`.
     pub(crate) fn search_batch(&self, s: &Searcher, blocks: &[&[f32]], out: &mut [Found]) {
         match self.shape {
-            Shape::C8P3 => self.batch::<8, 3, 6, 4>(s, blocks, out),
-            Shape::C12P4 => self.batch::<12, 4, 10, 6>(s, blocks, out),
+            Shape::C8P3 => self.batch::<8, 3, 6, 2>(s, blocks, out),
+            Shape::C12P4 => self.batch::<12, 4, 10, 3>(s, blocks, out),
         }
     }
 
@@ -439,17 +439,26 @@ impl<const C: usize> Batch<C> {
         list.clear();
     }
 
-    /// The per-batch step table of [`Pass::delta`]: for pair `g` and bit
-    /// pattern `x`, `Σ_{i = 2g, 2g+1} w_i · d(f_i, a_i) / unit` with
+    /// The per-batch step table of [`Pass::delta`]: for quad `g` and bit
+    /// pattern `x`, `Σ_{k<4} w_{4g+k} · d(x >> 2k) / unit` with
     /// `d(f, a) = half·(2f - 1) - a/2` (normalised weights, f64 rounded once).
-    fn delta(&self, unit: f64) -> Vec<[Lanes; PAIR_ROWS]> {
+    fn delta(&self, unit: f64) -> Vec<[Lanes; QUAD_ROWS]> {
         let half = (unit + 1.0) / 2.0;
         let d = |bits: usize| half * (2.0 * (bits & 1) as f64 - 1.0) - (bits >> 1 & 1) as f64 / 2.0;
-        let mut table = vec![[[0f32; LANES]; PAIR_ROWS]; C / 2];
+        let mut table = vec![[[0f32; LANES]; QUAD_ROWS]; C / 4];
         for (g, rows) in table.iter_mut().enumerate() {
+            // Each weight's four possible terms, then the rows as sums of four.
+            let mut terms = [[[0f64; LANES]; 4]; 4];
+            for (k, t) in terms.iter_mut().enumerate() {
+                for (bits, row) in t.iter_mut().enumerate() {
+                    for (l, v) in row.iter_mut().enumerate() {
+                        *v = self.wn[4 * g + k][l] * d(bits);
+                    }
+                }
+            }
             for (x, row) in rows.iter_mut().enumerate() {
                 for (l, out) in row.iter_mut().enumerate() {
-                    let v = self.wn[2 * g][l] * d(x & 3) + self.wn[2 * g + 1][l] * d(x >> 2);
+                    let v: f64 = (0..4).map(|k| terms[k][x >> (2 * k) & 3][l]).sum();
                     *out = (v / unit) as f32;
                 }
             }
@@ -676,8 +685,8 @@ mod tests {
     #[test]
     fn test_margin_covers_f32_bound_error() {
         for isa in [Isa::detect(), Isa::portable()] {
-            let e4 = max_bound_error::<8, 3, 6, 4>(Config::BITS4, isa, 6);
-            let e3 = max_bound_error::<12, 4, 10, 6>(Config::BITS3, isa, 6);
+            let e4 = max_bound_error::<8, 3, 6, 2>(Config::BITS4, isa, 6);
+            let e3 = max_bound_error::<12, 4, 10, 3>(Config::BITS3, isa, 6);
             println!("{isa:?}: max |f32 - f64 bound| 4-bit {e4:.3e}, 3-bit {e3:.3e}, margin {MARGIN:.3e}");
             assert!(e4 <= MARGIN / 8.0 && e3 <= MARGIN / 8.0);
         }

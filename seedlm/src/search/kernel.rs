@@ -9,16 +9,17 @@
 //! for all 8 blocks, which keeps the pass compute bound instead of streaming
 //! the 1.5-2.6 MB table once per block.
 //!
-//! **The new `c` in `C/2` additions.** The LFSR step `v' = (v >> 1) | (f << (K-1))`
+//! **The new `c` in `C/4` additions.** The LFSR step `v' = (v >> 1) | (f << (K-1))`
 //! makes the centred states almost linear: `u(m+1) = u(m)/2 + d(m)` with
 //! `d(m) = 2^(K-1)·(f(m) - 1/2) - a(m)/2`, where `a(m)` is the bit shifted
 //! out and `f(m)` the bit shifted in. Hence
 //! `c(n+1) = c(n)/2 + Σ_i w_i d(n + i·P) / unit`, and the sum depends on the
-//! `2C` bits `(f, a)(n + i·P)` only: per batch, a table holds for each pair of
-//! weights `(2g, 2g+1)` the 16 possible values of its two terms, and each
-//! position adds `C/2` table rows (picked by precomputed indices) instead of
-//! doing `C` multiply-adds. The additions run on the FP adder pipes, leaving
-//! the multiply-add pipes to the `L⁻¹` product. Rounding errors do not build
+//! `2C` bits `(f, a)(n + i·P)` only: per batch, a table holds for each quad
+//! of weights `(4g..4g+4)` the 256 possible values of its four terms, and each
+//! position adds `C/4` table rows (picked by one precomputed byte each, which
+//! indexes the 256 rows without masking or bounds checks) instead of doing
+//! `C` multiply-adds. The additions run on the FP adder pipes, leaving the
+//! multiply-add pipes to the `L⁻¹` product. Rounding errors do not build
 //! up: the recurrence halves the error carried from the previous step.
 //!
 //! The kernel is plain array code over `[f32; 8]` lanes that LLVM turns into
@@ -70,20 +71,20 @@ pub(crate) trait Visit {
     fn visit(&mut self, pos: usize, acc: &Lanes);
 }
 
-/// Number of table rows per pair of weights (two bits `(f, a)` per weight).
-pub(crate) const PAIR_ROWS: usize = 16;
+/// Number of table rows per quad of weights (two bits `(f, a)` per weight).
+pub(crate) const QUAD_ROWS: usize = 256;
 
 /// The tables and the batch the pass runs over.
 pub(crate) struct Pass<'a, const C: usize> {
     /// `u(n) = centred[n] / unit` as f32, at least `N + C·P` entries.
     pub u: &'a [f32],
-    /// Per `n`, one bit pattern per pair of weights `g`:
-    /// `f_2g | a_2g << 1 | f_2g+1 << 2 | a_2g+1 << 3`, bits taken at `n + i·P`;
+    /// Per `n`, one bit pattern per quad of weights `g`:
+    /// `Σ_{k<4} (f_{4g+k} | a_{4g+k} << 1) << 2k`, bits taken at `n + i·P`;
     /// `c(n+1) - c(n)/2 = Σ_g delta[g][pattern_g]`.
     pub steps: &'a [u8],
-    /// Per batch, `16·C/2` rows: the value of `Σ_{i ∈ pair} w_i d / unit`
-    /// for every bit pattern of the pair.
-    pub delta: &'a [[Lanes; PAIR_ROWS]],
+    /// Per batch, `256·C/4` rows: the value of `Σ_{i ∈ quad} w_i d / unit`
+    /// for every bit pattern of the quad.
+    pub delta: &'a [[Lanes; QUAD_ROWS]],
     /// Per position, the `P(P+1)/2` entries of `L⁻¹` row by row (lower
     /// triangle); all zero for positions bounded elsewhere.
     pub linv: &'a [f32],
@@ -105,7 +106,8 @@ fn madd<const FUSED: bool>(a: f32, b: f32, c: f32) -> f32 {
 
 /// Runs the pass over positions `start..end`: calls `v.visit(p, base - ||y(p)||²)`
 /// and returns `v` (taken by value so its state can live in registers).
-/// `T` must be `P(P+1)/2` and `G` must be `C/2` (`C` even).
+/// `T` must be `P(P+1)/2` and `G` must be `C/4` (`C` a multiple of 4, at
+/// least 8).
 pub(crate) fn run<const C: usize, const P: usize, const T: usize, const G: usize, V: Visit>(
     isa: Isa,
     pass: &Pass<'_, C>,
@@ -114,7 +116,7 @@ pub(crate) fn run<const C: usize, const P: usize, const T: usize, const G: usize
     mut v: V,
 ) -> V {
     assert_eq!(T, P * (P + 1) / 2);
-    assert!(C == 2 * G && G >= 2 && pass.delta.len() == G);
+    assert!(C == 4 * G && G >= 2 && pass.delta.len() == G);
     assert!(end * T <= pass.linv.len() && end + C * P <= pass.u.len());
     assert!((end + P) * G <= pass.steps.len());
     #[cfg(target_arch = "x86_64")]
@@ -168,9 +170,9 @@ fn corr<const C: usize, const P: usize, const FUSED: bool>(pass: &Pass<'_, C>, n
 fn next_corr<const G: usize, const FUSED: bool>(
     prev: &Lanes,
     pattern: &[u8; G],
-    delta: &[[Lanes; PAIR_ROWS]],
+    delta: &[[Lanes; QUAD_ROWS]],
 ) -> Lanes {
-    let row = |g: usize| &delta[g][pattern[g] as usize % PAIR_ROWS];
+    let row = |g: usize| &delta[g][pattern[g] as usize];
     let mut part = [*row(0), *row(1)];
     for g in 2..G {
         let d = row(g);
@@ -350,7 +352,7 @@ fn step<
     p: usize,
     li: &[f32; T],
     st: &[u8; G],
-    delta: &[[Lanes; PAIR_ROWS]],
+    delta: &[[Lanes; QUAD_ROWS]],
     v: &mut V,
 ) {
     if R < P {
