@@ -49,9 +49,28 @@ pub fn centred_basis(cfg: &Config, lfsr: &Lfsr, seed: u32, out: &mut [i32]) {
     }
 }
 
+/// `2^e` for an exponent `e` in `-1022..=1023`, built from its bits (the
+/// same value as `(e as f64).exp2()`, without the libm call).
+fn pow2(e: i32) -> f64 {
+    debug_assert!((-1022..=1023).contains(&e));
+    f64::from_bits(((1023 + e) as u64) << 52)
+}
+
+/// `clamp(round(x), Q_MIN, Q_MAX)` with rounding half away from zero (the
+/// same value as `x.round().clamp(..) as i8`, NaN giving 0), in integer
+/// arithmetic: `x` is first clamped to `[Q_MIN - 1, Q_MAX + 1]`, where the
+/// truncation `t` and the fraction `x - t` are exact.
+fn quantize(x: f64) -> i8 {
+    let x = x.clamp(Q_MIN as f64 - 1.0, Q_MAX as f64 + 1.0);
+    let t = x as i32;
+    let frac = x - t as f64;
+    let r = t + (frac >= 0.5) as i32 - (frac <= -0.5) as i32;
+    r.clamp(Q_MIN as i32, Q_MAX as i32) as i8
+}
+
 /// Rebuilds `ŵ_i = (Σ_j u_ij q_j) · 2^e / unit` for a centred basis.
 fn rebuild(cfg: &Config, u: &[i32], exp: i8, q: &[i8], out: &mut [f64]) {
-    let scale = (exp as f64).exp2() / cfg.unit();
+    let scale = pow2(exp as i32) / cfg.unit();
     for (i, o) in out.iter_mut().enumerate().take(cfg.c) {
         let r: i64 = (0..cfg.p)
             .map(|j| u[i * cfg.p + j] as i64 * q[j] as i64)
@@ -127,10 +146,10 @@ pub fn fit(cfg: &Config, u: &[i32], w: &[f64]) -> Fit {
     };
     let mut rec = [0f64; MAX_C];
     for exp in EXP_MIN..=EXP_MAX {
-        let inv = (-exp as f64).exp2();
+        let inv = pow2(-exp as i32);
         let mut q = [0i8; MAX_P];
         for j in 0..cfg.p {
-            q[j] = (t[j] * inv).round().clamp(Q_MIN as f64, Q_MAX as f64) as i8;
+            q[j] = quantize(t[j] * inv);
         }
         rebuild(cfg, u, exp, &q, &mut rec);
         let err: f64 = (0..cfg.c).map(|i| (w[i] - rec[i]).powi(2)).sum();
@@ -236,6 +255,45 @@ mod tests {
             blk.decode(&cfg, &l, &mut out);
             let direct: f64 = (0..cfg.c).map(|i| (w[i] - out[i] as f64).powi(2)).sum();
             assert!((direct - f.err).abs() <= 1e-6 * f.err.max(1e-12 * scale * scale));
+        }
+    }
+
+    #[test]
+    fn test_pow2_and_quantize_match_the_float_rule() {
+        for e in -1022..=1023 {
+            assert_eq!(pow2(e), (e as f64).exp2(), "2^{e}");
+        }
+        let below_half = 0.5 - f64::EPSILON / 4.0;
+        let mut xs = vec![
+            0.0,
+            -0.0,
+            0.5,
+            -0.5,
+            1.5,
+            -1.5,
+            6.5,
+            -7.5,
+            7.5,
+            -8.5,
+            8.0,
+            -9.0,
+            below_half,
+            -below_half,
+            1e300,
+            -1e300,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            f64::MIN_POSITIVE,
+            7.499999999999999,
+            -8.499999999999998,
+        ];
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        xs.extend((0..100_000).map(|_| rng.gen_range(-20.0..20.0)));
+        xs.extend((0..2_000).map(|_| rng.gen_range(-20i32..20) as f64 * 0.5));
+        for x in xs {
+            let want = x.round().clamp(Q_MIN as f64, Q_MAX as f64) as i8;
+            assert_eq!(quantize(x), want, "quantize({x:e})");
         }
     }
 

@@ -71,15 +71,6 @@ enum Shape {
     C12P4,
 }
 
-/// A window bounded in f64 instead of the f32 pass.
-struct Ill {
-    /// Cycle position.
-    pos: u32,
-    /// Orthonormal basis of the window's columns, column `j` at
-    /// `[j·C, (j+1)·C)`; `None` when the columns are dependent (always fit).
-    q: Option<Vec<f64>>,
-}
-
 /// The precomputed tables of the fast search.
 pub(crate) struct Fast {
     shape: Shape,
@@ -96,8 +87,13 @@ pub(crate) struct Fast {
     /// Per position, `L⁻¹` (lower triangle, row by row) as f32; zero for ill
     /// windows.
     linv: Vec<f32>,
-    /// The ill-conditioned windows.
-    ill: Vec<Ill>,
+    /// Cycle positions of the ill-conditioned windows bounded in f64.
+    ill_pos: Vec<u32>,
+    /// Their orthonormal bases, one after the other: column `j` of basis `k`
+    /// at `[(k·P + j)·C, (k·P + j + 1)·C)`.
+    ill_q: Vec<f64>,
+    /// Cycle positions of windows with dependent columns (always fitted).
+    dependent: Vec<u32>,
 }
 
 /// The inverse Cholesky factor of a window's Gram matrix, row-major lower.
@@ -136,7 +132,7 @@ impl Fast {
             }
         }
         let mut linv = vec![0f32; n * tri];
-        let mut ill = Vec::new();
+        let (mut ill_pos, mut ill_q, mut dependent) = (Vec::new(), Vec::new(), Vec::new());
         let mut cols = [[0f64; MAX_C]; MAX_P];
         for pos in 0..n {
             let win = &centred[pos + 1..pos + 1 + c * p];
@@ -156,10 +152,13 @@ impl Fast {
                         }
                     }
                 }
-                None => ill.push(Ill {
-                    pos: pos as u32,
-                    q: orthonormal(&cols, c, p),
-                }),
+                None => match orthonormal(&cols, c, p) {
+                    Some(q) => {
+                        ill_pos.push(pos as u32);
+                        ill_q.extend(q);
+                    }
+                    None => dependent.push(pos as u32),
+                },
             }
         }
         Fast {
@@ -170,14 +169,16 @@ impl Fast {
             u,
             steps,
             linv,
-            ill,
+            ill_pos,
+            ill_q,
+            dependent,
         }
     }
 
-    /// Number of windows bounded in f64.
+    /// Positions not bounded by the f32 pass (bounded in f64 or always fitted).
     #[cfg(test)]
-    fn ill_count(&self) -> usize {
-        self.ill.len()
+    fn ill_positions(&self) -> impl Iterator<Item = u32> + '_ {
+        self.ill_pos.iter().chain(&self.dependent).copied()
     }
 
     /// Searches up to 8 blocks (`blocks[k]` has `C` weights) into `out[k]`.
@@ -223,16 +224,21 @@ impl Fast {
 
         // (2) Ill-conditioned windows, bounded in f64.
         let mut cands: Vec<Vec<(f64, u32)>> = vec![Vec::new(); LANES];
-        for ill in &self.ill {
-            let bound = ill.q.as_deref().map(|q| b.ortho_bound(q));
+        let mut thr = [0f64; LANES];
+        for &l in &live {
+            thr[l] = b.threshold(l);
+        }
+        let mut bounds = Vec::with_capacity(self.ill_pos.len());
+        kernel::ortho_bounds::<C, P>(self.isa, &self.ill_q, &b.wn, &b.ww, &mut bounds);
+        for (&pos, r) in self.ill_pos.iter().zip(&bounds) {
             for &l in &live {
-                let r = bound.map_or(f64::NEG_INFINITY, |r| r[l]);
-                if r <= b.threshold(l) {
-                    cands[l].push((r, ill.pos));
+                if r[l] <= thr[l] {
+                    cands[l].push((r[l], pos));
                 }
             }
         }
         for &l in &live {
+            cands[l].extend(self.dependent.iter().map(|&pos| (f64::NEG_INFINITY, pos)));
             b.fit_sorted(s, l, &mut cands[l]);
         }
 
@@ -243,7 +249,6 @@ impl Fast {
         };
         let mut overflow = Vec::new();
         for start in (0..self.n).step_by(CHUNK) {
-            let mut thr = [0f64; LANES];
             for &l in &live {
                 thr[l] = b.threshold(l);
                 pass.base[l] = (b.ww[l] - thr[l]) as f32;
@@ -465,24 +470,6 @@ impl<const C: usize> Batch<C> {
         }
         table
     }
-
-    /// Normalised residual `||w||² - ||Qᵀw||²` per lane for an orthonormal
-    /// basis `q` (column `j` at `[j·C, (j+1)·C)`).
-    fn ortho_bound(&self, q: &[f64]) -> [f64; LANES] {
-        let mut r = self.ww;
-        for col in q.chunks_exact(C) {
-            let mut d = [0f64; LANES];
-            for (qi, wi) in col.iter().zip(&self.wn) {
-                for l in 0..LANES {
-                    d[l] += qi * wi[l];
-                }
-            }
-            for l in 0..LANES {
-                r[l] -= d[l] * d[l];
-            }
-        }
-        r
-    }
 }
 
 /// Cholesky of the Gram matrix of `cols` (`P` columns of length `C`) and its
@@ -630,7 +617,7 @@ mod tests {
             &s.centred,
         );
         let mut rng = rand::rngs::StdRng::seed_from_u64(11);
-        let ill: std::collections::HashSet<u32> = f.ill.iter().map(|i| i.pos).collect();
+        let ill: std::collections::HashSet<u32> = f.ill_positions().collect();
         let mut worst = 0f64;
         for _ in 0..batches {
             let w: Vec<Vec<f32>> = (0..LANES)
@@ -696,7 +683,7 @@ mod tests {
     fn test_few_windows_need_the_f64_bound() {
         for cfg in [Config::BITS4, Config::BITS3] {
             let s = Searcher::new(cfg).unwrap();
-            let n = s.fast.as_ref().unwrap().ill_count();
+            let n = s.fast.as_ref().unwrap().ill_positions().count();
             println!("{cfg}: {n} windows with cond(G) > {COND_MAX}");
             assert!(
                 n > 0 && n < cfg.num_seeds() as usize / 50,

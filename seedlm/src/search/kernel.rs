@@ -143,6 +143,64 @@ fn scan_avx2<const C: usize, const P: usize, const T: usize, const G: usize, V: 
     v
 }
 
+/// The f64 bound of the ill-conditioned windows: for each orthonormal basis
+/// in `q` (`P` columns of `C`, column `j` of basis `k` at `(k·P + j)·C`),
+/// `ww - ||Qᵀw||²` per lane, appended to `out`.
+pub(crate) fn ortho_bounds<const C: usize, const P: usize>(
+    isa: Isa,
+    q: &[f64],
+    wn: &[[f64; LANES]; C],
+    ww: &[f64; LANES],
+    out: &mut Vec<[f64; LANES]>,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if isa.avx2_fma {
+        // SAFETY: `avx2_fma` is only true when `Isa::detect` found AVX2 and
+        // FMA on the running CPU, which is all `ortho_avx2` requires.
+        return unsafe { ortho_avx2::<C, P>(q, wn, ww, out) };
+    }
+    let _ = isa;
+    ortho::<C, P>(q, wn, ww, out);
+}
+
+/// [`ortho`] compiled for AVX2 + FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn ortho_avx2<const C: usize, const P: usize>(
+    q: &[f64],
+    wn: &[[f64; LANES]; C],
+    ww: &[f64; LANES],
+    out: &mut Vec<[f64; LANES]>,
+) {
+    ortho::<C, P>(q, wn, ww, out);
+}
+
+/// See [`ortho_bounds`].
+#[inline(always)]
+fn ortho<const C: usize, const P: usize>(
+    q: &[f64],
+    wn: &[[f64; LANES]; C],
+    ww: &[f64; LANES],
+    out: &mut Vec<[f64; LANES]>,
+) {
+    let (bases, _) = q.as_chunks::<C>();
+    for basis in bases.chunks_exact(P) {
+        let mut r = *ww;
+        for col in basis {
+            let mut d = [0f64; LANES];
+            for (qi, wi) in col.iter().zip(wn) {
+                for l in 0..LANES {
+                    d[l] += qi * wi[l];
+                }
+            }
+            for l in 0..LANES {
+                r[l] -= d[l] * d[l];
+            }
+        }
+        out.push(r);
+    }
+}
+
 /// `c(n) = Σ_i w_i u(n + i·P)` directly: `C` multiply-adds per lane, in two
 /// chains (even and odd `i`). Used to start the ring.
 #[inline(always)]
