@@ -68,14 +68,17 @@ fn quantize(x: f64) -> i8 {
     r.clamp(Q_MIN as i32, Q_MAX as i32) as i8
 }
 
+/// `Σ_j u_j q_j` over one row of a centred basis: exact in `i32`, since
+/// `|u| ≤ 2^23` (K ≤ 24), `|q| ≤ 8` and `P ≤ 8` keep it below `2^29`.
+fn row_dot(u: &[i32], q: &[i8]) -> i32 {
+    u.iter().zip(q).map(|(&a, &b)| a * b as i32).sum()
+}
+
 /// Rebuilds `ŵ_i = (Σ_j u_ij q_j) · 2^e / unit` for a centred basis.
 fn rebuild(cfg: &Config, u: &[i32], exp: i8, q: &[i8], out: &mut [f64]) {
     let scale = pow2(exp as i32) / cfg.unit();
-    for (i, o) in out.iter_mut().enumerate().take(cfg.c) {
-        let r: i64 = (0..cfg.p)
-            .map(|j| u[i * cfg.p + j] as i64 * q[j] as i64)
-            .sum();
-        *o = r as f64 * scale;
+    for (o, row) in out.iter_mut().zip(u.chunks_exact(cfg.p)) {
+        *o = row_dot(row, &q[..cfg.p]) as f64 * scale;
     }
 }
 
@@ -139,20 +142,32 @@ pub fn least_squares(cfg: &Config, u: &[i32], w: &[f64]) -> [f64; MAX_P] {
 /// (`C·P` entries) and returns the best exponent, mantissas and exact error.
 pub fn fit(cfg: &Config, u: &[i32], w: &[f64]) -> Fit {
     let t = least_squares(cfg, u, w);
+    let (c, p) = (cfg.c, cfg.p);
+    let (u, w) = (&u[..c * p], &w[..c]);
+    // All-zero mantissas rebuild to exact zeros: the error is `Σ w_i²`, the
+    // same sum the general case below computes for them.
+    let zero_err: f64 = w.iter().map(|x| x.powi(2)).sum();
     let mut best = Fit {
         exp: EXP_MIN,
         q: [0; MAX_P],
         err: f64::INFINITY,
     };
-    let mut rec = [0f64; MAX_C];
     for exp in EXP_MIN..=EXP_MAX {
         let inv = pow2(-exp as i32);
         let mut q = [0i8; MAX_P];
-        for j in 0..cfg.p {
+        for j in 0..p {
             q[j] = quantize(t[j] * inv);
         }
-        rebuild(cfg, u, exp, &q, &mut rec);
-        let err: f64 = (0..cfg.c).map(|i| (w[i] - rec[i]).powi(2)).sum();
+        let err = if q == [0; MAX_P] {
+            zero_err
+        } else {
+            // The exact error of the decoded block (`rebuild`, row by row).
+            let scale = pow2(exp as i32) / cfg.unit();
+            w.iter()
+                .zip(u.chunks_exact(p))
+                .map(|(wi, row)| (wi - row_dot(row, &q[..p]) as f64 * scale).powi(2))
+                .sum()
+        };
         if err < best.err {
             best = Fit { exp, q, err };
         }
@@ -241,6 +256,9 @@ mod tests {
                 rebuild(&cfg, &u, e, &q, &mut rec);
                 let err: f64 = (0..cfg.c).map(|i| (w[i] - rec[i]).powi(2)).sum();
                 assert!(f.err <= err, "exponent {e} beats the chosen {}", f.exp);
+                if e == f.exp {
+                    assert_eq!((q, err), (f.q, f.err), "fit must report the rebuilt error");
+                }
                 if e < f.exp {
                     assert!(err > f.err, "tie must go to the lowest exponent");
                 }
