@@ -262,10 +262,7 @@ impl Fast {
                 pass.base[l] = (b.ww[l] - thr[l]) as f32;
             }
             let end = (start + CHUNK).min(self.n);
-            let collect = Collect {
-                hits: &mut **hits,
-                len: 0,
-            };
+            let collect = Collect { hits, len: 0 };
             let collect = kernel::run::<C, P, T, G, _>(self.isa, &pass, start, end, collect);
             let hits = if collect.len <= HIT_CAP {
                 &collect.hits[..collect.len]
