@@ -7,5 +7,6 @@ pub mod checkpoint;
 pub mod error;
 pub mod linear;
 pub mod llama;
+pub mod perf;
 
 pub use error::{Error, Result};

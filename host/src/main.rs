@@ -36,6 +36,10 @@ enum Command {
     Error(cli::error::Args),
     /// Benchmark the seed search (blocks/s, params/s, error) on random blocks.
     BenchSearch(cli::bench_search::Args),
+    /// Time Llama-shaped mat-vecs on the CPU (f32, f16, SeedLM 4/3-bit
+    /// decoded on the fly) side by side; `--model-board` prints the
+    /// performance model of the engine on FPGA boards.
+    Bench(cli::bench::Args),
     /// Generate text with a Llama model (.seedlm, GGUF or HF directory),
     /// its linear layers on a backend (default: the SmolLM2-135M 4-bit
     /// model on the emulated device).
@@ -56,6 +60,7 @@ fn main() -> ExitCode {
         Command::Decompress(a) => cli::decompress::run(a),
         Command::Error(a) => cli::error::run(a),
         Command::BenchSearch(a) => cli::bench_search::run(a),
+        Command::Bench(a) => cli::bench::run(a),
         Command::Demo(a) => cli::demo::run(a),
         Command::Generate(a) => cli::generate::run(a),
         Command::Eval(a) => cli::eval::run(a),

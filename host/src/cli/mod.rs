@@ -1,6 +1,7 @@
 //! Subcommands of the `seedlm` tool, one file each, and what they share:
 //! the thread pool, decoding a stored tensor, and plain-text tables.
 
+pub mod bench;
 pub mod bench_search;
 pub mod compress;
 pub mod decompress;

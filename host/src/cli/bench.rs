@@ -1,0 +1,510 @@
+//! `seedlm bench`: the linear layers of Llama models as CPU mat-vecs, f32
+//! and f16 against SeedLM 4-bit and 3-bit decoded on the fly, timed side by
+//! side in one run against the machine's measured memory bandwidth; and
+//! (`--model-board`) the performance model of the engine on FPGA boards.
+//!
+//! Weights are synthetic (uniform f32, random SeedLM blocks): the kernels'
+//! speed does not depend on the values, so nothing is compressed. Each
+//! distinct layer shape is timed once; a model's time per token is the sum
+//! over its seven linear layers times its blocks. Every repetition runs the
+//! four kernels one after the other, so all see the same machine state;
+//! the median of the repetitions is reported. Small shapes fit in cache,
+//! so their GB/s can exceed the memory's.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use half::f16;
+use seedlm::basis::BasisTable;
+use seedlm::{Config, Lfsr};
+use seedlm_host::perf::board::{Board, Pcie};
+use seedlm_host::perf::cpu::{
+    bandwidth, matvec_f16, matvec_f32, median, random_f32, Bandwidth, Basis, SeedMatrix,
+};
+use seedlm_host::perf::engine::{Geometry, BUS_BITS};
+use seedlm_host::perf::shapes::{
+    distinct_shapes, find_model, llama_models, smollm2_135m, ModelShape,
+};
+use seedlm_host::perf::token::{engines_for, token_time, Mode};
+
+use super::Table;
+
+/// Arguments of `seedlm bench`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Args {
+    /// Models whose layer shapes to time, comma-separated (smollm2-135m,
+    /// llama2-7b, llama3-8b, llama2-13b, llama2-70b, llama3-70b; default:
+    /// the five Llama models).
+    #[arg(long, value_delimiter = ',', value_name = "NAME,..")]
+    pub models: Vec<String>,
+    /// Small shapes only (SmolLM2-135M): a run of a few seconds.
+    #[arg(long)]
+    pub quick: bool,
+    /// Timed repetitions of each kernel (the median is reported).
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub repeat: usize,
+    /// Worker threads (0: one per core).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub threads: usize,
+    /// Also write the results to FILE: CSV for `.csv`, else JSON.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Print the board performance model instead of timing the CPU.
+    #[arg(long)]
+    pub model_board: bool,
+    /// Boards of the model, comma-separated (u55c, u250).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "u55c,u250",
+        value_name = "NAME,.."
+    )]
+    pub boards: Vec<String>,
+    /// Engine clock of the model in MHz (default: the board's, 300).
+    #[arg(long, value_name = "MHZ")]
+    pub clock_mhz: Option<f64>,
+    /// Engines side by side in the model (default: as many as the memory
+    /// feeds, a power of two).
+    #[arg(long, value_name = "N")]
+    pub engines: Option<usize>,
+    /// PCIe link of the model, e.g. gen3x16 or gen4x8 (default: the board's).
+    #[arg(long, value_name = "LINK")]
+    pub pcie: Option<String>,
+    /// Fixed cost of one engine call in microseconds (default: the board's, 5).
+    #[arg(long, value_name = "US")]
+    pub call_us: Option<f64>,
+}
+
+/// Runs `seedlm bench`.
+pub fn run(args: &Args) -> Result<()> {
+    let models = chosen_models(args)?;
+    if args.model_board {
+        return model_board(args, &models);
+    }
+    if args.repeat == 0 {
+        bail!("--repeat must be at least 1");
+    }
+    let pool = super::thread_pool(args.threads)?;
+    let report = pool.install(|| cpu_bench(args, &models))?;
+    print!("{}", report.render());
+    println!(
+        "emu/verilator backend rows: not timed here (the host device layer is measured by its own tests; the board model is `seedlm bench --model-board`)"
+    );
+    if let Some(out) = &args.out {
+        report
+            .write(out)
+            .with_context(|| format!("failed to write {}", out.display()))?;
+        println!("wrote {}", out.display());
+    }
+    Ok(())
+}
+
+fn chosen_models(args: &Args) -> Result<Vec<ModelShape>> {
+    if !args.models.is_empty() {
+        return args
+            .models
+            .iter()
+            .map(|n| find_model(n).map_err(anyhow::Error::msg))
+            .collect();
+    }
+    Ok(if args.quick {
+        vec![smollm2_135m()]
+    } else {
+        llama_models()
+    })
+}
+
+/// The kernels, in table order: SeedLM with the basis from the table
+/// (`tab`) or regrown by the LFSR (`lfsr`).
+const KERNELS: [&str; NK] = [
+    "f32",
+    "f16",
+    "seedlm-4bit tab",
+    "seedlm-4bit lfsr",
+    "seedlm-3bit tab",
+    "seedlm-3bit lfsr",
+];
+
+/// Number of kernels.
+const NK: usize = 6;
+
+/// Median seconds and bytes moved of each kernel on one shape.
+struct ShapeResult {
+    rows: usize,
+    cols: usize,
+    /// Per kernel: (bytes moved per call, median seconds per call).
+    kernels: [(u64, f64); NK],
+}
+
+/// Everything one CPU run measured.
+struct Report {
+    threads: usize,
+    bandwidth: Bandwidth,
+    shapes: Vec<ShapeResult>,
+    models: Vec<ModelShape>,
+}
+
+fn cpu_bench(args: &Args, models: &[ModelShape]) -> Result<Report> {
+    let threads = rayon::current_num_threads();
+    let probe = if args.quick { 64 << 20 } else { 256 << 20 };
+    eprintln!(
+        "measuring memory bandwidth ({} MiB buffers)...",
+        probe >> 20
+    );
+    let bw = bandwidth(probe, 5);
+    let t4 = BasisTable::new(&Config::BITS4);
+    let t3 = BasisTable::new(&Config::BITS3);
+    let shapes = distinct_shapes(models);
+    let mut results = Vec::new();
+    for (i, &(rows, cols)) in shapes.iter().enumerate() {
+        eprintln!(
+            "[{}/{}] {rows}x{cols}: building weights, then {} timed runs of each kernel",
+            i + 1,
+            shapes.len(),
+            args.repeat
+        );
+        results.push(time_shape(rows, cols, args.repeat, &t4, &t3)?);
+    }
+    Ok(Report {
+        threads,
+        bandwidth: bw,
+        shapes: results,
+        models: models.to_vec(),
+    })
+}
+
+/// Times the four kernels on one shape, interleaved.
+fn time_shape(
+    rows: usize,
+    cols: usize,
+    repeat: usize,
+    t4: &BasisTable,
+    t3: &BasisTable,
+) -> Result<ShapeResult> {
+    let seed = (rows as u64) << 32 | cols as u64;
+    let w32 = random_f32(rows * cols, seed);
+    let w16: Vec<f16> = w32.iter().map(|&v| f16::from_f32(v)).collect();
+    let s4 = SeedMatrix::random(&Config::BITS4, rows, cols, seed + 1);
+    let s3 = SeedMatrix::random(&Config::BITS3, rows, cols, seed + 2);
+    let x = random_f32(cols, seed + 3);
+    let mut y = vec![0f32; rows];
+    let io = 4 * (rows + cols) as u64;
+    let (b4, b3) = (s4.bytes() as u64 + io, s3.bytes() as u64 + io);
+    let bytes = [
+        4 * (rows * cols) as u64 + io,
+        2 * (rows * cols) as u64 + io,
+        b4,
+        b4,
+        b3,
+        b3,
+    ];
+    let (l4, l3) = (
+        Basis::Lfsr(Lfsr::new(Config::BITS4.k)),
+        Basis::Lfsr(Lfsr::new(Config::BITS3.k)),
+    );
+    let call = |k: usize, y: &mut [f32]| -> Result<()> {
+        let r = match k {
+            0 => Ok(matvec_f32(&w32, &x, y)),
+            1 => Ok(matvec_f16(&w16, &x, y)),
+            2 => s4.matvec(&Basis::Table(t4), &x, y),
+            3 => s4.matvec(&l4, &x, y),
+            4 => s3.matvec(&Basis::Table(t3), &x, y),
+            _ => s3.matvec(&l3, &x, y),
+        };
+        r.map_err(anyhow::Error::msg)
+    };
+    // Warm-up, and enough calls per sample that one sample takes >= 20 ms.
+    let mut iters = [1usize; NK];
+    for (k, it) in iters.iter_mut().enumerate() {
+        let t = Instant::now();
+        call(k, &mut y)?;
+        let s = t.elapsed().as_secs_f64();
+        *it = ((0.02 / s.max(1e-9)).ceil() as usize).clamp(1, 10_000);
+    }
+    let mut samples = vec![Vec::with_capacity(repeat); NK];
+    for _ in 0..repeat {
+        for k in 0..NK {
+            let t = Instant::now();
+            for _ in 0..iters[k] {
+                call(k, &mut y)?;
+            }
+            samples[k].push(t.elapsed().as_secs_f64() / iters[k] as f64);
+            std::hint::black_box(&y);
+        }
+    }
+    let mut kernels = [(0u64, 0f64); NK];
+    for k in 0..NK {
+        kernels[k] = (bytes[k], median(&mut samples[k]));
+    }
+    Ok(ShapeResult {
+        rows,
+        cols,
+        kernels,
+    })
+}
+
+impl Report {
+    fn shape(&self, rows: usize, cols: usize) -> &ShapeResult {
+        self.shapes
+            .iter()
+            .find(|s| s.rows == rows && s.cols == cols)
+            .expect("every layer shape was timed")
+    }
+
+    /// Per model and kernel: (bytes per token, seconds per token).
+    fn model_totals(&self, m: &ModelShape) -> [(u64, f64); NK] {
+        let mut tot = [(0u64, 0f64); NK];
+        for l in m.linears() {
+            let s = self.shape(l.rows, l.cols);
+            for (t, &(b, secs)) in tot.iter_mut().zip(&s.kernels) {
+                t.0 += m.layers as u64 * b;
+                t.1 += m.layers as f64 * secs;
+            }
+        }
+        tot
+    }
+
+    fn render(&self) -> String {
+        let gbs = |b: u64, s: f64| b as f64 / s / 1e9;
+        let mut out = format!(
+            "CPU, {} threads; memory bandwidth (best of 5): copy {:.1} GB/s, read {:.1} GB/s\n\n",
+            self.threads,
+            self.bandwidth.copy / 1e9,
+            self.bandwidth.read / 1e9
+        );
+        let mut t = Table::new(&[
+            "layer (rows x cols)",
+            "kernel",
+            "MB moved",
+            "time us",
+            "GB/s",
+            "% read bw",
+            "vs f16",
+            "vs f32",
+        ]);
+        for s in &self.shapes {
+            let (t32, t16) = (s.kernels[0].1, s.kernels[1].1);
+            for (k, &(b, secs)) in s.kernels.iter().enumerate() {
+                t.row(vec![
+                    if k == 0 {
+                        format!("{}x{}", s.rows, s.cols)
+                    } else {
+                        String::new()
+                    },
+                    KERNELS[k].into(),
+                    format!("{:.2}", b as f64 / 1e6),
+                    format!("{:.1}", secs * 1e6),
+                    format!("{:.2}", gbs(b, secs)),
+                    format!("{:.0}", 100.0 * b as f64 / secs / self.bandwidth.read),
+                    format!("{:.2}x", t16 / secs),
+                    format!("{:.2}x", t32 / secs),
+                ]);
+            }
+        }
+        out.push_str(&t.render());
+        out.push_str("\nPer token (all linear layers of the model, one token):\n");
+        let mut t = Table::new(&[
+            "model", "kernel", "GB/token", "ms/token", "tokens/s", "vs f16", "vs f32",
+        ]);
+        for m in &self.models {
+            let tot = self.model_totals(m);
+            for (k, &(b, secs)) in tot.iter().enumerate() {
+                t.row(vec![
+                    if k == 0 {
+                        m.name.to_string()
+                    } else {
+                        String::new()
+                    },
+                    KERNELS[k].into(),
+                    format!("{:.3}", b as f64 / 1e9),
+                    format!("{:.2}", secs * 1e3),
+                    format!("{:.2}", 1.0 / secs),
+                    format!("{:.2}x", tot[1].1 / secs),
+                    format!("{:.2}x", tot[0].1 / secs),
+                ]);
+            }
+        }
+        out.push_str(&t.render());
+        out
+    }
+
+    /// Writes CSV (`.csv`) or JSON, atomically (temp file, then rename).
+    fn write(&self, path: &Path) -> Result<()> {
+        let csv = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+        let text = if csv { self.csv() } else { self.json() };
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)
+            .with_context(|| format!("failed to create a temp file in {}", dir.display()))?;
+        tmp.write_all(text.as_bytes())?;
+        tmp.persist(path)?;
+        Ok(())
+    }
+
+    fn csv(&self) -> String {
+        let mut s = String::from(
+            "scope,name,rows,cols,kernel,bytes,seconds,gb_per_s,speedup_vs_f16,speedup_vs_f32\n",
+        );
+        for r in &self.shapes {
+            for (k, &(b, secs)) in r.kernels.iter().enumerate() {
+                s.push_str(&format!(
+                    "layer,{}x{},{},{},{},{b},{secs:.9},{:.3},{:.4},{:.4}\n",
+                    r.rows,
+                    r.cols,
+                    r.rows,
+                    r.cols,
+                    KERNELS[k],
+                    b as f64 / secs / 1e9,
+                    r.kernels[1].1 / secs,
+                    r.kernels[0].1 / secs
+                ));
+            }
+        }
+        for m in &self.models {
+            let tot = self.model_totals(m);
+            for (k, &(b, secs)) in tot.iter().enumerate() {
+                s.push_str(&format!(
+                    "token,{},,,{},{b},{secs:.9},{:.3},{:.4},{:.4}\n",
+                    m.name,
+                    KERNELS[k],
+                    b as f64 / secs / 1e9,
+                    tot[1].1 / secs,
+                    tot[0].1 / secs
+                ));
+            }
+        }
+        s
+    }
+
+    fn json(&self) -> String {
+        let layers: Vec<_> = self
+            .shapes
+            .iter()
+            .map(|r| {
+                let k: Vec<_> = r
+                    .kernels
+                    .iter()
+                    .enumerate()
+                    .map(|(k, &(b, secs))| {
+                        serde_json::json!({"kernel": KERNELS[k], "bytes": b, "seconds": secs})
+                    })
+                    .collect();
+                serde_json::json!({"rows": r.rows, "cols": r.cols, "kernels": k})
+            })
+            .collect();
+        let models: Vec<_> = self
+            .models
+            .iter()
+            .map(|m| {
+                let k: Vec<_> = self
+                    .model_totals(m)
+                    .iter()
+                    .enumerate()
+                    .map(|(k, &(b, secs))| {
+                        serde_json::json!({"kernel": KERNELS[k], "bytes_per_token": b, "seconds_per_token": secs})
+                    })
+                    .collect();
+                serde_json::json!({"model": m.name, "layers": m.layers, "kernels": k})
+            })
+            .collect();
+        let v = serde_json::json!({
+            "threads": self.threads,
+            "bandwidth_bytes_per_s": {"copy": self.bandwidth.copy, "read": self.bandwidth.read},
+            "layers": layers,
+            "per_token": models,
+        });
+        format!("{v:#}\n")
+    }
+}
+
+/// `--model-board`: the performance model's tables.
+fn model_board(args: &Args, models: &[ModelShape]) -> Result<()> {
+    let g4 = Geometry::seedlm_for_bus(&Config::BITS4, BUS_BITS);
+    let g3 = Geometry::seedlm_for_bus(&Config::BITS3, BUS_BITS);
+    let f16 = Geometry::fp16_for_bus(BUS_BITS);
+    for name in &args.boards {
+        let mut b = Board::by_name(name).map_err(anyhow::Error::msg)?;
+        if let Some(mhz) = args.clock_mhz {
+            if !(mhz > 0.0 && mhz.is_finite()) {
+                bail!("--clock-mhz must be positive, got {mhz}");
+            }
+            b.clock_hz = mhz * 1e6;
+        }
+        if let Some(p) = &args.pcie {
+            b.pcie = Pcie::parse(p).map_err(anyhow::Error::msg)?;
+        }
+        if let Some(us) = args.call_us {
+            if !(us >= 0.0 && us.is_finite()) {
+                bail!("--call-us must be >= 0, got {us}");
+            }
+            b.call_us = us;
+        }
+        let e = args.engines.unwrap_or_else(|| engines_for(&b, &g4));
+        if e == 0 {
+            bail!("--engines must be at least 1");
+        }
+        println!(
+            "{}: memory {:.0} GB/s, {} GiB; PCIe {} ({:.1} GB/s per direction after overhead); {:.0} MHz; {e} engines of {} bits/cycle ({:.1} GB/s of weights); {} us per call",
+            b.name,
+            b.mem_bytes_per_s / 1e9,
+            b.mem_capacity >> 30,
+            b.pcie,
+            b.pcie.bytes_per_s() / 1e9,
+            b.clock_hz / 1e6,
+            BUS_BITS,
+            e as f64 * g4.word_bytes() as f64 * b.clock_hz / 1e9,
+            b.call_us
+        );
+        let mut t = Table::new(&[
+            "model",
+            "FP16 ms/tok",
+            "4-bit ms/tok",
+            "3-bit ms/tok",
+            "4b speed-up",
+            "3b speed-up",
+            "4b resident",
+            "4b streaming",
+            "4b overhead",
+        ]);
+        for m in models {
+            let auto = |g: &Geometry| token_time(&b, g, e, m, Mode::Auto);
+            let (a16, a4, a3) = (auto(&f16), auto(&g4), auto(&g3));
+            let ratio = |mode| {
+                token_time(&b, &f16, e, m, mode).total_s / token_time(&b, &g4, e, m, mode).total_s
+            };
+            let cell = |t: &seedlm_host::perf::token::TokenTime| {
+                let tag = if t.mode == Mode::Streaming {
+                    " (S)"
+                } else {
+                    ""
+                };
+                format!("{:.2}{tag}", t.total_s * 1e3)
+            };
+            t.row(vec![
+                m.name.into(),
+                cell(&a16),
+                cell(&a4),
+                cell(&a3),
+                format!("{:.2}x", a16.total_s / a4.total_s),
+                format!("{:.2}x", a16.total_s / a3.total_s),
+                format!("{:.2}x", ratio(Mode::Resident)),
+                format!("{:.2}x", ratio(Mode::Streaming)),
+                format!("{:.0}%", 100.0 * a4.overhead_s / a4.total_s),
+            ]);
+        }
+        print!("{}", t.render());
+        println!();
+    }
+    println!(
+        "(S): weights streamed over PCIe per token (they do not fit board memory); else resident.\n\
+         speed-up: FP16 / SeedLM, each in its own mode; '4b resident'/'4b streaming': both in that mode.\n\
+         4b overhead: share of the 4-bit token time in fixed call costs, activations in and results out."
+    );
+    Ok(())
+}

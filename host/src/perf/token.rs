@@ -1,0 +1,303 @@
+//! Time per token of a model's linear layers on a board (the decode phase:
+//! one token, every linear layer a mat-vec).
+//!
+//! One call computes one linear layer on `engines` engines side by side,
+//! each with its own memory port and a share of the rows; the activation
+//! vector is broadcast to all of them. Per call:
+//!
+//! ```text
+//! t_call = call_us + t_act + max(t_engine, t_weights, t_results)
+//! t_engine  = cycles(rows of the busiest engine, cols) / clock
+//! t_act     = cols * 2 bytes / PCIe            (16-bit activations in)
+//! t_results = rows * 16 bytes / PCIe           (result words out, during the run)
+//! t_weights = weight bytes / memory bandwidth  (resident)
+//!           = weight bytes / PCIe              (streaming: weights cross per token)
+//! ```
+//!
+//! Activations must be on chip before the run starts, so `t_act` adds;
+//! results leave on the other PCIe direction while the engine runs, and
+//! weights stream from memory while it computes, so those overlap. A token
+//! is the sum over all calls (the host computes attention, norms and
+//! activations between calls, which this model leaves out: it is the same
+//! for every engine).
+//!
+//! [`Mode::Resident`] keeps the weights in board memory (DMA'd once);
+//! [`Mode::Streaming`] sends them over PCIe for every token, for models
+//! larger than board memory. [`Mode::Auto`] picks resident when the
+//! weights fit.
+
+use super::board::Board;
+use super::engine::Geometry;
+use super::shapes::ModelShape;
+use seedlm::hw::RESULT_BITS;
+
+/// Bytes of one activation (16-bit, [`seedlm::fixed`]).
+pub const ACT_BYTES: u64 = 2;
+
+/// Bytes of one result word on the PCIe link: [`RESULT_BITS`] in whole
+/// 32-bit words (104 bits -> 16 bytes).
+pub const RESULT_BYTES: u64 = RESULT_BITS.div_ceil(32) as u64 * 4;
+
+/// Where the weights live.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// In board memory, loaded once.
+    Resident,
+    /// Sent over PCIe for every token.
+    Streaming,
+    /// Resident if the weights fit in board memory, else streaming.
+    Auto,
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Mode::Resident => "resident",
+            Mode::Streaming => "streaming",
+            Mode::Auto => "auto",
+        })
+    }
+}
+
+/// What limits a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bound {
+    /// Engine cycles.
+    Compute,
+    /// Board memory bandwidth.
+    Memory,
+    /// The PCIe link (streamed weights or results).
+    Pcie,
+}
+
+/// The model's answer for one call.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CallTime {
+    /// Engine cycles (per engine, the busiest one).
+    pub cycles: u64,
+    /// Weight bytes read (all engines).
+    pub weight_bytes: u64,
+    /// Seconds in the engines.
+    pub engine_s: f64,
+    /// Seconds to move the weights (memory, or PCIe when streaming).
+    pub weights_s: f64,
+    /// Seconds for the activations in.
+    pub act_s: f64,
+    /// Seconds for the results out.
+    pub results_s: f64,
+    /// Fixed call cost in seconds.
+    pub call_s: f64,
+    /// Total seconds.
+    pub total_s: f64,
+    /// The limit of the overlapped part.
+    pub bound: Bound,
+}
+
+/// Engines that a board's memory can feed at one word per cycle each: the
+/// largest power of two at most `bandwidth / (word bytes x clock)`, at
+/// least 1. A power of two splits the power-of-two row counts of Llama
+/// layers evenly; at 64-byte words and 300 MHz it gives 16 engines on the
+/// U55C (two of its 32 HBM pseudo-channels each) and 4 on the U250 (one
+/// per DDR4 channel).
+pub fn engines_for(board: &Board, geom: &Geometry) -> usize {
+    let per_engine = geom.word_bytes() as f64 * board.clock_hz;
+    let n = (board.mem_bytes_per_s / per_engine).floor().max(1.0) as usize;
+    1 << n.ilog2()
+}
+
+/// Time of one call on a `rows x cols` layer with the weights resident or
+/// streamed (`mode` must not be `Auto`).
+pub fn call_time(
+    board: &Board,
+    geom: &Geometry,
+    engines: usize,
+    rows: usize,
+    cols: usize,
+    mode: Mode,
+) -> CallTime {
+    let engines = engines.max(1);
+    let pcie = board.pcie.bytes_per_s();
+    // Whole row groups per engine, so no engine pads a partial group.
+    let per_engine = rows.div_ceil(geom.lanes).div_ceil(engines) * geom.lanes;
+    let cycles = geom.cycles(per_engine.min(rows), cols);
+    let weight_bytes = geom.weight_bytes(rows, cols);
+    let engine_s = cycles as f64 / board.clock_hz;
+    let (weights_s, weights_bound) = match mode {
+        Mode::Streaming => (weight_bytes as f64 / pcie, Bound::Pcie),
+        _ => (weight_bytes as f64 / board.mem_bytes_per_s, Bound::Memory),
+    };
+    let act_s = cols as f64 * ACT_BYTES as f64 / pcie;
+    let results_s = rows as f64 * RESULT_BYTES as f64 / pcie;
+    let call_s = board.call_us * 1e-6;
+    let (mut overlap, mut bound) = (engine_s, Bound::Compute);
+    if weights_s > overlap {
+        (overlap, bound) = (weights_s, weights_bound);
+    }
+    if results_s > overlap {
+        (overlap, bound) = (results_s, Bound::Pcie);
+    }
+    CallTime {
+        cycles,
+        weight_bytes,
+        engine_s,
+        weights_s,
+        act_s,
+        results_s,
+        call_s,
+        total_s: call_s + act_s + overlap,
+        bound,
+    }
+}
+
+/// The model's answer for one token of one model.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TokenTime {
+    /// The mode used (never `Auto`).
+    pub mode: Mode,
+    /// Engines side by side.
+    pub engines: usize,
+    /// Weight bytes of all linear layers.
+    pub weight_bytes: u64,
+    /// Bytes over PCIe per token (activations, results, streamed weights).
+    pub pcie_bytes: u64,
+    /// Seconds per token.
+    pub total_s: f64,
+    /// Seconds per token spent on activations, results not hidden by the
+    /// run, and fixed call costs (what keeps the speed-up below the ratio
+    /// of bytes).
+    pub overhead_s: f64,
+    /// Calls per token.
+    pub calls: usize,
+}
+
+/// Time per token of `model`'s linear layers (seven calls per block).
+pub fn token_time(
+    board: &Board,
+    geom: &Geometry,
+    engines: usize,
+    model: &ModelShape,
+    mode: Mode,
+) -> TokenTime {
+    let weight_bytes: u64 = model.layers as u64
+        * model
+            .linears()
+            .iter()
+            .map(|l| geom.weight_bytes(l.rows, l.cols))
+            .sum::<u64>();
+    let mode = match mode {
+        Mode::Auto if weight_bytes <= board.mem_capacity => Mode::Resident,
+        Mode::Auto => Mode::Streaming,
+        m => m,
+    };
+    let (mut total_s, mut overhead_s, mut pcie_bytes) = (0.0, 0.0, 0u64);
+    for l in model.linears() {
+        let c = call_time(board, geom, engines, l.rows, l.cols, mode);
+        let n = model.layers as f64;
+        total_s += n * c.total_s;
+        overhead_s += n * (c.total_s - c.engine_s.max(c.weights_s));
+        let streamed = if mode == Mode::Streaming {
+            c.weight_bytes
+        } else {
+            0
+        };
+        pcie_bytes += model.layers as u64
+            * (l.cols as u64 * ACT_BYTES + l.rows as u64 * RESULT_BYTES + streamed);
+    }
+    TokenTime {
+        mode,
+        engines,
+        weight_bytes,
+        pcie_bytes,
+        total_s,
+        overhead_s,
+        calls: 7 * model.layers,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::board::Pcie;
+    use super::super::engine::BUS_BITS;
+    use super::super::shapes::{find_model, llama_models};
+    use super::*;
+    use seedlm::Config;
+
+    fn ideal_board(mem: f64) -> Board {
+        Board {
+            name: "test".into(),
+            mem_bytes_per_s: mem,
+            mem_capacity: u64::MAX,
+            pcie: Pcie { gen: 5, lanes: 16 },
+            clock_hz: 250e6,
+            call_us: 0.0,
+        }
+    }
+
+    #[test]
+    fn test_call_compute_bound_vs_memory_bound() {
+        let g = Geometry::seedlm_for_bus(&Config::BITS4, BUS_BITS);
+        let (rows, cols) = (4096, 4096);
+        // Plenty of bandwidth: the engine's cycles set the time.
+        let fast = call_time(&ideal_board(1e15), &g, 1, rows, cols, Mode::Resident);
+        assert_eq!(fast.bound, Bound::Compute);
+        assert_eq!(fast.engine_s, g.cycles(rows, cols) as f64 / 250e6);
+        assert_eq!(fast.total_s, fast.act_s + fast.engine_s);
+        // 1 GB/s: the bytes set the time, whatever the clock.
+        let slow = call_time(&ideal_board(1e9), &g, 1, rows, cols, Mode::Resident);
+        assert_eq!(slow.bound, Bound::Memory);
+        assert_eq!(
+            slow.total_s,
+            slow.act_s + g.weight_bytes(rows, cols) as f64 / 1e9
+        );
+        // More engines split the rows: cycles drop about linearly.
+        let four = call_time(&ideal_board(1e15), &g, 4, rows, cols, Mode::Resident);
+        assert_eq!(four.cycles, g.cycles(1024, cols));
+    }
+
+    #[test]
+    fn test_streaming_is_pcie_bound() {
+        let g = Geometry::seedlm_for_bus(&Config::BITS4, BUS_BITS);
+        let b = Board::u55c();
+        let c = call_time(&b, &g, 16, 8192, 8192, Mode::Streaming);
+        assert_eq!(c.bound, Bound::Pcie);
+        assert!(c.total_s >= c.weight_bytes as f64 / b.pcie.bytes_per_s());
+        // Auto: Llama-2-70B does not fit 16 GB even at 4 bits; 7B does.
+        let big = token_time(&b, &g, 16, &find_model("llama2-70b").unwrap(), Mode::Auto);
+        assert_eq!(big.mode, Mode::Streaming);
+        assert!(big.weight_bytes > b.mem_capacity);
+        let small = token_time(&b, &g, 16, &find_model("llama2-7b").unwrap(), Mode::Auto);
+        assert_eq!(small.mode, Mode::Resident);
+    }
+
+    #[test]
+    fn test_speedup_never_exceeds_the_byte_ratio_and_approaches_4x() {
+        // Same board, same engines, same mode: the 4-bit engine reads a
+        // quarter of FP16's words, so its speed-up is at most 4 (exactly
+        // 4 on the words; the per-call tail and overheads only lower it)
+        // and it grows with the model.
+        let b = Board::u55c();
+        let g4 = Geometry::seedlm_for_bus(&Config::BITS4, BUS_BITS);
+        let f16 = Geometry::fp16_for_bus(BUS_BITS);
+        let e = engines_for(&b, &g4);
+        assert_eq!((e, engines_for(&b, &f16)), (16, 16));
+        assert_eq!(engines_for(&Board::u250(), &g4), 4);
+        let mut last = 0.0;
+        for m in llama_models() {
+            for mode in [Mode::Resident, Mode::Streaming] {
+                let s = token_time(&b, &f16, e, &m, mode).total_s
+                    / token_time(&b, &g4, e, &m, mode).total_s;
+                assert!(s <= 4.0 && s > 2.0, "{} {mode}: {s}", m.name);
+                if mode == Mode::Resident {
+                    assert!(s >= last - 0.05, "{}: {s} after {last}", m.name);
+                    last = s;
+                }
+            }
+        }
+        // With no fixed costs and a fast link, a 70B model is within 1% of 4x.
+        let ideal = ideal_board(460e9);
+        let m = find_model("llama2-70b").unwrap();
+        let s = token_time(&ideal, &f16, e, &m, Mode::Resident).total_s
+            / token_time(&ideal, &g4, e, &m, Mode::Resident).total_s;
+        assert!((3.96..=4.0).contains(&s), "{s}");
+    }
+}
