@@ -182,16 +182,10 @@ impl Fast {
     }
 
     /// Searches up to 8 blocks (`blocks[k]` has `C` weights) into `out[k]`.
-    pub(crate) fn search_batch(
-        &self,
-        s: &Searcher,
-        blocks: &[&[f32]],
-        out: &mut [Found],
-        scratch: &mut Scratch,
-    ) {
+    pub(crate) fn search_batch(&self, s: &Searcher, blocks: &[&[f32]], out: &mut [Found]) {
         match self.shape {
-            Shape::C8P3 => self.batch::<8, 3, 6, 2>(s, blocks, out, scratch),
-            Shape::C12P4 => self.batch::<12, 4, 10, 3>(s, blocks, out, scratch),
+            Shape::C8P3 => self.batch::<8, 3, 6, 2>(s, blocks, out),
+            Shape::C12P4 => self.batch::<12, 4, 10, 3>(s, blocks, out),
         }
     }
 
@@ -200,24 +194,16 @@ impl Fast {
         s: &Searcher,
         blocks: &[&[f32]],
         out: &mut [Found],
-        scratch: &mut Scratch,
     ) {
         assert!(blocks.len() <= LANES && out.len() == blocks.len());
-        let Scratch {
-            hits,
-            overflow,
-            cands,
-            bounds,
-            delta,
-        } = scratch;
         let mut b = Batch::<C>::new(blocks);
         let w32 = b.w32;
         let live = b.active();
-        b.delta(self.unit, delta);
+        let delta = b.delta(self.unit);
         let mut pass = Pass {
             u: &self.u,
             steps: &self.steps,
-            delta,
+            delta: &delta,
             linv: &self.linv,
             w: &w32,
             base: [f32::INFINITY; LANES],
@@ -237,13 +223,14 @@ impl Fast {
         }
 
         // (2) Ill-conditioned windows, bounded in f64.
+        let mut cands: Vec<Vec<(f64, u32)>> = vec![Vec::new(); LANES];
         let mut thr = [0f64; LANES];
         for &l in &live {
             thr[l] = b.threshold(l);
         }
-        bounds.clear();
-        kernel::ortho_bounds::<C, P>(self.isa, &self.ill_q, &b.wn, &b.ww, bounds);
-        for (&pos, r) in self.ill_pos.iter().zip(bounds.iter()) {
+        let mut bounds = Vec::with_capacity(self.ill_pos.len());
+        kernel::ortho_bounds::<C, P>(self.isa, &self.ill_q, &b.wn, &b.ww, &mut bounds);
+        for (&pos, r) in self.ill_pos.iter().zip(&bounds) {
             for &l in &live {
                 if r[l] <= thr[l] {
                     cands[l].push((r[l], pos));
@@ -256,27 +243,33 @@ impl Fast {
         }
 
         // (3) Every position, in chunks, fitting candidates after each chunk.
+        let mut collect = Collect {
+            hits: Box::new([(0, [0.0; LANES]); HIT_CAP]),
+            len: 0,
+        };
+        let mut overflow = Vec::new();
         for start in (0..self.n).step_by(CHUNK) {
             for &l in &live {
                 thr[l] = b.threshold(l);
                 pass.base[l] = (b.ww[l] - thr[l]) as f32;
             }
             let end = (start + CHUNK).min(self.n);
-            let collect = Collect { hits, len: 0 };
-            let collect = kernel::run::<C, P, T, G, _>(self.isa, &pass, start, end, collect);
+            collect.len = 0;
+            collect = kernel::run::<C, P, T, G, _>(self.isa, &pass, start, end, collect);
             let hits = if collect.len <= HIT_CAP {
                 &collect.hits[..collect.len]
             } else {
                 // Rare (e.g. weights so large that no exponent fits): redo
                 // the chunk keeping every hit.
                 overflow.clear();
-                kernel::run::<C, P, T, G, _>(
+                overflow = kernel::run::<C, P, T, G, _>(
                     self.isa,
                     &pass,
                     start,
                     end,
                     CollectAll { hits: overflow },
-                );
+                )
+                .hits;
                 &overflow[..]
             };
             for &l in &live {
@@ -295,33 +288,6 @@ impl Fast {
             b.fit_sorted(s, l, &mut cands[l]);
         }
         out.copy_from_slice(&b.best[..blocks.len()]);
-    }
-}
-
-/// Buffers of [`Fast::search_batch`], reused from batch to batch.
-pub(crate) struct Scratch {
-    /// The hits of one chunk of the pass.
-    hits: Box<[(u32, Lanes); HIT_CAP]>,
-    /// The hits of a chunk that overflowed `hits`.
-    overflow: Vec<(u32, Lanes)>,
-    /// Per lane, the queued candidates `(bound, position)`.
-    cands: [Vec<(f64, u32)>; LANES],
-    /// The f64 bounds of the ill-conditioned windows.
-    bounds: Vec<[f64; LANES]>,
-    /// The batch's step table ([`Pass::delta`]).
-    delta: Vec<[Lanes; QUAD_ROWS]>,
-}
-
-impl Scratch {
-    /// Empty buffers (the hit buffer is allocated once here).
-    pub(crate) fn new() -> Scratch {
-        Scratch {
-            hits: Box::new([(0, [0.0; LANES]); HIT_CAP]),
-            overflow: Vec::new(),
-            cands: Default::default(),
-            bounds: Vec::new(),
-            delta: Vec::new(),
-        }
     }
 }
 
@@ -357,12 +323,12 @@ fn is_hit(acc: &Lanes) -> bool {
 /// Pass visitor: positions where some lane is at or below its threshold,
 /// into a fixed buffer (no allocation, so no call, in the pass's loop);
 /// `len > HIT_CAP` means it overflowed.
-struct Collect<'a> {
-    hits: &'a mut [(u32, Lanes); HIT_CAP],
+struct Collect {
+    hits: Box<[(u32, Lanes); HIT_CAP]>,
     len: usize,
 }
 
-impl Visit for Collect<'_> {
+impl Visit for Collect {
     #[inline(always)]
     fn visit(&mut self, pos: usize, acc: &Lanes) {
         if is_hit(acc) {
@@ -375,11 +341,11 @@ impl Visit for Collect<'_> {
 }
 
 /// Pass visitor: like [`Collect`], without a limit.
-struct CollectAll<'a> {
-    hits: &'a mut Vec<(u32, Lanes)>,
+struct CollectAll {
+    hits: Vec<(u32, Lanes)>,
 }
 
-impl Visit for CollectAll<'_> {
+impl Visit for CollectAll {
     #[inline(always)]
     fn visit(&mut self, pos: usize, acc: &Lanes) {
         if is_hit(acc) {
@@ -481,10 +447,10 @@ impl<const C: usize> Batch<C> {
     /// The per-batch step table of [`Pass::delta`]: for quad `g` and bit
     /// pattern `x`, `Σ_{k<4} w_{4g+k} · d(x >> 2k) / unit` with
     /// `d(f, a) = half·(2f - 1) - a/2` (normalised weights, f64 rounded once).
-    fn delta(&self, unit: f64, table: &mut Vec<[Lanes; QUAD_ROWS]>) {
+    fn delta(&self, unit: f64) -> Vec<[Lanes; QUAD_ROWS]> {
         let half = (unit + 1.0) / 2.0;
         let d = |bits: usize| half * (2.0 * (bits & 1) as f64 - 1.0) - (bits >> 1 & 1) as f64 / 2.0;
-        table.resize(C / 4, [[0f32; LANES]; QUAD_ROWS]);
+        let mut table = vec![[[0f32; LANES]; QUAD_ROWS]; C / 4];
         for (g, rows) in table.iter_mut().enumerate() {
             // Each weight's four possible terms, then the rows as sums of four.
             let mut terms = [[[0f64; LANES]; 4]; 4];
@@ -502,6 +468,7 @@ impl<const C: usize> Batch<C> {
                 }
             }
         }
+        table
     }
 }
 
@@ -663,8 +630,7 @@ mod tests {
                 .collect();
             let refs: Vec<&[f32]> = w.iter().map(|b| b.as_slice()).collect();
             let b = Batch::<C>::new(&refs);
-            let mut delta = Vec::new();
-            b.delta(f.unit, &mut delta);
+            let delta = b.delta(f.unit);
             let pass = Pass {
                 u: &f.u,
                 steps: &f.steps,

@@ -137,14 +137,14 @@ impl Searcher {
     /// block as for 8: use [`Searcher::search_all`] for throughput.
     pub fn search(&self, w: &[f32]) -> Found {
         let mut out = [zero_block()];
-        self.search_batch(&[w], &mut out, &mut fast::Scratch::new());
+        self.search_batch(&[w], &mut out);
         out[0]
     }
 
     /// Searches up to 8 blocks at once into `out` (same length).
-    fn search_batch(&self, blocks: &[&[f32]], out: &mut [Found], scratch: &mut fast::Scratch) {
+    fn search_batch(&self, blocks: &[&[f32]], out: &mut [Found]) {
         match &self.fast {
-            Some(f) => f.search_batch(self, blocks, out, scratch),
+            Some(f) => f.search_batch(self, blocks, out),
             None => {
                 for (o, w) in out.iter_mut().zip(blocks) {
                     *o = self.search_naive(w);
@@ -177,13 +177,9 @@ impl Searcher {
             .par_chunks(c * CHUNK)
             .flat_map_iter(|chunk| {
                 let mut found = vec![zero_block(); chunk.len() / c];
-                let mut scratch = fast::Scratch::new();
-                let mut blocks: [&[f32]; BATCH] = [&[]; BATCH];
                 for (w, out) in chunk.chunks(c * BATCH).zip(found.chunks_mut(BATCH)) {
-                    for (b, x) in blocks.iter_mut().zip(w.chunks(c)) {
-                        *b = x;
-                    }
-                    self.search_batch(&blocks[..out.len()], out, &mut scratch);
+                    let blocks: Vec<&[f32]> = w.chunks(c).collect();
+                    self.search_batch(&blocks, out);
                 }
                 progress(found.len());
                 found
