@@ -39,7 +39,9 @@ pub struct PplArgs {
     /// A .seedlm file compressed from --model (repeat for 4-bit, 3-bit, ...).
     #[arg(long, value_name = "FILE.seedlm")]
     pub seedlm: Vec<PathBuf>,
-    /// Backend for the .seedlm files: cpu or emu.
+    /// Backend for the .seedlm files: cpu (float decode on the fly), dense
+    /// (the same float decode done once at load: same numbers up to f32
+    /// summation order, much faster here), golden or emu.
     #[arg(long, default_value = "cpu")]
     pub seedlm_backend: Backend,
     /// Text file (UTF-8); CRLF becomes LF, a Project Gutenberg header is skipped.

@@ -34,8 +34,9 @@ pub struct Args {
     /// compressed from.
     #[arg(long, value_name = "CHECKPOINT")]
     pub base: Option<PathBuf>,
-    /// Backend of the linear layers: dense, cpu (SeedLM float decode), emu
-    /// (device golden model), rtn4, rtn3.
+    /// Backend of the linear layers: dense (f32), cpu (SeedLM float decode),
+    /// golden (device numerics, no protocol), emu | verilator | vfio:<pci-addr>
+    /// (the device through its driver), rtn4 | rtn3 (RTN baselines).
     #[arg(long, default_value = "emu")]
     pub backend: Backend,
     /// Backend of the output head (dense by default, like embeddings and
