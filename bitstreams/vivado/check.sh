@@ -6,11 +6,18 @@
 # the engine as an RTL module reference. Also lints the AXI wrapper
 # seedlm_axi.v with Verilator against the generated 16-lane 4-bit engine.
 #
+# Installs tclsh (Debian's tcl) if missing.
+#
 # Usage: bitstreams/vivado/check.sh   (GEN=path/to/gen-rtl to skip the build)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
-command -v tclsh >/dev/null || { echo "check.sh needs tclsh (apt-get install -y tcl)" >&2; exit 1; }
+if ! command -v tclsh >/dev/null; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq tcl >/dev/null
+fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
