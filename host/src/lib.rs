@@ -4,6 +4,7 @@
 #![deny(unsafe_code)]
 
 pub mod checkpoint;
+pub mod device;
 pub mod error;
 pub mod linear;
 pub mod llama;

@@ -40,6 +40,10 @@ enum Command {
     /// decoded on the fly) side by side; `--model-board` prints the
     /// performance model of the engine on FPGA boards.
     Bench(cli::bench::Args),
+    /// Talk to the accelerator: `device info` prints what it reports,
+    /// `device selftest` runs known-answer vectors (backends emu,
+    /// verilator, vfio:<pci-addr>).
+    Device(cli::device::Args),
     /// Generate text with a Llama model (.seedlm, GGUF or HF directory),
     /// its linear layers on a backend (default: the SmolLM2-135M 4-bit
     /// model on the emulated device).
@@ -61,6 +65,7 @@ fn main() -> ExitCode {
         Command::Error(a) => cli::error::run(a),
         Command::BenchSearch(a) => cli::bench_search::run(a),
         Command::Bench(a) => cli::bench::run(a),
+        Command::Device(a) => cli::device::run(a),
         Command::Demo(a) => cli::demo::run(a),
         Command::Generate(a) => cli::generate::run(a),
         Command::Eval(a) => cli::eval::run(a),

@@ -6,6 +6,7 @@ pub mod bench_search;
 pub mod compress;
 pub mod decompress;
 pub mod demo;
+pub mod device;
 pub mod error;
 pub mod eval;
 pub mod generate;

@@ -1,0 +1,272 @@
+//! The device layer: one API for the SeedLM accelerator, whatever is behind
+//! it.
+//!
+//! - [`Device`]: the accelerator at the level of a PCIe card: 32-bit
+//!   registers in BAR0 (the engine's CSRs of [`seedlm::hw`] and the
+//!   [`shell`]'s), device-memory buffers, start, wait, error status.
+//! - Backends, all bit-exact with each other and with
+//!   [`seedlm::fixed::BlockMatrix::matvec`]:
+//!   [`emu::EmuDevice`] (the golden model, fast enough for a whole model),
+//!   `verilator::VerilatorDevice` (the generated RTL, cycle-accurate, behind
+//!   cargo feature `verilator`) and [`vfio::VfioDevice`] (a board over
+//!   PCIe). [`open`] picks one from a string: `emu`, `verilator` or
+//!   `vfio:<pci-addr>`.
+//! - [`packer`]: compressed blocks to the engine's tile layout.
+//! - [`Engine`]: the driver above a `Box<dyn Device>`: load a layer once,
+//!   then run mat-vecs against it.
+//!
+//! Using it from a runtime (one [`Engine`] for every layer of a model; put
+//! it in a `Mutex` to share it between layers, since a device runs one job
+//! at a time):
+//!
+//! ```no_run
+//! use seedlm_host::device::{open, Engine, OpenOptions};
+//! # fn demo(m: &seedlm::fixed::BlockMatrix, x: &[f32]) -> anyhow::Result<()> {
+//! let dev = open("emu", &OpenOptions::default())?;
+//! let mut engine = Engine::new(dev)?;
+//! let layer = engine.load_layer(m)?; // packed and written to device memory once
+//! let y = engine.matvec(&layer, x)?; // == m.matvec(x), bit for bit
+//! let ys = engine.matvec_batch(&layer, &[x, x])?; // one job, two vectors
+//! # let _ = (y, ys); Ok(()) }
+//! ```
+//!
+//! A runtime's `Linear::forward(&self, x, y)` is then
+//! `y.copy_from_slice(&engine.lock().unwrap().matvec(&layer, x)?)`.
+
+pub mod emu;
+mod engine;
+pub mod error;
+pub mod memory;
+pub mod packer;
+pub mod selftest;
+pub mod shell;
+#[cfg(feature = "verilator")]
+pub mod verilator;
+pub mod vfio;
+
+pub use engine::{Engine, LayerHandle};
+pub use error::{DeviceError, Result};
+
+use seedlm::{hw, Config};
+use shell::{SHELL_BUSY, SHELL_DONE, SHELL_ERROR_BIT};
+use std::time::{Duration, Instant};
+
+/// A buffer in device memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DevBuf {
+    /// Device (bus) address of byte 0, [`shell::BUF_ALIGN`]-aligned.
+    pub addr: u64,
+    /// Length in bytes.
+    pub len: u64,
+}
+
+/// What a device reports about itself (engine CSRs and shell registers).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceInfo {
+    /// Backend and where it is (`emu`, `verilator`, `vfio 0000:01:00.0`).
+    pub backend: String,
+    /// Block configuration of the engine (CONFIG).
+    pub cfg: Config,
+    /// Lanes of the engine (CONFIG).
+    pub lanes: usize,
+    /// Engine interface version (VERSION), major << 16 | minor.
+    pub version: u32,
+    /// Shell interface version (SHELL_VERSION).
+    pub shell_version: u32,
+    /// Activation memory depth in column blocks (ACT_DEPTH).
+    pub act_depth: u32,
+    /// Device memory in bytes (MEM_SIZE).
+    pub mem_size: u64,
+}
+
+impl std::fmt::Display for DeviceInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let v = |x: u32| format!("{}.{}", x >> 16, x & 0xFFFF);
+        writeln!(f, "backend        {}", self.backend)?;
+        writeln!(
+            f,
+            "config         {} ({} bits/weight, {}-bit block words)",
+            self.cfg,
+            self.cfg.bits_per_weight(),
+            self.cfg.bits_per_block()
+        )?;
+        writeln!(f, "lanes          {}", self.lanes)?;
+        writeln!(f, "engine version {}", v(self.version))?;
+        writeln!(f, "shell version  {}", v(self.shell_version))?;
+        writeln!(
+            f,
+            "act depth      {} column blocks ({} columns)",
+            self.act_depth,
+            self.act_depth as usize * self.cfg.c
+        )?;
+        write!(f, "memory         {} bytes", self.mem_size)
+    }
+}
+
+/// The accelerator as the host sees it over PCIe (see module docs). All
+/// offsets are byte offsets into BAR0; buffers come from [`Device::alloc`].
+pub trait Device: Send {
+    /// Backend and location, for messages.
+    fn name(&self) -> String;
+    /// Reads a 32-bit register.
+    fn read_csr(&mut self, off: u32) -> Result<u32>;
+    /// Writes a 32-bit register (writes to read-only registers are ignored).
+    fn write_csr(&mut self, off: u32, v: u32) -> Result<()>;
+    /// Allocates a buffer of `len` bytes in device memory.
+    fn alloc(&mut self, len: usize) -> Result<DevBuf>;
+    /// Frees a buffer.
+    fn free(&mut self, buf: DevBuf) -> Result<()>;
+    /// Copies `data` into `buf` at `offset` (host to device DMA).
+    fn write(&mut self, buf: &DevBuf, offset: u64, data: &[u8]) -> Result<()>;
+    /// Copies `out.len()` bytes of `buf` at `offset` to `out` (device to host).
+    fn read(&mut self, buf: &DevBuf, offset: u64, out: &mut [u8]) -> Result<()>;
+    /// Resets engine and shell (registers cleared, device memory kept).
+    fn reset(&mut self) -> Result<()>;
+
+    /// Starts the job described by the registers ([`shell`] module docs).
+    fn start(&mut self) -> Result<()> {
+        self.write_csr(shell::SHELL_CTRL, shell::SHELL_START)
+    }
+
+    /// SHELL_ERROR and the engine's ERROR of the last job.
+    fn error_status(&mut self) -> Result<(u32, u32)> {
+        Ok((
+            self.read_csr(shell::SHELL_ERROR)?,
+            self.read_csr(hw::CSR_ERROR)?,
+        ))
+    }
+
+    /// Waits until the job is done; fails if it reports an error or is
+    /// still busy after `timeout`.
+    fn wait(&mut self, timeout: Duration) -> Result<()> {
+        let t0 = Instant::now();
+        loop {
+            let status = self.read_csr(shell::SHELL_STATUS)?;
+            if status & SHELL_ERROR_BIT != 0 {
+                let (shell, engine) = self.error_status()?;
+                return Err(DeviceError::Hardware(format!(
+                    "{}: job failed, SHELL_ERROR {shell:#x} ({}), engine ERROR {engine:#x}",
+                    self.name(),
+                    shell_error_names(shell)
+                )));
+            }
+            if status & SHELL_DONE != 0 && status & SHELL_BUSY == 0 {
+                return Ok(());
+            }
+            if t0.elapsed() > timeout {
+                return Err(DeviceError::Timeout(timeout, status));
+            }
+            std::thread::yield_now();
+        }
+    }
+
+    /// What the device reports about itself (CONFIG, VERSION, ACT_DEPTH,
+    /// SHELL_VERSION, MEM_SIZE).
+    fn info(&mut self) -> Result<DeviceInfo> {
+        let (cfg, lanes) = hw::decode_config(self.read_csr(hw::CSR_CONFIG)?)?;
+        let lo = self.read_csr(shell::MEM_SIZE_LO)? as u64;
+        let hi = self.read_csr(shell::MEM_SIZE_HI)? as u64;
+        Ok(DeviceInfo {
+            backend: self.name(),
+            cfg,
+            lanes,
+            version: self.read_csr(hw::CSR_VERSION)?,
+            shell_version: self.read_csr(shell::SHELL_VERSION)?,
+            act_depth: self.read_csr(hw::CSR_ACT_DEPTH)?,
+            mem_size: lo | hi << 32,
+        })
+    }
+}
+
+/// Names of the SHELL_ERROR flags that are set.
+pub fn shell_error_names(flags: u32) -> String {
+    let names = [
+        (shell::SERR_RANGE, "address out of device memory"),
+        (shell::SERR_LENGTH, "TILE_WORDS/BATCH inconsistent"),
+        (shell::SERR_ENGINE, "engine refused the run"),
+        (shell::SERR_TIMEOUT, "engine timeout"),
+    ];
+    let set: Vec<&str> = names
+        .iter()
+        .filter(|(bit, _)| flags & bit != 0)
+        .map(|&(_, n)| n)
+        .collect();
+    if set.is_empty() {
+        "none".into()
+    } else {
+        set.join(", ")
+    }
+}
+
+/// What the software backends are built for (a board reports its own).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OpenOptions {
+    /// Block configuration of the emulated engine.
+    pub cfg: Config,
+    /// Lanes of the emulated engine.
+    pub lanes: usize,
+    /// Device memory of `emu` and `verilator`, in bytes.
+    pub mem_size: u64,
+}
+
+impl Default for OpenOptions {
+    /// The 4-bit configuration, 8 lanes, 4 GiB (pages are only touched when
+    /// written, so the size costs nothing until used).
+    fn default() -> Self {
+        OpenOptions {
+            cfg: Config::BITS4,
+            lanes: 8,
+            mem_size: 4 << 30,
+        }
+    }
+}
+
+/// Opens a backend: `emu`, `verilator` (needs the `verilator` feature) or
+/// `vfio:<pci-addr>` (e.g. `vfio:0000:01:00.0`).
+pub fn open(spec: &str, opts: &OpenOptions) -> Result<Box<dyn Device>> {
+    match spec.split_once(':') {
+        None if spec == "emu" => Ok(Box::new(emu::EmuDevice::new(opts)?)),
+        None if spec == "verilator" => open_verilator(opts),
+        Some(("vfio", addr)) => Ok(Box::new(vfio::VfioDevice::open(addr)?)),
+        _ => Err(DeviceError::Backend {
+            spec: spec.into(),
+            why: "expected emu, verilator or vfio:<pci-addr> (e.g. vfio:0000:01:00.0)".into(),
+        }),
+    }
+}
+
+#[cfg(feature = "verilator")]
+fn open_verilator(opts: &OpenOptions) -> Result<Box<dyn Device>> {
+    Ok(Box::new(verilator::VerilatorDevice::new(opts)?))
+}
+
+#[cfg(not(feature = "verilator"))]
+fn open_verilator(_: &OpenOptions) -> Result<Box<dyn Device>> {
+    Err(DeviceError::Backend {
+        spec: "verilator".into(),
+        why: "not built in: rebuild with `--features seedlm-host/verilator` (needs Verilator 5)"
+            .into(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_open_rejects_unknown_backends() {
+        for spec in ["", "gpu", "vfio", "emu:3"] {
+            let err = open(spec, &OpenOptions::default()).err().unwrap();
+            assert!(err.to_string().contains("expected emu"), "{spec}: {err}");
+        }
+    }
+
+    #[test]
+    fn test_shell_error_names() {
+        assert_eq!(shell_error_names(0), "none");
+        assert_eq!(
+            shell_error_names(shell::SERR_RANGE | shell::SERR_ENGINE),
+            "address out of device memory, engine refused the run"
+        );
+    }
+}
