@@ -9,10 +9,11 @@
 //!
 //! **Exactness.** Let `B` be the best `(error, seed)` found so far (exact
 //! `fit` results, lexicographic minimum). A seed is fitted whenever its f32
-//! bound is `≤ B.err + MARGIN` (in the block's normalised units, where
-//! `||w||² ∈ [0.5, 2]`). [`MARGIN`] exceeds the f32 error of the bound (see the
-//! test `test_margin_covers_f32_bound_error`), so the seed the naive search
-//! returns always has `bound ≤ r ≤ its error + MARGIN ≤ B.err + MARGIN` and
+//! bound is below `B.err + MARGIN` (in the block's normalised units, where
+//! `||w||² ∈ [0.5, 2]`): the pass computes `bound - (B.err + MARGIN)` and
+//! tests its sign bit. The f32 error `E` of the bound is below `MARGIN / 8`
+//! (see the test `test_margin_covers_f32_bound_error`), so the seed the naive
+//! search returns has `bound ≤ r + E ≤ its error + E < B.err + MARGIN` and
 //! gets fitted; every fit goes through the same `fit` as the naive search,
 //! and ties go to the lowest seed as there.
 //!
@@ -314,13 +315,15 @@ impl Visit for ArgMin {
 /// Hits kept by [`Collect`] per chunk.
 const HIT_CAP: usize = 512;
 
-/// Whether some lane is at or below its threshold.
+/// Whether some lane is below its threshold: a sign-bit test (one
+/// `vmovmskps`, no compare; `-0.0` counts as a hit, which only adds a
+/// candidate).
 #[inline(always)]
 fn is_hit(acc: &Lanes) -> bool {
-    acc.iter().fold(false, |hit, &x| hit | (x <= 0.0))
+    acc.iter().fold(false, |hit, &x| hit | x.is_sign_negative())
 }
 
-/// Pass visitor: positions where some lane is at or below its threshold,
+/// Pass visitor: positions where some lane is below its threshold,
 /// into a fixed buffer (no allocation, so no call, in the pass's loop);
 /// `len > HIT_CAP` means it overflowed.
 struct Collect {
