@@ -206,8 +206,14 @@ fn time_shape(
     );
     let call = |k: usize, y: &mut [f32]| -> Result<()> {
         let r = match k {
-            0 => Ok(matvec_f32(&w32, &x, y)),
-            1 => Ok(matvec_f16(&w16, &x, y)),
+            0 => {
+                matvec_f32(&w32, &x, y);
+                Ok(())
+            }
+            1 => {
+                matvec_f16(&w16, &x, y);
+                Ok(())
+            }
             2 => s4.matvec(&Basis::Table(t4), &x, y),
             3 => s4.matvec(&l4, &x, y),
             4 => s3.matvec(&Basis::Table(t3), &x, y),
@@ -223,7 +229,7 @@ fn time_shape(
         let s = t.elapsed().as_secs_f64();
         *it = ((0.02 / s.max(1e-9)).ceil() as usize).clamp(1, 10_000);
     }
-    let mut samples = vec![Vec::with_capacity(repeat); NK];
+    let mut samples: Vec<Vec<f64>> = (0..NK).map(|_| Vec::with_capacity(repeat)).collect();
     for _ in 0..repeat {
         for k in 0..NK {
             let t = Instant::now();

@@ -10,17 +10,25 @@
 //! and `cb = ceil(cols / cols_per_word)` words per row group:
 //!
 //! ```text
-//! cycles = groups * period + latency + lanes + CALL_CYCLES
+//! cycles = groups * period + latency + last + CALL_CYCLES
 //! period = max(cb, lanes + latency + TILE_GAP)    (SeedLM engine)
+//! last   = rows - (groups - 1) * lanes            (rows of the last group)
 //! ```
 //!
 //! `groups * cb` is the stream of words, `latency` the pipeline after the
-//! last word, `lanes` the drain of the last tile's results (one row per
-//! cycle from the shifting result bank), and `CALL_CYCLES` the START and
-//! DONE handshakes. A tile's last word is held until the previous tile's
-//! results have left the bank, so a row group takes at least
-//! `lanes + latency + TILE_GAP` cycles: only narrow layers (`cb` below about
-//! 30) see that; every Llama layer has `cb >= 128`.
+//! last word, `last` the drain of the last tile's results (one row per
+//! cycle from the shifting result bank; rows past ROWS are dropped), and
+//! `CALL_CYCLES` the START and DONE handshakes. A tile's last word is held
+//! until the previous tile's results have left the bank, so a row group
+//! takes at least `lanes + latency + TILE_GAP` cycles: only narrow layers
+//! (`cb` below about 30) see that; every Llama layer has `cb >= 128`.
+//! The calibration test covers layers with `cb >= lanes + latency + 8`
+//! (Llama-like); `TILE_GAP` of narrow layers is an estimate.
+//!
+//! The FP16 baseline ([`Geometry::fp16_for_bus`]) is modelled with the
+//! same formula and no drain bound: one row per word, 32 weights; it is not
+//! calibrated against the FP16 RTL (not compiled into the simulator when
+//! this model was written).
 
 use seedlm::Config;
 
@@ -136,7 +144,8 @@ impl Geometry {
             Kind::Seed(_) => cb.max(lanes + self.latency + TILE_GAP),
             Kind::Fp16 => cb,
         };
-        groups * period + self.latency + lanes + CALL_CYCLES
+        let last = rows as u64 - (groups - 1) * lanes;
+        groups * period + self.latency + last + CALL_CYCLES
     }
 
     /// Weights processed per cycle at full rate.
@@ -178,6 +187,11 @@ mod tests {
         let narrow = g.cycles(64, 8);
         assert_eq!(narrow, 8 * (8 + g.latency + TILE_GAP) + tail);
         assert!(narrow > g.words(64, 8) + tail);
+        // Ragged rows: the last group drains only its 3 real rows.
+        assert_eq!(
+            g.cycles(67, cols),
+            g.words(67, cols) + g.latency + 3 + CALL_CYCLES
+        );
         assert_eq!(g.cycles(0, 8), 0);
     }
 }
