@@ -14,6 +14,7 @@
 //! - [`search`]: the seed search (naive reference and the fast exact search).
 //! - [`pack`]: bit packing of block words and block streams.
 //! - [`fixed`]: the fixed-point golden model of the accelerator datapath.
+//! - [`fixed_fp16`]: the golden model of the FP16 baseline engine.
 //! - [`hw`]: the accelerator interface: CSR map, stream and activation layouts.
 //! - [`container`]: the `.seedlm` file format.
 #![deny(missing_docs)]
@@ -24,6 +25,7 @@ pub mod config;
 pub mod container;
 pub mod error;
 pub mod fixed;
+pub mod fixed_fp16;
 pub mod hw;
 pub mod lfsr;
 pub mod pack;

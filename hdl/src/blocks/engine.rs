@@ -12,11 +12,17 @@
 //! A tile's last word is accepted only while the bank is empty and no other
 //! last word is in flight, so nothing is ever dropped; with
 //! `COL_BLOCKS >= N + latency` this never stalls (one tile word per cycle).
+//!
+//! The FP16 baseline ([`SeedlmEngine::new_fp16`]) is the same engine with
+//! [`Fp16Lane`]s in place of [`MacLane`]s: the stream, bank, activation
+//! memory and CSR logic are shared; only the lanes differ.
 
 use super::csr::Csr;
+use super::fp16_lane::{fp16_lane_latency, Fp16Lane, FP16_WORD_BITS};
 use super::mac_lane::{lane_latency, MacLane, AW};
 use super::pipe::Pipe;
 use rust_hdl::prelude::*;
+use seedlm::fixed_fp16::fp16_encode_config;
 use seedlm::{hw, Config};
 
 /// Activation memory address bits ([`hw::DEFAULT_ACT_ADDR_BITS`]).
@@ -28,8 +34,13 @@ pub fn engine_latency(cfg: &Config) -> usize {
     1 + lane_latency(cfg) + 1
 }
 
-/// The engine core with `BW`-bit block words and `XW = 16·C`-bit
-/// activation slices; the lane count is `blk_word.len()`.
+/// [`engine_latency`] of the FP16 baseline engine.
+pub fn fp16_engine_latency() -> usize {
+    1 + fp16_lane_latency() + 1
+}
+
+/// The engine core with `BW`-bit block (or FP16 lane) words and
+/// `XW = 16·C`-bit activation slices; the lane count is `blk_word.len()`.
 #[derive(LogicBlock)]
 pub struct SeedlmEngine<const BW: usize, const XW: usize> {
     /// Clock.
@@ -71,6 +82,7 @@ pub struct SeedlmEngine<const BW: usize, const XW: usize> {
     csr: Csr,
     act: RAM<Bits<XW>, ACT_ADDR_BITS>,
     lanes: Vec<MacLane<BW, XW>>,
+    fp16: Vec<Fp16Lane>,
     s0_word: Pipe<Bits<BW>>,
     s0_flags: Pipe<Bit>,
     running: Pipe<Bit>,
@@ -102,6 +114,24 @@ impl<const BW: usize, const XW: usize> SeedlmEngine<BW, XW> {
     /// must match it ([`seedlm::Config::bits_per_block`], `16·C`).
     pub fn new(cfg: &Config, lanes: usize) -> Self {
         hw::check_lanes(lanes).expect("lane count");
+        let mac = (0..lanes).map(|_| MacLane::new(cfg)).collect();
+        Self::build(hw::encode_config(cfg, lanes), mac, vec![])
+    }
+
+    /// The FP16 baseline engine of `lanes` lanes; `BW = XW = 128`.
+    pub fn new_fp16(lanes: usize) -> Self {
+        hw::check_lanes(lanes).expect("lane count");
+        assert!(
+            BW == FP16_WORD_BITS && XW == FP16_WORD_BITS,
+            "FP16 lane word width"
+        );
+        let fp16 = (0..lanes).map(|_| Fp16Lane::default()).collect();
+        Self::build(fp16_encode_config(lanes), vec![], fp16)
+    }
+
+    /// The engine around either kind of lanes (one of the two is empty).
+    fn build(config: u32, mac: Vec<MacLane<BW, XW>>, fp16: Vec<Fp16Lane>) -> Self {
+        let lanes = mac.len() + fp16.len();
         let depth = 1u32 << ACT_ADDR_BITS;
         let c32 = |v: u32| Constant::new((v as u64).into());
         Self {
@@ -123,9 +153,10 @@ impl<const BW: usize, const XW: usize> SeedlmEngine<BW, XW> {
             csr_re: Default::default(),
             csr_rdata: Default::default(),
             csr_rvalid: Default::default(),
-            csr: Csr::new(hw::encode_config(cfg, lanes), depth),
+            csr: Csr::new(config, depth),
             act: Default::default(),
-            lanes: (0..lanes).map(|_| MacLane::new(cfg)).collect(),
+            lanes: mac,
+            fp16,
             s0_word: Pipe::new(lanes),
             s0_flags: Pipe::new(3),
             running: Pipe::new(1),
@@ -238,6 +269,14 @@ impl<const BW: usize, const XW: usize> Logic for SeedlmEngine<BW, XW> {
             self.lanes[l].first.next = self.s0_flags.q[1].val();
             self.lanes[l].last.next = self.s0_flags.q[2].val();
         }
+        for l in 0..self.fp16.len() {
+            self.fp16[l].clock.next = self.clock.val();
+            self.fp16[l].word.next = self.s0_word.q[l].val().get_bits::<FP16_WORD_BITS>(0);
+            self.fp16[l].x.next = self.act.read_data.val().get_bits::<FP16_WORD_BITS>(0);
+            self.fp16[l].valid.next = self.s0_flags.q[0].val();
+            self.fp16[l].first.next = self.s0_flags.q[1].val();
+            self.fp16[l].last.next = self.s0_flags.q[2].val();
+        }
         // Output side: a shifting bank, one row per accepted result.
         self.res_valid.next = self.bank_count.q[0].val().any();
         self.res_acc.next = self.bank.q[0].val();
@@ -255,10 +294,16 @@ impl<const BW: usize, const XW: usize> Logic for SeedlmEngine<BW, XW> {
         for l in 0..self.lanes.len() {
             self.all_done[l + 1].next = self.all_done[l].val() && self.lanes[l].done.val();
         }
-        for n in self.lanes.len()..(self.lanes.len() + 1) {
+        for l in 0..self.fp16.len() {
+            self.all_done[l + 1].next = self.all_done[l].val() && self.fp16[l].done.val();
+        }
+        for n in self.bank.d.len()..(self.bank.d.len() + 1) {
             if self.all_done[n].val() {
                 for l in 0..self.lanes.len() {
                     self.bank.d[l].next = self.lanes[l].acc.val();
+                }
+                for l in 0..self.fp16.len() {
+                    self.bank.d[l].next = self.fp16[l].acc.val();
                 }
                 self.bank_count.d[0].next = self.n_lanes.val();
                 if self.remaining.val() < self.n_lanes.val() {
@@ -322,5 +367,12 @@ mod tests {
         let mut uut = SeedlmEngine::<32, 128>::new(&Config::BITS4, 2);
         uut.connect_all();
         yosys_validate("seedlm_engine", &generate_verilog(&uut)).unwrap();
+    }
+
+    #[test]
+    fn test_fp16_engine_synthesizes() {
+        let mut uut = SeedlmEngine::<128, 128>::new_fp16(2);
+        uut.connect_all();
+        yosys_validate("fp16_engine", &generate_verilog(&uut)).unwrap();
     }
 }

@@ -16,11 +16,13 @@
 //! 21 bits, one DSP stage, one 40-bit add, a 16-way shift or one 72-bit add,
 //! which is why every stage can close at a few hundred MHz.
 
+use super::adder_tree::{tree_levels, AdderTree};
 use super::lfsr_expander::LfsrExpander;
 use super::mul_bank::{MulBank, PW};
 use super::pipe::Pipe;
 use super::shifter::Shifter;
 use super::weight_rebuild::WeightRebuild;
+use super::weight_rebuild::RW;
 use rust_hdl::prelude::*;
 use seedlm::config::{EXP_BITS, EXP_MIN};
 use seedlm::fixed::{lane_sum_bits, ACC_BITS, EXP_BIAS};
@@ -54,28 +56,20 @@ pub struct MacLane<const BW: usize, const XW: usize> {
     pub done: Signal<Out, Bit>,
     expander: LfsrExpander,
     rebuild: WeightRebuild,
-    mul: MulBank,
+    mul: MulBank<RW, PW>,
     q_reg: Pipe<Bits<4>>,
     x_pipe: Pipe<Bits<XW>>,
-    leaf: Vec<Signal<Local, Bits<PW>>>,
-    tree: Pipe<Bits<PW>>,
+    tree: AdderTree<PW>,
     exp_pipe: Pipe<Bits<4>>,
     valid_pipe: Pipe<Bit>,
     first_pipe: Pipe<Bit>,
     last_pipe: Pipe<Bit>,
-    shifter: Shifter,
+    shifter: Shifter<PW, 4>,
     accr: Pipe<Bits<AW>>,
     done_r: Pipe<Bit>,
-    pad: Vec<Constant<Bits<PW>>>,
     exp_bias: Constant<Bits<4>>,
     _p: usize,
-    _leaves: usize,
     _t: usize,
-}
-
-/// Adder-tree levels for `c` products.
-pub fn tree_levels(c: usize) -> usize {
-    c.next_power_of_two().trailing_zeros() as usize
 }
 
 /// Cycles from a block presented to a lane until its accumulator holds it.
@@ -93,7 +87,6 @@ impl<const BW: usize, const XW: usize> MacLane<BW, XW> {
             lane_sum_bits(cfg) as usize <= PW,
             "{cfg}: lane sum exceeds {PW} bits"
         );
-        let leaves = cfg.c.next_power_of_two();
         let t = tree_levels(cfg.c);
         Self {
             clock: Default::default(),
@@ -109,8 +102,7 @@ impl<const BW: usize, const XW: usize> MacLane<BW, XW> {
             mul: MulBank::new(cfg.c),
             q_reg: Pipe::new(cfg.p),
             x_pipe: Pipe::new(3),
-            leaf: (0..2 * leaves - 2).map(|_| Signal::default()).collect(),
-            tree: Pipe::new(leaves - 1),
+            tree: AdderTree::new(cfg.c),
             exp_pipe: Pipe::new(5 + t),
             valid_pipe: Pipe::new(6 + t),
             first_pipe: Pipe::new(6 + t),
@@ -118,10 +110,8 @@ impl<const BW: usize, const XW: usize> MacLane<BW, XW> {
             shifter: Default::default(),
             accr: Pipe::new(1),
             done_r: Pipe::new(1),
-            pad: (cfg.c..leaves).map(|_| Constant::new(0.into())).collect(),
             exp_bias: Constant::new((EXP_BIAS as u64).into()),
             _p: cfg.p,
-            _leaves: leaves,
             _t: t,
         }
     }
@@ -162,24 +152,9 @@ impl<const BW: usize, const XW: usize> Logic for MacLane<BW, XW> {
             self.mul.a[i].next = self.rebuild.r[i].val();
             self.mul.b[i].next = self.x_pipe.q[2].val().get_bits::<16>(16 * i);
         }
-        // Stages 6 .. 5+T: a heap-ordered adder tree, one register per level:
-        // node k (0 = root) adds nodes 2k+1 and 2k+2; nodes L-1 .. 2L-2 are
-        // the products (zero past C). `leaf[n - 1]` holds node n.
-        for ll in self._leaves..(self._leaves + 1) {
-            for k in 1..(self._leaves - 1) {
-                self.leaf[k - 1].next = self.tree.q[k].val();
-            }
-            for i in 0..self.mul.p.len() {
-                self.leaf[ll - 2 + i].next = self.mul.p[i].val();
-            }
-            for cc in self.mul.p.len()..(self.mul.p.len() + 1) {
-                for i in self.mul.p.len()..self._leaves {
-                    self.leaf[ll - 2 + i].next = self.pad[i - cc].val();
-                }
-            }
-            for k in 0..(self._leaves - 1) {
-                self.tree.d[k].next = self.leaf[2 * k].val() + self.leaf[2 * k + 1].val();
-            }
+        // Stages 6 .. 5+T: the adder tree, one register per level.
+        for i in 0..self.mul.p.len() {
+            self.tree.x[i].next = self.mul.p[i].val();
         }
         // Exponent and flags travel beside the data.
         self.exp_pipe.d[0].next = self.word.val().get_bits::<4>(16);
@@ -195,7 +170,7 @@ impl<const BW: usize, const XW: usize> Logic for MacLane<BW, XW> {
             self.last_pipe.d[s].next = self.last_pipe.q[s - 1].val();
         }
         // Stage 6+T: sign-extend the lane sum, shift by e + 8 (= e XOR 8).
-        self.shifter.d.next = self.tree.q[0].val();
+        self.shifter.d.next = self.tree.sum.val();
         for e in (self._t + 4)..(self._t + 5) {
             self.shifter.shift.next = self.exp_pipe.q[e].val() ^ self.exp_bias.val();
         }

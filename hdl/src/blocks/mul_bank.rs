@@ -1,36 +1,41 @@
-//! The lane's `C` multipliers: rebuilt weight × activation, two's
-//! complement, `RW × 16 -> PW` bits, exact.
+//! A lane's multipliers: weight × activation, two's complement,
+//! `A × 16 -> P` bits, exact (`A = RW`, `P = PW` in the SeedLM lane; the
+//! f16 significand, 12 bits, and 28 bits in the FP16 baseline lane).
 //!
 //! Two register stages (the multiplier's M and P registers of a DSP slice),
 //! so each product closes timing in one DSP48 at a few hundred MHz. Custom
 //! Verilog, because rust-hdl 0.46's `Signed` multiplies only 16 × 16 bits;
 //! the operands are sign-extended explicitly, which keeps the product
-//! lint-clean and lets synthesis narrow it back to `RW × 16`.
+//! lint-clean and lets synthesis narrow it back to `A × 16`.
 
-use super::weight_rebuild::RW;
 use rust_hdl::prelude::*;
 
 /// Width of a product and of the lane sum (40 bits, the 3-bit configuration's
 /// lane sum width; the engine asserts it against [`seedlm::fixed::lane_sum_bits`]).
 pub const PW: usize = 40;
 
-/// `p[i] = a[i] · b[i]`, two cycles later.
+/// `p[i] = a[i] · b[i]`, two cycles later; `A`-bit weights, `P`-bit
+/// products (`P >= A + 16` keeps every product exact).
 #[derive(LogicBlock)]
-pub struct MulBank {
+pub struct MulBank<const A: usize, const P: usize> {
     /// Clock.
     pub clock: Signal<In, Clock>,
-    /// Rebuilt weights, `RW`-bit two's complement.
-    pub a: Vec<Signal<In, Bits<RW>>>,
+    /// Weights, `A`-bit two's complement.
+    pub a: Vec<Signal<In, Bits<A>>>,
     /// Activations, 16-bit two's complement.
     pub b: Vec<Signal<In, Bits<16>>>,
-    /// Products, `PW`-bit two's complement.
-    pub p: Vec<Signal<Out, Bits<PW>>>,
-    _m: Vec<Bits<PW>>,
+    /// Products, `P`-bit two's complement.
+    pub p: Vec<Signal<Out, Bits<P>>>,
+    _m: Vec<Bits<P>>,
 }
 
-impl MulBank {
+impl<const A: usize, const P: usize> MulBank<A, P> {
     /// `n` multipliers.
     pub fn new(n: usize) -> Self {
+        assert!(
+            P >= A + 16 && P <= 64,
+            "MulBank<{A}, {P}>: products must be exact"
+        );
         Self {
             clock: Default::default(),
             a: (0..n).map(|_| Default::default()).collect(),
@@ -46,13 +51,13 @@ pub(crate) fn sext(x: u64, bits: usize) -> i64 {
     ((x << (64 - bits)) as i64) >> (64 - bits)
 }
 
-impl Logic for MulBank {
+impl<const A: usize, const P: usize> Logic for MulBank<A, P> {
     fn update(&mut self) {
         if self.clock.pos_edge() {
             for i in 0..self.p.len() {
                 self.p[i].next = self._m[i];
-                let prod = sext(self.a[i].val().to_u64(), RW) * sext(self.b[i].val().to_u64(), 16);
-                self._m[i] = ((prod as u64) & ((1 << PW) - 1)).into();
+                let prod = sext(self.a[i].val().to_u64(), A) * sext(self.b[i].val().to_u64(), 16);
+                self._m[i] = ((prod as u64) & (u64::MAX >> (64 - P))).into();
             }
         }
     }
@@ -72,12 +77,12 @@ impl Logic for MulBank {
                 "wire signed [{w}:0] ax${i} = {{{{{ea}{{a${i}[{ra}]}}}}, a${i}}};\n\
                  wire signed [{w}:0] bx${i} = {{{{{eb}{{b${i}[15]}}}}, b${i}}};\n\
                  reg signed [{w}:0] m${i};\n",
-                w = PW - 1,
-                ea = PW - RW,
-                ra = RW - 1,
-                eb = PW - 16,
+                w = P - 1,
+                ea = P - A,
+                ra = A - 1,
+                eb = P - 16,
             );
-            init += &format!("   m${i} = {PW}'h0;\n   p${i} = {PW}'h0;\n");
+            init += &format!("   m${i} = {P}'h0;\n   p${i} = {P}'h0;\n");
             body += &format!("   m${i} <= ax${i} * bx${i};\n   p${i} <= m${i};\n");
         }
         Verilog::Custom(format!(
@@ -89,21 +94,24 @@ impl Logic for MulBank {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::blocks::weight_rebuild::RW;
+
+    type Bank = MulBank<RW, PW>;
 
     #[test]
     fn test_mul_bank_synthesizes() {
-        let mut uut = MulBank::new(2);
+        let mut uut = Bank::new(2);
         uut.connect_all();
         yosys_validate("mul_bank", &generate_verilog(&uut)).unwrap();
     }
 
     #[test]
     fn test_mul_bank_operation() {
-        let mut uut = MulBank::new(2);
+        let mut uut = Bank::new(2);
         uut.connect_all();
         let mut sim = Simulation::new();
-        sim.add_clock(5, |x: &mut Box<MulBank>| x.clock.next = !x.clock.val());
-        sim.add_testbench(move |mut sim: Sim<MulBank>| {
+        sim.add_clock(5, |x: &mut Box<Bank>| x.clock.next = !x.clock.val());
+        sim.add_testbench(move |mut sim: Sim<Bank>| {
             let mut x = sim.init()?;
             let cases: [(i64, i64); 6] = [
                 (-(1 << 20), -32768),

@@ -1,31 +1,35 @@
-//! Exponent shifter: a lane sum, sign-extended to the accumulator width and
-//! shifted left by `e + 8` ([`seedlm::fixed::EXP_BIAS`]), registered.
+//! Shifter: a `D`-bit two's-complement value, sign-extended to the
+//! accumulator width and shifted left by an `S`-bit amount, registered.
+//! The SeedLM lane shifts its lane sum by `e + 8`
+//! ([`seedlm::fixed::EXP_BIAS`]); the FP16 lane shifts each product by its
+//! weight's exponent ([`seedlm::fixed_fp16`]).
 //!
 //! Custom Verilog: rust-hdl 0.46's `bit_cast` widens by AND-ing with a mask
 //! of the target width, which Verilator's `-Wall` flags as a width
 //! mismatch, and `#[hdl_gen]` has no concatenation for a sign extension.
 
 use super::mac_lane::AW;
-use super::mul_bank::{sext, PW};
+use super::mul_bank::sext;
 use rust_hdl::prelude::*;
 
-/// `term = sext(d) << shift`, one cycle later.
+/// `term = sext(d) << shift`, one cycle later; exact because
+/// `D + 2^S - 1 <= AW` (checked when the Verilog is emitted).
 #[derive(LogicBlock, Default)]
-pub struct Shifter {
+pub struct Shifter<const D: usize, const S: usize> {
     /// Clock.
     pub clock: Signal<In, Clock>,
-    /// Lane sum, `PW`-bit two's complement.
-    pub d: Signal<In, Bits<PW>>,
-    /// Shift, `0..=15` (`e + 8`).
-    pub shift: Signal<In, Bits<4>>,
+    /// Value, `D`-bit two's complement.
+    pub d: Signal<In, Bits<D>>,
+    /// Shift, `0..2^S`.
+    pub shift: Signal<In, Bits<S>>,
     /// Shifted term, `AW`-bit two's complement.
     pub term: Signal<Out, Bits<AW>>,
 }
 
-impl Logic for Shifter {
+impl<const D: usize, const S: usize> Logic for Shifter<D, S> {
     fn update(&mut self) {
         if self.clock.pos_edge() {
-            let v = (sext(self.d.val().to_u64(), PW) as i128) << self.shift.val().to_u64();
+            let v = (sext(self.d.val().to_u64(), D) as i128) << self.shift.val().to_u64();
             let v = v as u128;
             let lo: Bits<AW> = ((v as u64) as u128 as u64).into();
             let hi: Bits<AW> = ((v >> 64) as u64 & 0xFF).into();
@@ -38,11 +42,15 @@ impl Logic for Shifter {
     }
 
     fn hdl(&self) -> Verilog {
+        assert!(
+            D + (1 << S) - 1 <= AW,
+            "Shifter<{D}, {S}> overflows {AW} bits"
+        );
         Verilog::Custom(format!(
             "initial begin\n   term = {AW}'h0;\nend\n\n\
              always @(posedge clock) begin\n   term <= {{{{{e}{{d[{top}]}}}}, d}} << shift;\nend\n",
-            e = AW - PW,
-            top = PW - 1,
+            e = AW - D,
+            top = D - 1,
         ))
     }
 }
@@ -50,6 +58,9 @@ impl Logic for Shifter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::blocks::mul_bank::PW;
+
+    type LaneShifter = Shifter<PW, 4>;
 
     fn value(x: Bits<AW>) -> i128 {
         let lo = x.get_bits::<64>(0).to_u64() as u128;
@@ -59,18 +70,18 @@ mod tests {
 
     #[test]
     fn test_shifter_synthesizes() {
-        let mut uut = Shifter::default();
+        let mut uut = LaneShifter::default();
         uut.connect_all();
         yosys_validate("shifter", &generate_verilog(&uut)).unwrap();
     }
 
     #[test]
     fn test_shifter_operation() {
-        let mut uut = Shifter::default();
+        let mut uut = LaneShifter::default();
         uut.connect_all();
         let mut sim = Simulation::new();
-        sim.add_clock(5, |x: &mut Box<Shifter>| x.clock.next = !x.clock.val());
-        sim.add_testbench(move |mut sim: Sim<Shifter>| {
+        sim.add_clock(5, |x: &mut Box<LaneShifter>| x.clock.next = !x.clock.val());
+        sim.add_testbench(move |mut sim: Sim<LaneShifter>| {
             let mut x = sim.init()?;
             let max = (1i64 << (PW - 1)) - 1;
             for (d, s) in [
