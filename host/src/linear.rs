@@ -5,8 +5,9 @@
 //!   the RTN baselines as fake-quantized weights ([`DenseLinear::rtn`]).
 //! - [`SeedCpuLinear`]: SeedLM blocks decoded in float on the fly from a
 //!   [`BasisTable`] (the `cpu` backend); a batch decodes each block once.
-//! - [`DeviceLinear`](crate::llama::DeviceLinear)-style wrappers of the
-//!   device engine live next to the engine and implement the same trait.
+//! - The golden model of the device datapath and the device itself
+//!   (`crate::llama::backend::{GoldenLinear, DeviceLinear}`) implement the
+//!   same trait.
 //!
 //! All shapes are row-major: `W` is `rows × cols`, a batch of `n` vectors is
 //! `n × cols` in, `n × rows` out.

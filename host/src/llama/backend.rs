@@ -10,6 +10,7 @@ use seedlm::fixed::{acc_to_f32, quantize_activations, BlockMatrix, QuantizedActs
 use seedlm::{Block, Config};
 
 use super::weights::{decode_blocks, StoredLinear};
+use crate::device::{self, DeviceError, Engine, LayerHandle, OpenOptions};
 use crate::error::{Error, Result};
 use crate::linear::{check_batch, DenseLinear, Linear, SeedCpuLinear};
 
@@ -23,9 +24,11 @@ pub enum Backend {
     Rtn(u32),
     /// SeedLM blocks decoded in float on the fly.
     Cpu,
-    /// The golden model of the device datapath ([`seedlm::fixed`]), bit-exact
-    /// with every device backend.
-    Emu,
+    /// The golden model of the device datapath ([`seedlm::fixed`]) called
+    /// directly, without the device protocol; bit-exact with every device.
+    Golden,
+    /// A device through [`Engine`]: `emu`, `verilator` or `vfio:<pci-addr>`.
+    Device(String),
 }
 
 impl FromStr for Backend {
@@ -35,12 +38,14 @@ impl FromStr for Backend {
         Ok(match s {
             "dense" => Backend::Dense,
             "cpu" => Backend::Cpu,
-            "emu" => Backend::Emu,
+            "golden" => Backend::Golden,
+            "emu" | "verilator" => Backend::Device(s.into()),
+            d if d.starts_with("vfio:") => Backend::Device(s.into()),
             "rtn4" => Backend::Rtn(4),
             "rtn3" => Backend::Rtn(3),
             other => {
                 return Err(format!(
-                    "unknown backend '{other}' (dense, cpu, emu, rtn4, rtn3)"
+                    "unknown backend '{other}' (dense, cpu, golden, emu, verilator, vfio:<pci-addr>, rtn4, rtn3)"
                 ))
             }
         })
@@ -53,7 +58,8 @@ impl std::fmt::Display for Backend {
             Backend::Dense => f.write_str("dense"),
             Backend::Rtn(b) => write!(f, "rtn{b}"),
             Backend::Cpu => f.write_str("cpu"),
-            Backend::Emu => f.write_str("emu"),
+            Backend::Golden => f.write_str("golden"),
+            Backend::Device(spec) => f.write_str(spec),
         }
     }
 }
@@ -150,12 +156,94 @@ impl Linear for GoldenLinear {
     }
 }
 
+/// A SeedLM layer in a device's memory; calls go through the one
+/// [`Engine`] that all layers of a model share (a device runs one job at a
+/// time).
+pub struct DeviceLinear {
+    engine: Arc<Mutex<Engine>>,
+    layer: LayerHandle,
+    bytes: usize,
+}
+
+impl DeviceLinear {
+    /// Loads `rows × cols` weights stored as `blocks` of `cfg` into the
+    /// device of `engine`.
+    pub fn new(
+        engine: Arc<Mutex<Engine>>,
+        rows: usize,
+        cols: usize,
+        cfg: Config,
+        blocks: &[Block],
+    ) -> Result<DeviceLinear> {
+        let m = BlockMatrix {
+            cfg,
+            rows,
+            cols,
+            blocks,
+        };
+        let layer = engine
+            .lock()
+            .expect("engine lock poisoned")
+            .load_layer(&m)
+            .map_err(device_error)?;
+        Ok(DeviceLinear {
+            engine,
+            layer,
+            bytes: seedlm::pack::packed_len(&cfg, blocks.len()),
+        })
+    }
+}
+
+fn device_error(e: DeviceError) -> Error {
+    Error::Invalid(format!("device: {e}"))
+}
+
+impl Linear for DeviceLinear {
+    fn rows(&self) -> usize {
+        self.layer.rows()
+    }
+
+    fn cols(&self) -> usize {
+        self.layer.cols()
+    }
+
+    fn forward(&self, x: &[f32], y: &mut [f32]) -> Result<()> {
+        self.forward_batch(x, 1, y)
+    }
+
+    fn forward_batch(&self, x: &[f32], n: usize, y: &mut [f32]) -> Result<()> {
+        let (rows, cols) = (self.rows(), self.cols());
+        check_batch(rows, cols, x, n, y)?;
+        let xs: Vec<&[f32]> = x.chunks_exact(cols).collect();
+        let out = self
+            .engine
+            .lock()
+            .expect("engine lock poisoned")
+            .matvec_batch(&self.layer, &xs)
+            .map_err(device_error)?;
+        for (yr, o) in y.chunks_exact_mut(rows).zip(out) {
+            yr.copy_from_slice(&o);
+        }
+        Ok(())
+    }
+
+    fn weight_bytes(&self) -> usize {
+        self.bytes
+    }
+}
+
 /// Builds layers for one backend, sharing one basis table per block
-/// configuration.
+/// configuration and, for a device backend, one engine.
 pub struct LayerFactory {
     backend: Backend,
     tables: Mutex<HashMap<(usize, usize, u32), Arc<BasisTable>>>,
+    engine: Mutex<Option<Arc<Mutex<Engine>>>>,
+    device_memory: u64,
 }
+
+/// Device memory of the software devices unless set: enough for a model of
+/// about 1.5B parameters at 4 bits plus batch buffers.
+pub const DEFAULT_DEVICE_MEMORY: u64 = 1 << 30;
 
 impl LayerFactory {
     /// A factory for `backend`.
@@ -163,7 +251,33 @@ impl LayerFactory {
         LayerFactory {
             backend,
             tables: Mutex::new(HashMap::new()),
+            engine: Mutex::new(None),
+            device_memory: DEFAULT_DEVICE_MEMORY,
         }
+    }
+
+    /// Sets the memory of a software device (`emu`, `verilator`), in bytes.
+    pub fn with_device_memory(mut self, bytes: u64) -> LayerFactory {
+        self.device_memory = bytes;
+        self
+    }
+
+    /// The device engine, opened for `cfg` on first use.
+    fn engine(&self, spec: &str, cfg: &Config) -> Result<Arc<Mutex<Engine>>> {
+        let mut e = self.engine.lock().expect("engine slot poisoned");
+        if let Some(engine) = &*e {
+            return Ok(engine.clone());
+        }
+        let opts = OpenOptions {
+            cfg: *cfg,
+            mem_size: self.device_memory,
+            ..OpenOptions::default()
+        };
+        let engine =
+            Engine::new(device::open(spec, &opts).map_err(device_error)?).map_err(device_error)?;
+        let engine = Arc::new(Mutex::new(engine));
+        *e = Some(engine.clone());
+        Ok(engine)
     }
 
     /// The backend it builds for.
@@ -198,9 +312,15 @@ impl LayerFactory {
             (Backend::Cpu, StoredLinear::Seed { rows, cols, cfg, blocks }) => Ok(Box::new(
                 SeedCpuLinear::new(rows, cols, blocks, self.table(&cfg)?).map_err(named)?,
             )),
-            (Backend::Emu, StoredLinear::Seed { rows, cols, cfg, blocks }) => Ok(Box::new(
+            (Backend::Golden, StoredLinear::Seed { rows, cols, cfg, blocks }) => Ok(Box::new(
                 GoldenLinear::new(rows, cols, blocks, self.table(&cfg)?).map_err(named)?,
             )),
+            (Backend::Device(spec), StoredLinear::Seed { rows, cols, cfg, blocks }) => {
+                let engine = self.engine(spec, &cfg)?;
+                Ok(Box::new(
+                    DeviceLinear::new(engine, rows, cols, cfg, &blocks).map_err(named)?,
+                ))
+            }
             (b, StoredLinear::Seed { .. }) => Err(Error::Invalid(format!(
                 "layer '{name}' is stored as SeedLM blocks; backend {b} needs float weights (use a checkpoint)"
             ))),
@@ -220,7 +340,10 @@ mod tests {
         for b in [
             Backend::Dense,
             Backend::Cpu,
-            Backend::Emu,
+            Backend::Golden,
+            Backend::Device("emu".into()),
+            Backend::Device("verilator".into()),
+            Backend::Device("vfio:0000:01:00.0".into()),
             Backend::Rtn(4),
             Backend::Rtn(3),
         ] {
