@@ -71,6 +71,28 @@ fn test_bench_quick_writes_json_and_csv() {
     // Header, 4 shapes x 6 kernels, 1 model x 6 kernels.
     assert_eq!(text.lines().count(), 1 + 24 + 6, "{text}");
     assert!(text.starts_with("scope,name,rows,cols,kernel,bytes,seconds"));
+
+    // The emu backend: one call per shape and configuration, with the
+    // model's cycles (the emulator has no clock).
+    let out = seedlm(&[
+        "bench",
+        "--quick",
+        "--repeat",
+        "1",
+        "--backend",
+        "emu",
+        "--lanes",
+        "8",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let rows: Vec<&str> = text.lines().filter(|l| l.contains(" emu ")).collect();
+    assert_eq!(rows.len(), 8, "4 shapes x 2 configurations:\n{text}");
+    assert!(rows[0].contains("4-bit, 8 lanes") && rows[1].contains("3-bit, 8 lanes"));
 }
 
 #[test]
@@ -91,6 +113,7 @@ fn test_bench_model_board_tables_and_bad_options() {
         vec!["bench", "--model-board", "--engines", "0"],
         vec!["bench", "--models", "gpt2"],
         vec!["bench", "--quick", "--repeat", "0"],
+        vec!["bench", "--quick", "--repeat", "1", "--backend", "fpga9"],
     ] {
         let out = seedlm(&bad);
         assert_eq!(out.status.code(), Some(1), "{bad:?}");

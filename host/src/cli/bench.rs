@@ -18,10 +18,13 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use half::f16;
 use seedlm::basis::BasisTable;
+use seedlm::fixed::BlockMatrix;
 use seedlm::{Config, Lfsr};
+use seedlm_host::device::{self, OpenOptions};
 use seedlm_host::perf::board::{Board, Pcie};
 use seedlm_host::perf::cpu::{
-    bandwidth, matvec_f16, matvec_f32, median, random_f32, Bandwidth, Basis, SeedMatrix,
+    bandwidth, matvec_f16, matvec_f32, median, random_blocks, random_f32, Bandwidth, Basis,
+    SeedMatrix,
 };
 use seedlm_host::perf::engine::{Geometry, BUS_BITS};
 use seedlm_host::perf::shapes::{
@@ -51,6 +54,14 @@ pub struct Args {
     /// Also write the results to FILE: CSV for `.csv`, else JSON.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Also time one call per layer shape on a device backend (`emu`, or
+    /// `verilator` with the feature: small shapes only), both
+    /// configurations, with the engine cycles it reports next to the model's.
+    #[arg(long, value_name = "BACKEND")]
+    pub backend: Option<String>,
+    /// Lanes of the emulated/simulated engine for `--backend`.
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub lanes: usize,
     /// Print the board performance model instead of timing the CPU.
     #[arg(long)]
     pub model_board: bool,
@@ -89,9 +100,10 @@ pub fn run(args: &Args) -> Result<()> {
     let pool = super::thread_pool(args.threads)?;
     let report = pool.install(|| cpu_bench(args, &models))?;
     print!("{}", report.render());
-    println!(
-        "emu/verilator backend rows: not timed here (the host device layer is measured by its own tests; the board model is `seedlm bench --model-board`)"
-    );
+    match &args.backend {
+        Some(spec) => print!("{}", backend_table(spec, args.lanes, &report.shapes)?),
+        None => println!("(device backends: --backend emu, or verilator with the feature)"),
+    }
     if let Some(out) = &args.out {
         report
             .write(out)
@@ -427,6 +439,65 @@ impl Report {
         });
         format!("{v:#}\n")
     }
+}
+
+/// One call per shape and configuration on a device backend: wall time and
+/// the engine's CYCLES against the cycle model.
+fn backend_table(spec: &str, lanes: usize, shapes: &[ShapeResult]) -> Result<String> {
+    let mut t = Table::new(&[
+        "layer (rows x cols)",
+        "backend",
+        "config",
+        "time us",
+        "CYCLES",
+        "model cycles",
+    ]);
+    for s in shapes {
+        for cfg in [Config::BITS4, Config::BITS3] {
+            // Room for the packed layer twice over and the vectors.
+            let mem_size = ((s.rows * s.cols) as u64 + (64 << 20)).next_power_of_two();
+            let opts = OpenOptions {
+                cfg,
+                lanes,
+                mem_size,
+            };
+            let dev =
+                device::open(spec, &opts).with_context(|| format!("failed to open {spec}"))?;
+            let mut eng = device::Engine::new(dev)?;
+            let blocks = random_blocks(&cfg, s.rows * s.cols.div_ceil(cfg.c), 11);
+            let m = BlockMatrix {
+                cfg,
+                rows: s.rows,
+                cols: s.cols,
+                blocks: &blocks,
+            };
+            let layer = eng.load_layer(&m).with_context(|| {
+                format!("failed to load a {}x{} layer on {spec}", s.rows, s.cols)
+            })?;
+            let x = random_f32(s.cols, 12);
+            let t0 = Instant::now();
+            eng.matvec(&layer, &x)?;
+            let secs = t0.elapsed().as_secs_f64();
+            let (cycles, _) = eng.last_cycles()?;
+            let model = Geometry::seedlm(&cfg, lanes).cycles(s.rows, s.cols);
+            t.row(vec![
+                format!("{}x{}", s.rows, s.cols),
+                spec.into(),
+                format!("{}-bit, {lanes} lanes", cfg.bits_per_weight()),
+                format!("{:.1}", secs * 1e6),
+                if cycles == 0 {
+                    "-".into()
+                } else {
+                    cycles.to_string()
+                },
+                model.to_string(),
+            ]);
+        }
+    }
+    Ok(format!(
+        "\nDevice backend (one call each; CYCLES '-': no clock):\n{}",
+        t.render()
+    ))
 }
 
 /// `--model-board`: the performance model's tables.
