@@ -143,8 +143,8 @@ impl Device for EmuDevice {
         Ok(match off {
             hw::CSR_STATUS => {
                 let s = self.regs.status;
-                (s & shell::SHELL_DONE != 0) as u32 * hw::STATUS_DONE
-                    | (self.engine_error != 0) as u32 * hw::STATUS_ERROR
+                ((s & shell::SHELL_DONE != 0) as u32 * hw::STATUS_DONE)
+                    | ((self.engine_error != 0) as u32 * hw::STATUS_ERROR)
             }
             hw::CSR_ROWS => self.regs.job.rows,
             hw::CSR_COL_BLOCKS => self.regs.job.col_blocks,

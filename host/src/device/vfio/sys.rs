@@ -35,7 +35,7 @@ impl Bar {
     /// Reads the little-endian 32-bit register at byte offset `off`, or
     /// `None` if it is not a 4-aligned offset inside the BAR.
     pub fn read32(&self, off: usize) -> Option<u32> {
-        if off % 4 != 0 || off + 4 > self.len() {
+        if !off.is_multiple_of(4) || off + 4 > self.len() {
             return None;
         }
         // SAFETY: `off + 4 <= len` and `off` is 4-aligned in a page-aligned
@@ -48,7 +48,7 @@ impl Bar {
     /// Writes the little-endian 32-bit register at byte offset `off`;
     /// `None` if it is not a 4-aligned offset inside the BAR.
     pub fn write32(&self, off: usize, v: u32) -> Option<()> {
-        if off % 4 != 0 || off + 4 > self.len() {
+        if !off.is_multiple_of(4) || off + 4 > self.len() {
             return None;
         }
         let mut le = [0u8; 4];
