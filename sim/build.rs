@@ -1,5 +1,5 @@
 //! Builds the engine variants the simulator offers: for each (bits, lanes)
-//! the Verilog comes from `seedlm_hdl::top::generate` (the same code as
+//! the Verilog comes from `seedlm_hdl::top::generate_kind` (the same code as
 //! `gen-rtl`), Verilator turns it into C++, and a small generated C++
 //! harness exposes `new`/`free`/`tick` over the C ABI. Everything is
 //! compiled into one static library with the `cc` crate.
@@ -9,14 +9,29 @@
 //! harness is generated from the same port list as the Verilog wrapper,
 //! so the two cannot drift.
 
-use seedlm_hdl::top::{generate, ports, Port};
+use seedlm_hdl::top::{generate_kind, kind_ports, Kind, Port};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The variants compiled in: both paper configurations × these lane counts.
-const BITS: [u32; 2] = [4, 3];
-const LANES: [usize; 4] = [1, 3, 8, 16];
+/// The variants compiled in, `(bits per weight, lanes)`; 16 bits is the FP16
+/// baseline. Each costs build minutes on a small machine, so only what the
+/// tests and the benchmark use: both paper configurations at lanes 1, 3, 8,
+/// 16 (randomized tests), 3-bit at 14 lanes (504 of 512 bits, benchmark),
+/// FP16 at 4 lanes (512 bits, benchmark and tests) and 1 lane (tests).
+const VARIANTS: [(u32, usize); 11] = [
+    (4, 1),
+    (4, 3),
+    (4, 8),
+    (4, 16),
+    (3, 1),
+    (3, 3),
+    (3, 8),
+    (3, 14),
+    (3, 16),
+    (16, 1),
+    (16, 4),
+];
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
@@ -66,43 +81,44 @@ fn main() {
     }
     let mut rust = String::new();
     let mut table = String::new();
-    for bits in BITS {
-        for lanes in LANES {
-            let name = format!("b{bits}_l{lanes}");
-            let cfg = seedlm::Config::for_bits(bits).unwrap();
-            let dir = out.join(&name);
-            std::fs::create_dir_all(&dir).unwrap();
-            let rtl = generate(&cfg, lanes).expect("engine generation");
-            let v = dir.join("seedlm_engine.v");
-            std::fs::write(&v, &rtl.verilog).unwrap();
-            verilate(&v, &dir, &name);
-            for entry in std::fs::read_dir(&dir).unwrap() {
-                let p = entry.unwrap().path();
-                if p.extension().is_some_and(|e| e == "cpp") {
-                    build.file(p);
-                }
+    for (bits, lanes) in VARIANTS {
+        let name = format!("b{bits}_l{lanes}");
+        let kind = match bits {
+            16 => Kind::Fp16,
+            _ => Kind::Seedlm(seedlm::Config::for_bits(bits).unwrap()),
+        };
+        let dir = out.join(&name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let rtl = generate_kind(&kind, lanes).expect("engine generation");
+        let v = dir.join(format!("{}.v", kind.top()));
+        std::fs::write(&v, &rtl.verilog).unwrap();
+        verilate(&v, &dir, &name, kind.top());
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let p = entry.unwrap().path();
+            if p.extension().is_some_and(|e| e == "cpp") {
+                build.file(p);
             }
-            let harness = dir.join(format!("harness_{name}.cpp"));
-            std::fs::write(&harness, harness_cpp(&name, &ports(&cfg, lanes))).unwrap();
-            build.file(harness).include(&dir);
-            writeln!(
-                rust,
-                "    fn seedlm_sim_{name}_new(vcd: *const c_char) -> *mut c_void;"
-            )
-            .unwrap();
-            writeln!(rust, "    fn seedlm_sim_{name}_free(h: *mut c_void);").unwrap();
-            writeln!(
-                rust,
-                "    fn seedlm_sim_{name}_tick(h: *mut c_void, i: *const u32, o: *mut u32);"
-            )
-            .unwrap();
-            writeln!(
-                table,
-                "    RawVariant {{ bits: {bits}, lanes: {lanes}, new: seedlm_sim_{name}_new, \
-                 free: seedlm_sim_{name}_free, tick: seedlm_sim_{name}_tick }},"
-            )
-            .unwrap();
         }
+        let harness = dir.join(format!("harness_{name}.cpp"));
+        std::fs::write(&harness, harness_cpp(&name, &kind_ports(&kind, lanes))).unwrap();
+        build.file(harness).include(&dir);
+        writeln!(
+            rust,
+            "    fn seedlm_sim_{name}_new(vcd: *const c_char) -> *mut c_void;"
+        )
+        .unwrap();
+        writeln!(rust, "    fn seedlm_sim_{name}_free(h: *mut c_void);").unwrap();
+        writeln!(
+            rust,
+            "    fn seedlm_sim_{name}_tick(h: *mut c_void, i: *const u32, o: *mut u32);"
+        )
+        .unwrap();
+        writeln!(
+            table,
+            "    RawVariant {{ bits: {bits}, lanes: {lanes}, new: seedlm_sim_{name}_new, \
+                 free: seedlm_sim_{name}_free, tick: seedlm_sim_{name}_tick }},"
+        )
+        .unwrap();
     }
     build.compile("seedlm_sim_models");
     println!("cargo:rustc-link-lib=stdc++");
@@ -113,7 +129,7 @@ fn main() {
     .unwrap();
 }
 
-fn verilate(v: &Path, dir: &Path, name: &str) {
+fn verilate(v: &Path, dir: &Path, name: &str, top: &str) {
     let status = Command::new("verilator")
         .args([
             "--cc",
@@ -123,7 +139,7 @@ fn verilate(v: &Path, dir: &Path, name: &str) {
             "-Wno-lint",
             "-Wno-style",
         ])
-        .args(["--top-module", "seedlm_engine", "--prefix"])
+        .args(["--top-module", top, "--prefix"])
         .arg(format!("V{name}"))
         .arg("-Mdir")
         .arg(dir)

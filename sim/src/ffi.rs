@@ -6,6 +6,7 @@ use std::ffi::{c_char, c_void, CString};
 
 /// One compiled variant: its parameters and its three entry points.
 pub(crate) struct RawVariant {
+    /// Bits per weight: 4 or 3 (SeedLM), 16 (FP16 baseline).
     pub bits: u32,
     pub lanes: usize,
     new: unsafe extern "C" fn(*const c_char) -> *mut c_void,

@@ -1,26 +1,37 @@
 //! The generated SeedLM engine, simulated cycle by cycle with Verilator.
 //!
 //! [`Engine`] owns one Verilator model of `seedlm_engine` (the Verilog that
-//! `gen-rtl` emits) and drives its ports: reset, clock, the CSR port, the
-//! activation write port and the two streams. Stream words, result words
-//! and register offsets all come from [`seedlm::hw`]; the port list from
-//! [`seedlm_hdl::top::ports`].
+//! `gen-rtl` emits) or of the FP16 baseline `fp16_engine`
+//! ([`Engine::new_fp16`]) and drives its ports: reset, clock, the CSR port,
+//! the activation write port and the two streams. Stream words, result
+//! words and register offsets all come from [`seedlm::hw`] (FP16 weight
+//! words from [`seedlm::fixed_fp16`]); the port list from
+//! [`seedlm_hdl::top::kind_ports`].
 //!
 //! Set `SEEDLM_VCD=DIR` to write a VCD trace of every engine to
-//! `DIR/seedlm_engine_b<bits>_l<lanes>_<n>.vcd`.
+//! `DIR/seedlm_engine_b<bits>_l<lanes>_<n>.vcd` (`fp16_engine_l<lanes>_<n>.vcd`).
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
+pub mod bench;
 mod ffi;
 
 use seedlm::{hw, Config};
-use seedlm_hdl::top::{ports, Port};
+use seedlm_hdl::top::{kind_ports, Kind, Port};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Errors of the simulator.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// No FP16 baseline model of this lane count was compiled in.
+    #[error("no FP16 baseline engine model with {lanes} lanes (built: lanes {built:?})")]
+    NoFp16Model {
+        /// Requested lanes.
+        lanes: usize,
+        /// The lane counts that exist.
+        built: Vec<usize>,
+    },
     /// No model of this configuration and lane count was compiled in.
     #[error("no engine model for {cfg} with {lanes} lanes (built: {built})")]
     NoModel {
@@ -45,9 +56,25 @@ pub enum Error {
 /// Result of this crate.
 pub type Result<T> = std::result::Result<T, Error>;
 
-/// The (bits, lanes) variants compiled into this crate.
+/// `bits` of the FP16 baseline in the variant table.
+const FP16_BITS: u32 = 16;
+
+/// The (bits, lanes) SeedLM variants compiled into this crate.
 pub fn variants() -> Vec<(u32, usize)> {
-    ffi::VARIANTS.iter().map(|v| (v.bits, v.lanes)).collect()
+    ffi::VARIANTS
+        .iter()
+        .filter(|v| v.bits != FP16_BITS)
+        .map(|v| (v.bits, v.lanes))
+        .collect()
+}
+
+/// The lane counts of the FP16 baseline variants compiled into this crate.
+pub fn fp16_variants() -> Vec<usize> {
+    ffi::VARIANTS
+        .iter()
+        .filter(|v| v.bits == FP16_BITS)
+        .map(|v| v.lanes)
+        .collect()
 }
 
 /// What one run returned.
@@ -68,7 +95,7 @@ static TRACES: AtomicUsize = AtomicUsize::new(0);
 /// A simulated engine.
 pub struct Engine {
     model: ffi::Model,
-    cfg: Config,
+    kind: Kind,
     lanes: usize,
     inputs: Vec<u32>,
     outputs: Vec<u32>,
@@ -90,7 +117,33 @@ impl Engine {
                 lanes,
                 built: format!("{:?}", variants()),
             })?;
-        let list: Vec<Port> = ports(cfg, lanes)
+        Engine::with_variant(
+            Kind::Seedlm(*cfg),
+            variant,
+            format!("seedlm_engine_b{bits}_l{lanes}"),
+        )
+    }
+
+    /// The FP16 baseline engine with `lanes` lanes ([`seedlm::fixed_fp16`]:
+    /// 8 f16 weights per lane word), held in reset for 2 cycles.
+    pub fn new_fp16(lanes: usize) -> Result<Engine> {
+        let variant = ffi::VARIANTS
+            .iter()
+            .find(|v| v.bits == FP16_BITS && v.lanes == lanes)
+            .ok_or_else(|| Error::NoFp16Model {
+                lanes,
+                built: fp16_variants(),
+            })?;
+        Engine::with_variant(Kind::Fp16, variant, format!("fp16_engine_l{lanes}"))
+    }
+
+    fn with_variant(
+        kind: Kind,
+        variant: &'static ffi::RawVariant,
+        trace: String,
+    ) -> Result<Engine> {
+        let lanes = variant.lanes;
+        let list: Vec<Port> = kind_ports(&kind, lanes)
             .into_iter()
             .filter(|p| p.name != "clk")
             .collect();
@@ -103,15 +156,14 @@ impl Engine {
         }
         let vcd = std::env::var_os("SEEDLM_VCD").map(|dir| {
             let n = TRACES.fetch_add(1, Ordering::Relaxed);
-            let path =
-                std::path::Path::new(&dir).join(format!("seedlm_engine_b{bits}_l{lanes}_{n}.vcd"));
+            let path = std::path::Path::new(&dir).join(format!("{trace}_{n}.vcd"));
             std::ffi::CString::new(path.to_string_lossy().into_owned())
                 .expect("VCD path has no NUL")
         });
         let model = ffi::Model::new(variant, vcd.as_ref(), i, o);
         let mut e = Engine {
             model,
-            cfg: *cfg,
+            kind,
             lanes,
             inputs: vec![0; i],
             outputs: vec![0; o],
@@ -283,8 +335,18 @@ impl Engine {
         Ok(Run { results, cycles })
     }
 
-    /// The configuration the engine was built for.
+    /// The configuration the engine was built for. The FP16 baseline has
+    /// none; it answers [`Config::BITS4`], whose activation layout (C = 8)
+    /// its lanes share (see [`Engine::kind`]).
     pub fn config(&self) -> Config {
-        self.cfg
+        match self.kind {
+            Kind::Seedlm(cfg) => cfg,
+            Kind::Fp16 => Config::BITS4,
+        }
+    }
+
+    /// The datapath of the engine.
+    pub fn kind(&self) -> Kind {
+        self.kind
     }
 }
