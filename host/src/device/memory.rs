@@ -101,13 +101,9 @@ impl SimMemory {
         let size = size - size % BUF_ALIGN;
         let n = usize::try_from(size)
             .map_err(|_| DeviceError::Invalid(format!("memory size {size} too large")))?;
-        let mut bytes = Vec::new();
-        bytes.try_reserve_exact(n).map_err(|e| {
-            DeviceError::Memory(format!(
-                "failed to reserve {size} bytes of device memory: {e}"
-            ))
-        })?;
-        bytes.resize(n, 0);
+        // `vec!` of zeros allocates zeroed pages lazily (calloc): a 4 GiB
+        // device costs nothing until it is written.
+        let bytes = vec![0u8; n];
         Ok(SimMemory {
             bytes,
             heap: Heap::new(0, size),
