@@ -9,6 +9,7 @@
 //! one division by `2^(K-1) - 1` per row gives the weights of
 //! [`seedlm::Block::decode`].
 
+use crate::linear::dot;
 use half::f16;
 use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
@@ -51,25 +52,6 @@ pub fn matvec_f16(w: &[f16], x: &[f32], y: &mut [f32]) {
                 *yr = acc;
             },
         );
-}
-
-/// Dot product with eight independent partial sums (lets the compiler
-/// vectorise without reassociating on its own).
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut s = [0f32; 8];
-    let (ac, bc) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = ac
-        .remainder()
-        .iter()
-        .zip(bc.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in ac.zip(bc) {
-        for k in 0..8 {
-            s[k] += x[k] * y[k];
-        }
-    }
-    s.iter().sum::<f32>() + tail
 }
 
 /// A SeedLM weight matrix as the kernel reads it: each row's
