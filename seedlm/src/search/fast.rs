@@ -5,7 +5,8 @@
 //! `b = Uᵀw`, no coefficients (quantized or not) do better than the
 //! least-squares residual `r(p) = ||w||² - ||L⁻¹ b||²`, so `fit` returns an
 //! error `≥ r(p)`. The bound pass (the `kernel` module) computes `r(p)` in f32
-//! for 8 blocks at once from stored f32 `L⁻¹` factors (built in f64).
+//! for 8 blocks at once from stored f32 `L⁻¹` factors (built in f64), two
+//! neighbouring seeds at a time (they share all but one column).
 //!
 //! **Exactness.** Let `B` be the best `(error, seed)` found so far (exact
 //! `fit` results, lexicographic minimum). A seed is fitted whenever its f32
@@ -85,8 +86,8 @@ pub(crate) struct Fast {
     /// Per `n`, the `C/4` bit patterns of the step `c(n) → c(n+1)` (see
     /// [`Pass::steps`]).
     steps: Vec<u8>,
-    /// Per position, `L⁻¹` (lower triangle, row by row) as f32; zero for ill
-    /// windows.
+    /// Per pair of positions, the shared and own `L⁻¹` rows as f32 (layout
+    /// in [`Pass::linv`]); zero rows for ill windows.
     linv: Vec<f32>,
     /// Cycle positions of the ill-conditioned windows bounded in f64.
     ill_pos: Vec<u32>,
@@ -116,7 +117,8 @@ impl Fast {
         let (c, p) = (cfg.c, cfg.p);
         let n = cfg.num_seeds() as usize;
         let unit = cfg.unit();
-        let tri = p * (p + 1) / 2;
+        let shared = (p - 1) * p / 2;
+        let width = shared + 2 * p;
         let u: Vec<f32> = centred.iter().map(|&x| (x as f64 / unit) as f32).collect();
         // Bits of the step u(m) → u(m+1): a = bit shifted out, f = bit shifted in.
         let half = cfg.half();
@@ -132,34 +134,50 @@ impl Fast {
                 steps.push((0..4).fold(0, |x, k| x | bits(m + (4 * g + k) * p) << (2 * k)));
             }
         }
-        let mut linv = vec![0f32; n * tri];
+        let mut linv = vec![0f32; n.div_ceil(2) * width];
         let (mut ill_pos, mut ill_q, mut dependent) = (Vec::new(), Vec::new(), Vec::new());
-        let mut cols = [[0f64; MAX_C]; MAX_P];
-        for pos in 0..n {
-            let win = &centred[pos + 1..pos + 1 + c * p];
-            for (j, col) in cols.iter_mut().enumerate().take(p) {
+        // Columns 0..=P of the pair's window: seed 2k has 0..P-1, seed 2k + 1
+        // has 1..=P.
+        let mut ext = [[0f64; MAX_C]; MAX_P + 1];
+        for (k, out) in linv.chunks_exact_mut(width).enumerate() {
+            let first = 2 * k;
+            for (j, col) in ext.iter_mut().enumerate().take(p + 1) {
                 for (i, x) in col.iter_mut().enumerate().take(c) {
-                    *x = win[i * p + j] as f64 / unit;
+                    *x = centred[first + 1 + j + i * p] as f64 / unit;
                 }
             }
-            match factor(&cols, c, p) {
-                Some(l) => {
-                    let out = &mut linv[pos * tri..(pos + 1) * tri];
-                    let mut k = 0;
-                    for (j, row) in l.iter().enumerate().take(p) {
+            for (seed, own) in [(0, 0), (1, p)] {
+                // Column order [1..P-1, own]: the first P-1 rows of the factor
+                // are the shared ones.
+                let mut cols = [[0f64; MAX_C]; MAX_P];
+                cols[..p - 1].copy_from_slice(&ext[1..p]);
+                cols[p - 1] = ext[own];
+                if let Some(l) = factor(&cols, c, p) {
+                    let mut at = 0;
+                    for (j, row) in l.iter().enumerate().take(p - 1) {
                         for &x in &row[..=j] {
-                            out[k] = x as f32;
-                            k += 1;
+                            out[at] = x as f32;
+                            at += 1;
                         }
                     }
+                    for (o, &x) in out[shared + seed * p..][..p].iter_mut().zip(&l[p - 1]) {
+                        *o = x as f32;
+                    }
+                    continue;
                 }
-                None => match orthonormal(&cols, c, p) {
+                let pos = first + seed;
+                if pos >= n {
+                    continue;
+                }
+                let mut natural = [[0f64; MAX_C]; MAX_P];
+                natural[..p].copy_from_slice(&ext[seed..seed + p]);
+                match orthonormal(&natural, c, p) {
                     Some(q) => {
                         ill_pos.push(pos as u32);
                         ill_q.extend(q);
                     }
                     None => dependent.push(pos as u32),
-                },
+                }
             }
         }
         Fast {
@@ -185,12 +203,12 @@ impl Fast {
     /// Searches up to 8 blocks (`blocks[k]` has `C` weights) into `out[k]`.
     pub(crate) fn search_batch(&self, s: &Searcher, blocks: &[&[f32]], out: &mut [Found]) {
         match self.shape {
-            Shape::C8P3 => self.batch::<8, 3, 6, 2>(s, blocks, out),
-            Shape::C12P4 => self.batch::<12, 4, 10, 3>(s, blocks, out),
+            Shape::C8P3 => self.batch::<8, 3, 9, 2>(s, blocks, out),
+            Shape::C12P4 => self.batch::<12, 4, 14, 3>(s, blocks, out),
         }
     }
 
-    fn batch<const C: usize, const P: usize, const T: usize, const G: usize>(
+    fn batch<const C: usize, const P: usize, const W: usize, const G: usize>(
         &self,
         s: &Searcher,
         blocks: &[&[f32]],
@@ -218,7 +236,7 @@ impl Fast {
             min: [f32::INFINITY; LANES],
             arg: [0; LANES],
         };
-        let first = kernel::run::<C, P, T, G, _>(self.isa, &pass, 0, PREFIX.min(self.n), first);
+        let first = kernel::run::<C, P, W, G, _>(self.isa, &pass, 0, PREFIX.min(self.n), first);
         for &l in &live {
             b.offer(s, l, first.arg[l] as usize);
         }
@@ -256,14 +274,14 @@ impl Fast {
             }
             let end = (start + CHUNK).min(self.n);
             collect.len = 0;
-            collect = kernel::run::<C, P, T, G, _>(self.isa, &pass, start, end, collect);
+            collect = kernel::run::<C, P, W, G, _>(self.isa, &pass, start, end, collect);
             let hits = if collect.len <= HIT_CAP {
                 &collect.hits[..collect.len]
             } else {
                 // Rare (e.g. weights so large that no exponent fits): redo
                 // the chunk keeping every hit.
                 overflow.clear();
-                overflow = kernel::run::<C, P, T, G, _>(
+                overflow = kernel::run::<C, P, W, G, _>(
                     self.isa,
                     &pass,
                     start,
@@ -315,9 +333,9 @@ impl Visit for ArgMin {
 /// Hits kept by [`Collect`] per chunk.
 const HIT_CAP: usize = 512;
 
-/// Whether some lane is below its threshold: a sign-bit test (one
-/// `vmovmskps`, no compare; `-0.0` counts as a hit, which only adds a
-/// candidate).
+/// Whether some lane is below its threshold: a sign-bit test (`-0.0` counts
+/// as a hit, which only adds a candidate). The pass has already skipped the
+/// pairs of positions without one.
 #[inline(always)]
 fn is_hit(acc: &Lanes) -> bool {
     acc.iter().fold(false, |hit, &x| hit | x.is_sign_negative())
@@ -332,6 +350,8 @@ struct Collect {
 }
 
 impl Visit for Collect {
+    const NEGATIVE_ONLY: bool = true;
+
     #[inline(always)]
     fn visit(&mut self, pos: usize, acc: &Lanes) {
         if is_hit(acc) {
@@ -349,6 +369,8 @@ struct CollectAll {
 }
 
 impl Visit for CollectAll {
+    const NEGATIVE_ONLY: bool = true;
+
     #[inline(always)]
     fn visit(&mut self, pos: usize, acc: &Lanes) {
         if is_hit(acc) {
@@ -607,7 +629,7 @@ mod tests {
 
     /// Largest `|f32 bound - f64 bound|` over all well-conditioned positions
     /// for `batches` batches of 8 random blocks (N(0,1) times 10^-4..10^2).
-    fn max_bound_error<const C: usize, const P: usize, const T: usize, const G: usize>(
+    fn max_bound_error<const C: usize, const P: usize, const W: usize, const G: usize>(
         cfg: Config,
         isa: Isa,
         batches: usize,
@@ -642,7 +664,7 @@ mod tests {
                 w: &b.w32,
                 base: b.ww.map(|x| x as f32),
             };
-            let rec = kernel::run::<C, P, T, G, _>(isa, &pass, 0, f.n, Record { acc: Vec::new() });
+            let rec = kernel::run::<C, P, W, G, _>(isa, &pass, 0, f.n, Record { acc: Vec::new() });
             let unit = cfg.unit();
             let mut cols = [[0f64; MAX_C]; MAX_P];
             for (pos, acc) in rec.acc.iter().enumerate() {
@@ -675,8 +697,8 @@ mod tests {
     #[test]
     fn test_margin_covers_f32_bound_error() {
         for isa in [Isa::detect(), Isa::portable()] {
-            let e4 = max_bound_error::<8, 3, 6, 2>(Config::BITS4, isa, 6);
-            let e3 = max_bound_error::<12, 4, 10, 3>(Config::BITS3, isa, 6);
+            let e4 = max_bound_error::<8, 3, 9, 2>(Config::BITS4, isa, 6);
+            let e3 = max_bound_error::<12, 4, 14, 3>(Config::BITS3, isa, 6);
             println!("{isa:?}: max |f32 - f64 bound| 4-bit {e4:.3e}, 3-bit {e3:.3e}, margin {MARGIN:.3e}");
             assert!(e4 <= MARGIN / 8.0 && e3 <= MARGIN / 8.0);
         }
