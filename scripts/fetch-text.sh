@@ -9,31 +9,18 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-out_dir="$root/testdata"
+source "$root/scripts/lib/fetch.sh"
 name="alice29.txt"
-sha256="7467306ee0feed4971260f3c87421154a05be571d944e9cb021a5713700c38f0"
 sdist_dir="${SDIST_DIR:-/tmp/m}"
 sdist="$sdist_dir/brotli-1.2.1.tar.gz"
-out="$out_dir/$name"
 
-check() { [ -f "$out" ] && echo "$sha256  $out" | sha256sum --check --status; }
-
-if check; then
-    echo "$out: present, sha256 ok"
-    exit 0
-fi
-
-mkdir -p "$out_dir" "$sdist_dir"
-if [ ! -f "$sdist" ]; then
+download() {
     echo "downloading brotli==1.2.1 (sdist) into $sdist_dir"
     python3 -m pip download --no-deps --no-binary brotli -d "$sdist_dir" brotli==1.2.1
-fi
-echo "extracting $name"
-tar xzf "$sdist" --strip-components=3 -C "$out_dir" "brotli-1.2.1/tests/testdata/$name"
+}
+extract() {
+    tar xzf "$sdist" --strip-components=3 -C "$root/testdata" "brotli-1.2.1/tests/testdata/$name"
+}
 
-if ! check; then
-    echo "error: $out has the wrong sha256 (expected $sha256); removed it" >&2
-    rm -f "$out"
-    exit 1
-fi
-echo "$out: ok ($(stat -c %s "$out") bytes)"
+fetch_file "$root/testdata/$name" \
+    7467306ee0feed4971260f3c87421154a05be571d944e9cb021a5713700c38f0 "$sdist"
