@@ -4,29 +4,13 @@
 //! backend's error paths without a board.
 
 use rand::{Rng, SeedableRng};
-use seedlm::config::MAX_P;
 use seedlm::fixed::{error_bound, quantize_activations, BlockMatrix};
+use seedlm::sample::random_blocks;
 use seedlm::{hw, Block, Config, Lfsr};
 use seedlm_host::device::shell::{self, SERR_ENGINE, SERR_LENGTH, SERR_RANGE};
 use seedlm_host::device::vfio::{SysPaths, VfioDevice};
 use seedlm_host::device::{open, selftest, Device, DeviceError, Engine, OpenOptions};
 use std::time::Duration;
-
-fn random_blocks(cfg: &Config, n: usize, rng: &mut impl Rng) -> Vec<Block> {
-    (0..n)
-        .map(|_| {
-            let mut q = [0i8; MAX_P];
-            for qj in q.iter_mut().take(cfg.p) {
-                *qj = rng.gen_range(-8..=7);
-            }
-            Block {
-                seed: rng.gen_range(1..1 << cfg.k),
-                exp: rng.gen_range(-8..=7),
-                q,
-            }
-        })
-        .collect()
-}
 
 fn emu(cfg: Config, lanes: usize) -> Engine {
     let opts = OpenOptions {

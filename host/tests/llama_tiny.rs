@@ -4,13 +4,13 @@
 //! (float decode) and `emu` (device golden model) agree within the bound of
 //! the datapath numerics.
 
+use seedlm::sample::random_blocks;
 use std::sync::Arc;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Normal};
 use seedlm::basis::BasisTable;
-use seedlm::config::MAX_P;
 use seedlm::{Block, Config};
 use seedlm_host::linear::{DenseLinear, Linear, SeedCpuLinear};
 use seedlm_host::llama::backend::{Backend, GoldenLinear, LayerFactory};
@@ -67,22 +67,6 @@ fn shapes(c: &LlamaConfig) -> [(usize, usize); 7] {
         (c.hidden_dim, c.dim),
         (c.dim, c.hidden_dim),
     ]
-}
-
-fn random_blocks(cfg: &Config, n: usize, rng: &mut StdRng) -> Vec<Block> {
-    (0..n)
-        .map(|_| {
-            let mut q = [0i8; MAX_P];
-            for qj in q.iter_mut().take(cfg.p) {
-                *qj = rng.gen_range(-8..=7);
-            }
-            Block {
-                seed: rng.gen_range(1..(1u32 << cfg.k)),
-                exp: rng.gen_range(-7..=-5),
-                q,
-            }
-        })
-        .collect()
 }
 
 fn tensors(c: &LlamaConfig, seed_cfg: Option<Config>, rng: &mut StdRng) -> Tensors {

@@ -126,8 +126,8 @@ impl BasisTable {
 mod tests {
     use super::*;
     use crate::block::centred_basis;
-    use crate::config::MAX_P;
     use crate::fixed::{block_term, rebuild_block, EXP_BIAS};
+    use crate::sample::random_block;
     use rand::{Rng, SeedableRng};
 
     #[test]
@@ -158,15 +158,7 @@ mod tests {
             let table = BasisTable::new(&cfg);
             let lfsr = Lfsr::new(cfg.k);
             for _ in 0..2000 {
-                let mut q = [0i8; MAX_P];
-                for qj in q.iter_mut().take(cfg.p) {
-                    *qj = rng.gen_range(-8..=7);
-                }
-                let b = Block {
-                    seed: rng.gen_range(1..1 << cfg.k),
-                    exp: rng.gen_range(-8..=7),
-                    q,
-                };
+                let b = random_block(&cfg, &mut rng);
                 // Extreme activations often, to exercise the full width.
                 let x: Vec<i16> = (0..cfg.c)
                     .map(|_| match rng.gen_range(0..4) {

@@ -286,23 +286,8 @@ pub fn error_bound(w_hat: &[f32], y: f32, scale: f32) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sample::random_blocks;
     use rand::{Rng, SeedableRng};
-
-    fn random_blocks(cfg: &Config, n: usize, rng: &mut impl Rng) -> Vec<Block> {
-        (0..n)
-            .map(|_| {
-                let mut q = [0i8; MAX_P];
-                for qj in q.iter_mut().take(cfg.p) {
-                    *qj = rng.gen_range(-8..=7);
-                }
-                Block {
-                    seed: rng.gen_range(1..(1 << cfg.k)),
-                    exp: rng.gen_range(-8..=7),
-                    q,
-                }
-            })
-            .collect()
-    }
 
     #[test]
     fn test_fixed_widths_of_paper_configs() {

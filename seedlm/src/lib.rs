@@ -17,6 +17,7 @@
 //! - [`fixed_fp16`]: the golden model of the FP16 baseline engine.
 //! - [`hw`]: the accelerator interface: CSR map, stream and activation layouts.
 //! - [`container`]: the `.seedlm` file format.
+//! - [`sample`]: random blocks for tests and benchmarks.
 #![deny(missing_docs)]
 
 pub mod basis;
@@ -30,6 +31,7 @@ pub mod hw;
 pub mod lfsr;
 pub mod pack;
 pub mod rtn;
+pub mod sample;
 pub mod search;
 
 pub use block::Block;

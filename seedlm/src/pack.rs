@@ -114,24 +114,8 @@ pub fn unpack_blocks(cfg: &Config, bytes: &[u8], n: usize) -> Result<Vec<Block>>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::{Rng, SeedableRng};
-
-    fn random_blocks(cfg: &Config, n: usize, seed: u64) -> Vec<Block> {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-        (0..n)
-            .map(|_| {
-                let mut q = [0i8; MAX_P];
-                for qj in q.iter_mut().take(cfg.p) {
-                    *qj = rng.gen_range(-8..=7);
-                }
-                Block {
-                    seed: rng.gen_range(1..(1 << cfg.k)),
-                    exp: rng.gen_range(-8..=7),
-                    q,
-                }
-            })
-            .collect()
-    }
+    use crate::sample::random_blocks;
+    use rand::{rngs::StdRng, SeedableRng};
 
     #[test]
     fn test_pack_word_known_answer_4bit() {
@@ -152,7 +136,7 @@ mod tests {
             Config::new(16, 8, 24).unwrap(),
             Config::new(4, 2, 3).unwrap(),
         ] {
-            let blocks = random_blocks(&cfg, 1001, cfg.k as u64);
+            let blocks = random_blocks(&cfg, 1001, &mut StdRng::seed_from_u64(cfg.k as u64));
             let bytes = pack_blocks(&cfg, &blocks);
             assert_eq!(
                 bytes.len(),
@@ -165,7 +149,7 @@ mod tests {
     #[test]
     fn test_unpack_rejects_wrong_length_and_zero_seed() {
         let cfg = Config::BITS3;
-        let blocks = random_blocks(&cfg, 10, 3);
+        let blocks = random_blocks(&cfg, 10, &mut StdRng::seed_from_u64(3));
         let bytes = pack_blocks(&cfg, &blocks);
         assert!(unpack_blocks(&cfg, &bytes[..bytes.len() - 1], 10).is_err());
         let zeros = vec![0u8; packed_len(&cfg, 2)];

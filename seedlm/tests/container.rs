@@ -1,30 +1,13 @@
 //! `.seedlm` container: round trips, atomic writes, and rejection of
 //! truncated, corrupted and hostile files.
 
+use seedlm::sample::random_blocks;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
-use seedlm::config::MAX_P;
 use seedlm::container::{RawDtype, SeedFile, TensorKind, Writer, ALIGN, MAGIC, VERSION};
 use seedlm::{Block, Config, Error};
-
-/// Random blocks valid for `cfg`.
-fn random_blocks(cfg: &Config, n: usize, rng: &mut impl Rng) -> Vec<Block> {
-    (0..n)
-        .map(|_| {
-            let mut q = [0i8; MAX_P];
-            for qj in q.iter_mut().take(cfg.p) {
-                *qj = rng.gen_range(-8..=7);
-            }
-            Block {
-                seed: rng.gen_range(1..1 << cfg.k),
-                exp: rng.gen_range(-8..=7),
-                q,
-            }
-        })
-        .collect()
-}
 
 /// Expected content of one tensor of the sample file.
 enum Want {

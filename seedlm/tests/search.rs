@@ -5,8 +5,9 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rand_distr::StandardNormal;
 use rayon::prelude::*;
+use seedlm::sample::random_block;
 use seedlm::search::{Found, Searcher};
-use seedlm::{Block, Config, Lfsr};
+use seedlm::{Config, Lfsr};
 
 /// Random blocks of every kind the search must handle, `n` of them.
 fn blocks(cfg: &Config, n: usize, seed: u64) -> Vec<f32> {
@@ -35,15 +36,7 @@ fn blocks(cfg: &Config, n: usize, seed: u64) -> Vec<f32> {
             5 if b % 20 == 5 => vec![0f32; c],
             // Exactly (up to f32 rounding) representable by some seed.
             6 => {
-                let mut q = [0i8; 8];
-                for x in q.iter_mut().take(cfg.p) {
-                    *x = rng.gen_range(-8..=7);
-                }
-                let blk = Block {
-                    seed: rng.gen_range(1..=cfg.num_seeds()),
-                    exp: rng.gen_range(-8..=7),
-                    q,
-                };
+                let blk = random_block(cfg, &mut rng);
                 let mut w = vec![0f32; c];
                 blk.decode(cfg, &lfsr, &mut w);
                 w

@@ -8,9 +8,9 @@
 
 use crate::{Engine, Error, Result};
 use rand::{Rng, SeedableRng};
-use seedlm::config::MAX_P;
 use seedlm::fixed::{BlockMatrix, QuantizedActs};
 use seedlm::fixed_fp16::{fp16_activation_words, fp16_matvec_acc, fp16_tile_stream};
+use seedlm::sample::random_blocks;
 use seedlm::{hw, Block, Config};
 
 /// Bits of the memory word the benchmark compares at (64 bytes per cycle).
@@ -85,19 +85,7 @@ pub fn bench_seedlm(
 ) -> Result<BenchRun> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ 0x5eed);
     let bpr = cols.div_ceil(cfg.c);
-    let blocks: Vec<Block> = (0..rows * bpr)
-        .map(|_| {
-            let mut q = [0i8; MAX_P];
-            for qj in q.iter_mut().take(cfg.p) {
-                *qj = rng.gen_range(-8..=7);
-            }
-            Block {
-                seed: rng.gen_range(1..(1 << cfg.k)),
-                exp: rng.gen_range(-8..=7),
-                q,
-            }
-        })
-        .collect();
+    let blocks = random_blocks(cfg, rows * bpr, &mut rng);
     let x = activations(cols, seed);
     let m = BlockMatrix {
         cfg: *cfg,

@@ -3,24 +3,9 @@
 use rand::{Rng, SeedableRng};
 use seedlm::config::MAX_P;
 use seedlm::fixed::{BlockMatrix, QuantizedActs};
+use seedlm::sample::random_blocks;
 use seedlm::{hw, Block, Config};
 use seedlm_sim::{variants, Engine, Error};
-
-fn random_blocks(cfg: &Config, n: usize, rng: &mut impl Rng) -> Vec<Block> {
-    (0..n)
-        .map(|_| {
-            let mut q = [0i8; MAX_P];
-            for qj in q.iter_mut().take(cfg.p) {
-                *qj = rng.gen_range(-8..=7);
-            }
-            Block {
-                seed: rng.gen_range(1..(1 << cfg.k)),
-                exp: rng.gen_range(-8..=7),
-                q,
-            }
-        })
-        .collect()
-}
 
 /// One random mat-vec through `e`, checked row by row against the golden
 /// model; returns (tile words, cycles).

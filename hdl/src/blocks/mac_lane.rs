@@ -197,10 +197,9 @@ impl<const BW: usize, const XW: usize> Logic for MacLane<BW, XW> {
 mod tests {
     use super::*;
     use rand::{Rng, SeedableRng};
-    use seedlm::config::MAX_P;
     use seedlm::fixed::{BlockMatrix, QuantizedActs};
     use seedlm::pack::pack_word;
-    use seedlm::Block as SeedBlock;
+    use seedlm::sample::random_blocks;
 
     /// Sign-extends a 72-bit accumulator.
     fn acc_value(x: Bits<AW>) -> i128 {
@@ -213,19 +212,7 @@ mod tests {
         let mut rng = rand::rngs::StdRng::seed_from_u64(cfg.c as u64);
         let (rows, bpr) = (3usize, 5usize);
         let cols = bpr * cfg.c;
-        let blocks: Vec<SeedBlock> = (0..rows * bpr)
-            .map(|_| {
-                let mut q = [0i8; MAX_P];
-                for qj in q.iter_mut().take(cfg.p) {
-                    *qj = rng.gen_range(-8..=7);
-                }
-                SeedBlock {
-                    seed: rng.gen_range(1..65536),
-                    exp: rng.gen_range(-8..=7),
-                    q,
-                }
-            })
-            .collect();
+        let blocks = random_blocks(&cfg, rows * bpr, &mut rng);
         let x: Vec<i16> = (0..cols).map(|_| rng.gen_range(-32767..=32767)).collect();
         let m = BlockMatrix {
             cfg,

@@ -17,6 +17,7 @@ use seedlm::basis::BasisTable;
 use seedlm::block::centred_basis;
 use seedlm::config::{MAX_C, MAX_P};
 use seedlm::pack::{pack_blocks, packed_len, unpack_word};
+use seedlm::sample::random_block;
 use seedlm::{Block, Config, Lfsr};
 use std::time::Instant;
 
@@ -202,15 +203,7 @@ pub fn random_blocks(cfg: &Config, n: usize, seed: u64) -> Vec<Block> {
         .for_each(|(c, chunk)| {
             let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ (c as u64) << 20);
             for b in chunk {
-                let mut q = [0i8; MAX_P];
-                for qj in q.iter_mut().take(cfg.p) {
-                    *qj = rng.gen_range(-8..=7);
-                }
-                *b = Block {
-                    seed: rng.gen_range(1..1u32 << cfg.k),
-                    exp: rng.gen_range(-8..=7),
-                    q,
-                };
+                *b = random_block(cfg, &mut rng);
             }
         });
     out
