@@ -136,7 +136,7 @@ fn test_cli_round_trip_compress_inspect_decompress_error() {
 
     for (bits, want) in [("4", "4.00"), ("3", "3.00")] {
         let out = dir.path().join(format!("m{bits}.seedlm"));
-        let o = ok(seedlm([
+        let o = seedlm([
             OsStr::new("compress"),
             input.as_os_str(),
             "-o".as_ref(),
@@ -145,7 +145,11 @@ fn test_cli_round_trip_compress_inspect_decompress_error() {
             bits.as_ref(),
             "--threads".as_ref(),
             "2".as_ref(),
-        ]));
+        ]);
+        // stderr is a pipe here: one progress line per tensor instead of a bar.
+        let log = stderr(&o);
+        assert!(log.contains("[1/2] ") && log.contains("[2/2] "), "{log}");
+        let o = ok(o);
         assert!(o.contains("2 compressed") && o.contains("2 raw"), "{o}");
         assert!(!dir.path().join(format!("m{bits}.seedlm.partial")).exists());
 

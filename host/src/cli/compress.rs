@@ -25,7 +25,7 @@
 
 use std::ffi::OsString;
 use std::fs::{File, TryLockError};
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Instant, UNIX_EPOCH};
 
@@ -294,8 +294,11 @@ pub fn run(args: &Args) -> Result<()> {
             let _ = write!(w, "{:.0} blocks/s", s.per_sec());
         }),
     );
+    // Without a terminal the bar draws nothing: log a line per tensor instead.
+    let log_lines = !std::io::stderr().is_terminal();
     let start = Instant::now();
-    for &i in &todo {
+    let mut done = 0;
+    for (k, &i) in todo.iter().enumerate() {
         let t = &ck.tensors()[i];
         bar.set_message(t.name.clone());
         let w = ck
@@ -311,6 +314,17 @@ pub fn run(args: &Args) -> Result<()> {
         wr.add_seed(&t.name, &t.shape, t.dtype.name(), cfg, &blocks)?;
         wr.finish()
             .with_context(|| format!("failed to save tensor '{}' to {}", t.name, part.display()))?;
+        done += blocks.len();
+        if log_lines {
+            let rate = done as f64 / start.elapsed().as_secs_f64();
+            eprintln!(
+                "[{}/{}] {}: {done}/{total} blocks, {rate:.0} blocks/s, ETA {:.0} s",
+                k + 1,
+                todo.len(),
+                t.name,
+                (total - done) as f64 / rate
+            );
+        }
     }
     bar.finish_and_clear();
     let secs = start.elapsed().as_secs_f64();
