@@ -249,6 +249,21 @@ fn test_container_round_trip() {
     assert_eq!(f.get("blk.0.attn_q.weight").unwrap().len, 3 * 3 * 4);
 }
 
+/// The finished file gets the permissions of a plain create (umask applied),
+/// not the `0o600` of a temporary file.
+#[cfg(unix)]
+#[test]
+fn test_container_output_has_plain_create_permissions() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.seedlm");
+    write_sample(&path, &sample());
+    let plain = dir.path().join("plain");
+    std::fs::File::create(&plain).unwrap();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&path), mode(&plain));
+}
+
 #[test]
 fn test_container_layout_matches_spec() {
     let dir = tempfile::tempdir().unwrap();

@@ -18,6 +18,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use half::f16;
 use seedlm::basis::BasisTable;
+use seedlm::container::temp_beside;
 use seedlm::fixed::BlockMatrix;
 use seedlm::{Config, Lfsr};
 use seedlm_host::device::{self, OpenOptions};
@@ -354,12 +355,8 @@ impl Report {
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
         let text = if csv { self.csv() } else { self.json() };
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        let mut tmp = tempfile::NamedTempFile::new_in(dir)
-            .with_context(|| format!("failed to create a temp file in {}", dir.display()))?;
+        let mut tmp = temp_beside(path)
+            .with_context(|| format!("failed to create a temp file for {}", path.display()))?;
         tmp.write_all(text.as_bytes())?;
         tmp.persist(path)?;
         Ok(())

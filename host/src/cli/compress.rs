@@ -33,7 +33,7 @@ use anyhow::{bail, Context, Result};
 use half::f16;
 use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 use regex::Regex;
-use seedlm::container::{RawDtype, SeedFile, TensorKind, Writer};
+use seedlm::container::{temp_beside, RawDtype, SeedFile, TensorKind, Writer};
 use seedlm::search::Searcher;
 use seedlm::{Block, Config};
 use seedlm_host::checkpoint::{Checkpoint, Dtype, TensorMeta};
@@ -161,7 +161,7 @@ fn open_sidecar(dir: &Path, manifest: &str) -> Result<File> {
     } else {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("failed to create {}", dir.display()))?;
-        let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        let mut tmp = temp_beside(&path)
             .with_context(|| format!("failed to create a file in {}", dir.display()))?;
         tmp.write_all(manifest.as_bytes())
             .and_then(|_| tmp.as_file().sync_all())

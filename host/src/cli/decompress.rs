@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use half::{bf16, f16};
-use seedlm::container::{RawDtype, SeedFile, TensorInfo, TensorKind};
+use seedlm::container::{temp_beside, RawDtype, SeedFile, TensorInfo, TensorKind};
 
 use super::decode_tensor;
 
@@ -132,15 +132,8 @@ pub fn write(file: &SeedFile, out: &Path, dtype: OutDtype) -> Result<()> {
         .iter()
         .filter(|i| !is_blob(i))
         .map(|info| (info.name.clone(), Lazy { file, info, dtype }));
-    let dir = match out.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let tmp = tempfile::Builder::new()
-        .prefix(".seedlm-decompress.")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .with_context(|| format!("failed to create a temporary file in {}", dir.display()))?;
+    let tmp = temp_beside(out)
+        .with_context(|| format!("failed to create a temporary file for {}", out.display()))?;
     let metadata = (!metadata.is_empty()).then_some(metadata);
     safetensors::serialize_to_file(views, metadata, tmp.path())
         .with_context(|| format!("failed to write {}", tmp.path().display()))?;

@@ -74,7 +74,7 @@ mod reader;
 mod writer;
 
 pub use reader::SeedFile;
-pub use writer::Writer;
+pub use writer::{temp_beside, Writer};
 
 use crate::config::Config;
 

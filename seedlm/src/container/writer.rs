@@ -42,21 +42,37 @@ pub struct Writer {
     failed: bool,
 }
 
+/// A temporary file in `path`'s directory (so that persisting it to `path`
+/// is an atomic rename), named `.NAME.XXXXXX.tmp`, with the permissions a
+/// plain create would give (`0o666` less the umask; `tempfile` alone makes
+/// it `0o600`, which would carry over to the output).
+pub fn temp_beside(path: &Path) -> std::io::Result<NamedTempFile> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let prefix = format!(
+        ".{}.",
+        path.file_name().unwrap_or_default().to_string_lossy()
+    );
+    let mut b = tempfile::Builder::new();
+    b.prefix(&prefix).suffix(".tmp");
+    #[cfg(unix)]
+    b.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    b.tempfile_in(dir)
+}
+
 impl Writer {
     /// Starts a file that [`Writer::finish`] will move to `path`.
     pub fn create(path: &Path) -> Result<Writer> {
-        let file_name = path
-            .file_name()
-            .ok_or_else(|| Error::InvalidInput(format!("{}: not a file path", path.display())))?;
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        let tmp = tempfile::Builder::new()
-            .prefix(&format!(".{}.", file_name.to_string_lossy()))
-            .suffix(".tmp")
-            .tempfile_in(dir)
-            .map_err(|e| io_error("create a temporary file for", path, e))?;
+        if path.file_name().is_none() {
+            return Err(Error::InvalidInput(format!(
+                "{}: not a file path",
+                path.display()
+            )));
+        }
+        let tmp =
+            temp_beside(path).map_err(|e| io_error("create a temporary file for", path, e))?;
         let mut w = Writer {
             path: path.to_path_buf(),
             out: BufWriter::with_capacity(1 << 20, tmp),
