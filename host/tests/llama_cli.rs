@@ -146,6 +146,13 @@ fn test_llama_cli_compress_carries_metadata_and_generates() {
     let out = tmp.path().join("tiny.seedlm");
     let (m, o) = (model.to_str().unwrap(), out.to_str().unwrap());
     ok(seedlm(&["compress", m, "-o", o, "--bits", "4"]));
+    // inspect lists the blobs; their original size is unknown ("-"), not NaN.
+    let (table, _) = ok(seedlm(&["inspect", o]));
+    let blob_row = table.lines().find(|l| l.starts_with(META_CONFIG)).unwrap();
+    assert!(
+        blob_row.contains(" u8 ") && !table.contains("NaN"),
+        "{table}"
+    );
 
     // The blobs are the source's files, byte for byte.
     let f = SeedFile::open(&out).unwrap();

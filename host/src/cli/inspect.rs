@@ -37,26 +37,24 @@ impl Sum {
             String::new(),
             String::new(),
         ];
-        c.extend(size_cells(self.elems, self.bytes, self.orig_bits));
+        c.extend(size_cells(self.elems, self.bytes, Some(self.orig_bits)));
         c
     }
 }
 
-/// bits/weight, bytes, ratio vs original, ratio vs f16.
-fn size_cells(elems: u64, bytes: u64, orig_bits: f64) -> Vec<String> {
+/// bits/weight, bytes, ratio vs original (`-` when the original size is
+/// unknown), ratio vs f16.
+fn size_cells(elems: u64, bytes: u64, orig_bits: Option<f64>) -> Vec<String> {
     let stored_bits = bytes as f64 * 8.0;
-    let ratio = |bits: f64| {
-        if bytes == 0 {
-            "-".into()
-        } else {
-            format!("{:.2}x", bits / stored_bits)
-        }
+    let ratio = |bits: Option<f64>| match bits {
+        Some(bits) if bytes > 0 => format!("{:.2}x", bits / stored_bits),
+        _ => "-".into(),
     };
     vec![
         format!("{:.2}", stored_bits / elems.max(1) as f64),
         fmt_bytes(bytes),
         ratio(orig_bits),
-        ratio(16.0 * elems as f64),
+        ratio(Some(16.0 * elems as f64)),
     ]
 }
 
@@ -75,10 +73,11 @@ pub fn table(file: &SeedFile) -> String {
     let (mut all, mut seed) = (Sum::default(), Sum::default());
     for info in file.tensors() {
         let elems = info.numel() as u64;
+        // Unknown for dtypes the checkpoint readers do not convert, such as the
+        // u8 metadata blobs: those count at their stored size in the sums.
         let orig_bits = Dtype::parse(&info.orig_dtype)
             .bits_per_weight()
-            .unwrap_or(f64::NAN)
-            * elems as f64;
+            .map(|b| b * elems as f64);
         let stored = match info.kind {
             TensorKind::Seed(cfg) => cfg.to_string(),
             TensorKind::Raw(d) => format!("raw {}", d.name()),
@@ -97,7 +96,7 @@ pub fn table(file: &SeedFile) -> String {
         {
             s.elems += elems;
             s.bytes += info.len;
-            s.orig_bits += orig_bits;
+            s.orig_bits += orig_bits.unwrap_or(info.len as f64 * 8.0);
         }
     }
     t.rule();
