@@ -11,7 +11,7 @@ use rand::{Rng, SeedableRng};
 use seedlm::fixed::{BlockMatrix, QuantizedActs};
 use seedlm::fixed_fp16::{fp16_activation_words, fp16_matvec_acc, fp16_tile_stream};
 use seedlm::sample::random_blocks;
-use seedlm::{hw, Block, Config};
+use seedlm::{hw, Config};
 
 /// Bits of the memory word the benchmark compares at (64 bytes per cycle).
 pub const MEMORY_WORD_BITS: u32 = 512;

@@ -1,10 +1,9 @@
 //! The generated engine in Verilator against the golden model, bit for bit.
 
 use rand::{Rng, SeedableRng};
-use seedlm::config::MAX_P;
 use seedlm::fixed::{BlockMatrix, QuantizedActs};
 use seedlm::sample::random_blocks;
-use seedlm::{hw, Block, Config};
+use seedlm::{hw, Config};
 use seedlm_sim::{variants, Engine, Error};
 
 /// One random mat-vec through `e`, checked row by row against the golden
