@@ -37,7 +37,7 @@
 //! **Configurations.** The kernel is specialised for `(C, P) = (8, 3)` and
 //! `(12, 4)` (any K); other shapes fall back to the naive search.
 
-use super::kernel::{self, Isa, Lanes, Pass, Visit, LANES, QUAD_ROWS};
+use super::kernel::{self, any_negative, Isa, Lanes, Pass, Visit, LANES, QUAD_ROWS};
 use super::{zero_block, Found, Searcher};
 use crate::config::{Config, MAX_C, MAX_P};
 
@@ -333,14 +333,6 @@ impl Visit for ArgMin {
 /// Hits kept by [`Collect`] per chunk.
 const HIT_CAP: usize = 512;
 
-/// Whether some lane is below its threshold: a sign-bit test (`-0.0` counts
-/// as a hit, which only adds a candidate). The pass has already skipped the
-/// pairs of positions without one.
-#[inline(always)]
-fn is_hit(acc: &Lanes) -> bool {
-    acc.iter().fold(false, |hit, &x| hit | x.is_sign_negative())
-}
-
 /// Pass visitor: positions where some lane is below its threshold,
 /// into a fixed buffer (no allocation, so no call, in the pass's loop);
 /// `len > HIT_CAP` means it overflowed.
@@ -354,7 +346,9 @@ impl Visit for Collect {
 
     #[inline(always)]
     fn visit(&mut self, pos: usize, acc: &Lanes) {
-        if is_hit(acc) {
+        // The pass skips pairs without a hit; of a pair with one, keep only
+        // the position(s) that have it.
+        if any_negative(acc) {
             if self.len < HIT_CAP {
                 self.hits[self.len] = (pos as u32, *acc);
             }
@@ -373,7 +367,7 @@ impl Visit for CollectAll {
 
     #[inline(always)]
     fn visit(&mut self, pos: usize, acc: &Lanes) {
-        if is_hit(acc) {
+        if any_negative(acc) {
             self.hits.push((pos as u32, *acc));
         }
     }

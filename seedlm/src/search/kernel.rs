@@ -169,8 +169,16 @@ impl Vector for Lanes {
     }
     #[inline(always)]
     fn any_negative(self) -> bool {
-        self.iter().fold(false, |neg, x| neg | x.is_sign_negative())
+        any_negative(&self)
     }
+}
+
+/// Whether some lane has its sign bit set: the pass's hit test, a value
+/// below zero being a position under its block's threshold (`-0.0` counts,
+/// which only adds a candidate).
+#[inline(always)]
+pub(crate) fn any_negative(x: &Lanes) -> bool {
+    x.iter().fold(false, |neg, v| neg | v.is_sign_negative())
 }
 
 /// An AVX2 register of 8 f32. Only used inside `scan_avx2`, whose
