@@ -299,24 +299,8 @@ impl Linear for SeedCpuLinear {
 mod tests {
     use super::*;
     use rand::{Rng, SeedableRng};
-    use seedlm::config::MAX_P;
+    use seedlm::sample::random_blocks;
     use seedlm::Lfsr;
-
-    fn random_blocks(cfg: &Config, n: usize, rng: &mut impl Rng) -> Vec<Block> {
-        (0..n)
-            .map(|_| {
-                let mut q = [0i8; MAX_P];
-                for qj in q.iter_mut().take(cfg.p) {
-                    *qj = rng.gen_range(-8..=7);
-                }
-                Block {
-                    seed: rng.gen_range(1..(1u32 << cfg.k)),
-                    exp: rng.gen_range(-8..=7),
-                    q,
-                }
-            })
-            .collect()
-    }
 
     /// The seed layer equals a dense layer of the f64-decoded blocks within
     /// f32 summation error, for one vector and for a batch.
