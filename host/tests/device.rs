@@ -270,10 +270,35 @@ fn test_device_vfio_names_each_missing_prerequisite() {
     assert!(VfioDevice::open_at(&paths, addr).is_err());
 }
 
+/// A real 4-bit layer and where it comes from.
+struct RealLayer {
+    name: String,
+    rows: usize,
+    cols: usize,
+    blocks: Vec<Block>,
+}
+
+impl RealLayer {
+    fn matrix(&self) -> BlockMatrix<'_> {
+        BlockMatrix {
+            cfg: Config::BITS4,
+            rows: self.rows,
+            cols: self.cols,
+            blocks: &self.blocks,
+        }
+    }
+
+    /// A random input vector in `[-1, 1)`.
+    fn input(&self, seed: u64) -> Vec<f32> {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        (0..self.cols).map(|_| rng.gen_range(-1.0..1.0)).collect()
+    }
+}
+
 /// A real layer: SmolLM2-135M's `blk.0.attn_q.weight` (first 64 rows),
 /// compressed here at 4 bits, or a whole tensor of a `.seedlm` file in
 /// testdata/ if there is one. `None` (with a notice) if neither is there.
-fn real_layer() -> Option<(String, usize, usize, Vec<Block>)> {
+fn real_layer() -> Option<RealLayer> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata");
     if let Some(path) = std::fs::read_dir(&root).ok().and_then(|d| {
         d.filter_map(|e| e.ok().map(|e| e.path()))
@@ -288,12 +313,12 @@ fn real_layer() -> Option<(String, usize, usize, Vec<Block>)> {
             })?
             .clone();
         let blocks = file.blocks(&t).unwrap();
-        return Some((
-            format!("{}:{}", path.display(), t.name),
-            t.rows(),
-            t.cols(),
+        return Some(RealLayer {
+            name: format!("{}:{}", path.display(), t.name),
+            rows: t.rows(),
+            cols: t.cols(),
             blocks,
-        ));
+        });
     }
     let gguf = root.join("SmolLM2-135M-Instruct.Q4_1.gguf");
     if !gguf.exists() {
@@ -310,33 +335,28 @@ fn real_layer() -> Option<(String, usize, usize, Vec<Block>)> {
     let w = ckpt.load_f32(name).unwrap();
     let searcher = seedlm::search::Searcher::new(Config::BITS4).unwrap();
     let found = searcher.search_all(&w[..rows * cols], &|_| {}).unwrap();
-    Some((
-        format!("{name} rows 0..{rows}"),
+    Some(RealLayer {
+        name: format!("{name} rows 0..{rows}"),
         rows,
         cols,
-        found.iter().map(|f| f.block).collect(),
-    ))
+        blocks: found.iter().map(|f| f.block).collect(),
+    })
 }
 
 #[test]
 fn test_device_emu_runs_a_real_layer() {
-    let Some((name, rows, cols, blocks)) = real_layer() else {
+    let Some(real) = real_layer() else {
         return;
     };
-    let m = BlockMatrix {
-        cfg: Config::BITS4,
-        rows,
-        cols,
-        blocks: &blocks,
-    };
+    let m = real.matrix();
     let mut e = emu(Config::BITS4, 8);
     let layer = e.load_layer(&m).unwrap();
-    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-    let x: Vec<f32> = (0..cols).map(|_| rng.gen_range(-1.0..1.0)).collect();
+    let x = real.input(1);
     assert_eq!(
         e.matvec(&layer, &x).unwrap(),
         m.matvec(&x).unwrap(),
-        "{name}"
+        "{}",
+        real.name
     );
 }
 
@@ -391,19 +411,13 @@ mod verilator {
 
     #[test]
     fn test_device_verilator_runs_a_real_layer() {
-        let Some((name, rows, cols, blocks)) = real_layer() else {
+        let Some(real) = real_layer() else {
             return;
         };
-        let m = BlockMatrix {
-            cfg: Config::BITS4,
-            rows,
-            cols,
-            blocks: &blocks,
-        };
+        let (m, name) = (real.matrix(), &real.name);
         let (mut v, mut e) = (sim(Config::BITS4, 8), emu(Config::BITS4, 8));
         let (lv, le) = (v.load_layer(&m).unwrap(), e.load_layer(&m).unwrap());
-        let mut rng = rand::rngs::StdRng::seed_from_u64(2);
-        let x: Vec<f32> = (0..cols).map(|_| rng.gen_range(-1.0..1.0)).collect();
+        let x = real.input(2);
         let y = v.matvec(&lv, &x).unwrap();
         assert_eq!(y, e.matvec(&le, &x).unwrap(), "{name}");
         assert_eq!(y, m.matvec(&x).unwrap(), "{name}");
