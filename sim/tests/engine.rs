@@ -6,6 +6,8 @@ use seedlm::sample::random_blocks;
 use seedlm::{hw, Config};
 use seedlm_sim::{variants, Engine, Error};
 
+mod common;
+
 /// One random mat-vec through `e`, checked row by row against the golden
 /// model; returns (tile words, cycles).
 fn check_run(
@@ -34,22 +36,8 @@ fn check_run(
         .unwrap();
     e.load_activations(&hw::activation_words(&cfg, &x)).unwrap();
     let words = hw::tile_stream(&m, e.lanes()).unwrap();
-    let mut srng = rand::rngs::StdRng::seed_from_u64(rng.gen());
-    let mut stalls = move || (srng.gen_bool(stall), srng.gen_bool(stall));
-    let run = e
-        .run(rows as u32, bpr as u32, &words, &mut stalls, 100_000)
-        .unwrap();
-    let got_rows: Vec<u32> = run.results.iter().map(|r| r.0).collect();
-    assert_eq!(
-        got_rows,
-        (0..rows as u32).collect::<Vec<_>>(),
-        "{cfg} lanes {}",
-        e.lanes()
-    );
-    for (row, (&(_, acc), &w)) in run.results.iter().zip(&want).enumerate() {
-        assert_eq!(acc, w, "{cfg} lanes {} row {row}", e.lanes());
-    }
-    (words.len(), run.cycles)
+    let label = cfg.to_string();
+    common::run_checked(e, (rows, bpr), &words, &want, stall, rng, &label)
 }
 
 #[test]

@@ -9,6 +9,8 @@ use seedlm::hw;
 use seedlm_hdl::blocks::engine::fp16_engine_latency;
 use seedlm_sim::{fp16_variants, Engine, Error};
 
+mod common;
+
 /// One random mat-vec through `e`, checked row by row against the golden
 /// model; returns (tile words, cycles). Weights are any 16-bit pattern:
 /// zeros, subnormals, normals, inf and NaN (which contribute 0).
@@ -26,18 +28,8 @@ fn check_run(
     let want = fp16_matvec_acc(rows, cols, &w, &x).unwrap();
     e.load_activations(&fp16_activation_words(&x)).unwrap();
     let words = fp16_tile_stream(rows, cols, &w, e.lanes()).unwrap();
-    let mut srng = rand::rngs::StdRng::seed_from_u64(rng.gen());
-    let mut stalls = move || (srng.gen_bool(stall), srng.gen_bool(stall));
     let bpr = cols.div_ceil(FP16_C);
-    let run = e
-        .run(rows as u32, bpr as u32, &words, &mut stalls, 100_000)
-        .unwrap();
-    let got_rows: Vec<u32> = run.results.iter().map(|r| r.0).collect();
-    assert_eq!(got_rows, (0..rows as u32).collect::<Vec<_>>());
-    for (row, (&(_, acc), &w)) in run.results.iter().zip(&want).enumerate() {
-        assert_eq!(acc, w, "fp16 lanes {} row {row}", e.lanes());
-    }
-    (words.len(), run.cycles)
+    common::run_checked(e, (rows, bpr), &words, &want, stall, rng, "fp16")
 }
 
 #[test]
