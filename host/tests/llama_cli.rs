@@ -4,15 +4,13 @@
 //! runs from it alone, `decompress` moves the blobs into the safetensors
 //! metadata, and greedy generation from the file is deterministic.
 
-use std::path::Path;
+mod common;
+
 use std::process::{Command, Output};
 
-use rand::{Rng, SeedableRng};
-use safetensors::tensor::TensorView;
-use safetensors::Dtype;
+use common::write_tiny_llama as write_model;
 use seedlm::container::{RawDtype, SeedFile, TensorKind};
 use seedlm_host::llama::load::{META_CONFIG, META_TOKENIZER};
-use serde_json::json;
 
 fn seedlm(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_seedlm"))
@@ -28,113 +26,6 @@ fn ok(o: Output) -> (String, String) {
     );
     assert!(o.status.success(), "failed: {err}\n{out}");
     (out, err)
-}
-
-/// GPT-2's byte-to-character map: printable bytes map to themselves, the
-/// others to U+0100 onwards, in byte order.
-fn byte_chars() -> Vec<char> {
-    let printable = |b: u32| (33..=126).contains(&b) || (161..=172).contains(&b) || b >= 174;
-    let mut n = 0;
-    (0..256u32)
-        .map(|b| {
-            if printable(b) {
-                char::from_u32(b).unwrap()
-            } else {
-                n += 1;
-                char::from_u32(255 + n).unwrap()
-            }
-        })
-        .collect()
-}
-
-/// Writes a 2-layer Llama with a 256-token byte-level vocabulary.
-fn write_model(dir: &Path) {
-    let (dim, hidden, layers, heads, kv, vocab) = (32, 64, 2, 4, 2, 256);
-    let hd = dim / heads;
-    let mut rng = rand::rngs::StdRng::seed_from_u64(11);
-    let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
-    let mut add = |name: String, shape: Vec<usize>, std: f32, rng: &mut rand::rngs::StdRng| {
-        let n: usize = shape.iter().product();
-        let v: Vec<u8> = (0..n)
-            .flat_map(|_| (rng.gen_range(-1.0f32..1.0) * std).to_le_bytes())
-            .collect();
-        tensors.push((name, shape, v));
-    };
-    add(
-        "model.embed_tokens.weight".into(),
-        vec![vocab, dim],
-        1.0,
-        &mut rng,
-    );
-    add("model.norm.weight".into(), vec![dim], 0.0, &mut rng);
-    for i in 0..layers {
-        let p = format!("model.layers.{i}.");
-        for (n, r, c) in [
-            ("self_attn.q_proj", heads * hd, dim),
-            ("self_attn.k_proj", kv * hd, dim),
-            ("self_attn.v_proj", kv * hd, dim),
-            ("self_attn.o_proj", dim, heads * hd),
-            ("mlp.gate_proj", hidden, dim),
-            ("mlp.up_proj", hidden, dim),
-            ("mlp.down_proj", dim, hidden),
-        ] {
-            add(
-                format!("{p}{n}.weight"),
-                vec![r, c],
-                1.0 / (c as f32).sqrt(),
-                &mut rng,
-            );
-        }
-        add(
-            format!("{p}input_layernorm.weight"),
-            vec![dim],
-            0.0,
-            &mut rng,
-        );
-        add(
-            format!("{p}post_attention_layernorm.weight"),
-            vec![dim],
-            0.0,
-            &mut rng,
-        );
-    }
-    // Norm weights of 1 (std 0 above gives zeros).
-    for t in tensors.iter_mut().filter(|t| t.0.contains("norm")) {
-        t.2 = (0..dim).flat_map(|_| 1f32.to_le_bytes()).collect();
-    }
-    let views: Vec<(String, TensorView)> = tensors
-        .iter()
-        .map(|(n, s, b)| {
-            (
-                n.clone(),
-                TensorView::new(Dtype::F32, s.clone(), b).unwrap(),
-            )
-        })
-        .collect();
-    safetensors::serialize_to_file(views, None, &dir.join("model.safetensors")).unwrap();
-    let config = json!({
-        "model_type": "llama", "hidden_size": dim, "intermediate_size": hidden,
-        "num_hidden_layers": layers, "num_attention_heads": heads,
-        "num_key_value_heads": kv, "vocab_size": vocab, "max_position_embeddings": 128,
-        "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "eos_token_id": [],
-    });
-    std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
-    let vocab_map: serde_json::Map<String, serde_json::Value> = byte_chars()
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.to_string(), json!(i)))
-        .collect();
-    let tok = json!({
-        "version": "1.0", "truncation": null, "padding": null, "added_tokens": [],
-        "normalizer": null,
-        "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true},
-        "post_processor": null,
-        "decoder": {"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true},
-        "model": {"type": "BPE", "dropout": null, "unk_token": null, "continuing_subword_prefix": null,
-                  "end_of_word_suffix": null, "fuse_unk": false, "byte_fallback": false,
-                  "ignore_merges": false, "vocab": vocab_map, "merges": []},
-    });
-    std::fs::write(dir.join("tokenizer.json"), tok.to_string()).unwrap();
 }
 
 #[test]

@@ -39,7 +39,10 @@ pub const MAGIC: &[u8; 4] = b"GGUF";
 /// `general.alignment`.
 pub const DEFAULT_ALIGNMENT: u64 = 32;
 
-/// A metadata value.
+/// A metadata value. Arrays are not copied out of the file: an [`Array`]
+/// is the element type, count and byte range of its elements, read through
+/// [`GgufFile::array`] (a tokenizer's 50K-entry lists would otherwise cost
+/// 32 bytes of `Value` per element; a 20 MB array of `u8` took 1.3 GB).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     /// Type 0.
@@ -60,14 +63,30 @@ pub enum Value {
     Bool(bool),
     /// Type 8.
     String(String),
-    /// Type 9: elements of one type.
-    Array(Vec<Value>),
+    /// Type 9: elements of one type, validated but left in the file.
+    Array(Array),
     /// Type 10.
     U64(u64),
     /// Type 11.
     I64(i64),
     /// Type 12.
     F64(f64),
+}
+
+/// Type id of a string value.
+const TYPE_STRING: u32 = 8;
+/// Type id of an array value.
+const TYPE_ARRAY: u32 = 9;
+
+/// An array value: where its elements are in the file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Array {
+    /// Element type id (any type but an array).
+    pub elem_type: u32,
+    /// Number of elements.
+    pub len: usize,
+    /// Byte range of the elements in the file.
+    range: std::ops::Range<usize>,
 }
 
 impl Value {
@@ -85,6 +104,53 @@ impl Value {
             Value::I64(v) => u64::try_from(v).ok(),
             _ => None,
         }
+    }
+}
+
+/// Byte size of a fixed-size value of type `ty` (`None` for strings,
+/// arrays and unknown types).
+fn fixed_size(ty: u32) -> Option<usize> {
+    match ty {
+        0 | 1 | 7 => Some(1),
+        2 | 3 => Some(2),
+        4..=6 => Some(4),
+        10..=12 => Some(8),
+        _ => None,
+    }
+}
+
+/// The elements of an [`Array`], decoded one at a time.
+pub struct ArrayItems<'a> {
+    cursor: Cursor<'a>,
+    elem_type: u32,
+    left: usize,
+}
+
+impl Iterator for ArrayItems<'_> {
+    type Item = Value;
+
+    fn next(&mut self) -> Option<Value> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        // Validated when the file was opened.
+        self.cursor.value(self.elem_type, 1).ok()
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl<'a> ArrayItems<'a> {
+    /// The next element if the array holds strings, borrowed from the file.
+    pub fn next_str(&mut self) -> Option<&'a str> {
+        if self.left == 0 || self.elem_type != TYPE_STRING {
+            return None;
+        }
+        self.left -= 1;
+        self.cursor.str("metadata string").ok()
     }
 }
 
@@ -131,16 +197,18 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    fn array<const N: usize>(&mut self, what: &str) -> Result<[u8; N]> {
+        let mut a = [0u8; N];
+        a.copy_from_slice(self.take(N, what)?);
+        Ok(a)
+    }
+
     fn u32(&mut self, what: &str) -> Result<u32> {
-        Ok(u32::from_le_bytes(
-            self.take(4, what)?.try_into().expect("4 bytes"),
-        ))
+        Ok(u32::from_le_bytes(self.array(what)?))
     }
 
     fn u64(&mut self, what: &str) -> Result<u64> {
-        Ok(u64::from_le_bytes(
-            self.take(8, what)?.try_into().expect("8 bytes"),
-        ))
+        Ok(u64::from_le_bytes(self.array(what)?))
     }
 
     /// A count of items each at least `min_size` bytes long, checked against
@@ -157,40 +225,68 @@ impl<'a> Cursor<'a> {
         Ok(n as usize)
     }
 
-    fn string(&mut self, what: &str) -> Result<String> {
+    /// A string, borrowed from the file.
+    fn str(&mut self, what: &str) -> Result<&'a str> {
         let at = self.pos;
         let n = self.count(1, what)?;
         let b = self.take(n, what)?;
         match std::str::from_utf8(b) {
-            Ok(s) => Ok(s.to_string()),
+            Ok(s) => Ok(s),
             Err(_) => self.fail(format!("{what} at byte offset {at} is not UTF-8")),
         }
     }
 
+    fn string(&mut self, what: &str) -> Result<String> {
+        self.str(what).map(str::to_string)
+    }
+
+    /// A value of type `ty`; arrays (not nested) are walked and validated
+    /// without copying their elements.
     fn value(&mut self, ty: u32, depth: u32) -> Result<Value> {
-        let b = |c: &mut Self, n| c.take(n, "metadata value");
+        const W: &str = "metadata value";
         Ok(match ty {
-            0 => Value::U8(b(self, 1)?[0]),
-            1 => Value::I8(b(self, 1)?[0] as i8),
-            2 => Value::U16(u16::from_le_bytes(b(self, 2)?.try_into().expect("2"))),
-            3 => Value::I16(i16::from_le_bytes(b(self, 2)?.try_into().expect("2"))),
-            4 => Value::U32(self.u32("metadata value")?),
-            5 => Value::I32(self.u32("metadata value")? as i32),
-            6 => Value::F32(f32::from_bits(self.u32("metadata value")?)),
-            7 => Value::Bool(b(self, 1)?[0] != 0),
-            8 => Value::String(self.string("metadata string")?),
-            9 if depth == 0 => {
-                let elem = self.u32("array type")?;
-                let n = self.count(1, "array length")?;
-                let mut v = Vec::with_capacity(n);
-                for _ in 0..n {
-                    v.push(self.value(elem, depth + 1)?);
+            0 => Value::U8(self.take(1, W)?[0]),
+            1 => Value::I8(self.take(1, W)?[0] as i8),
+            2 => Value::U16(u16::from_le_bytes(self.array(W)?)),
+            3 => Value::I16(i16::from_le_bytes(self.array(W)?)),
+            4 => Value::U32(self.u32(W)?),
+            5 => Value::I32(self.u32(W)? as i32),
+            6 => Value::F32(f32::from_bits(self.u32(W)?)),
+            7 => Value::Bool(self.take(1, W)?[0] != 0),
+            TYPE_STRING => Value::String(self.string("metadata string")?),
+            TYPE_ARRAY if depth == 0 => {
+                let at = self.pos;
+                let elem_type = self.u32("array type")?;
+                if elem_type == TYPE_ARRAY {
+                    return self.fail(format!("nested array at byte offset {at}"));
                 }
-                Value::Array(v)
+                let size = fixed_size(elem_type);
+                let len = self.count(size.unwrap_or(8), "array length")?;
+                let start = self.pos;
+                match size {
+                    Some(s) => {
+                        self.take(len * s, "array")?;
+                    }
+                    None if elem_type == TYPE_STRING => {
+                        for _ in 0..len {
+                            self.str("metadata string")?;
+                        }
+                    }
+                    None => {
+                        return self.fail(format!(
+                            "unknown array element type {elem_type} at byte offset {at}"
+                        ))
+                    }
+                }
+                Value::Array(Array {
+                    elem_type,
+                    len,
+                    range: start..self.pos,
+                })
             }
-            10 => Value::U64(self.u64("metadata value")?),
-            11 => Value::I64(self.u64("metadata value")? as i64),
-            12 => Value::F64(f64::from_bits(self.u64("metadata value")?)),
+            10 => Value::U64(self.u64(W)?),
+            11 => Value::I64(self.u64(W)? as i64),
+            12 => Value::F64(f64::from_bits(self.u64(W)?)),
             other => {
                 return self.fail(format!(
                     "unknown metadata value type {other} before byte offset {}",
@@ -225,7 +321,7 @@ impl GgufFile {
     }
 
     /// Parses an already mapped file.
-    pub(super) fn from_map(path: &Path, map: Mmap) -> Result<GgufFile> {
+    pub fn from_map(path: &Path, map: Mmap) -> Result<GgufFile> {
         let mut c = Cursor {
             buf: &map,
             pos: 0,
@@ -358,6 +454,34 @@ impl GgufFile {
         self.metadata.iter().find(|(k, _)| k == key).map(|(_, v)| v)
     }
 
+    /// The elements of array `a`, a value of this file's metadata.
+    pub fn array(&self, a: &Array) -> ArrayItems<'_> {
+        ArrayItems {
+            cursor: Cursor {
+                buf: self.map.get(a.range.clone()).unwrap_or_default(),
+                pos: 0,
+                path: &self.path,
+            },
+            elem_type: a.elem_type,
+            left: a.len,
+        }
+    }
+
+    /// The strings of array metadata `key`; an error naming the key if it
+    /// is missing or not an array of strings.
+    pub fn strings(&self, key: &str) -> Result<Vec<&str>> {
+        match self.meta(key) {
+            Some(Value::Array(a)) if a.elem_type == TYPE_STRING => {
+                let mut items = self.array(a);
+                Ok(std::iter::from_fn(|| items.next_str()).collect())
+            }
+            _ => Err(Error::Format {
+                path: self.path.clone(),
+                what: format!("GGUF metadata '{key}' is missing or not an array of strings"),
+            }),
+        }
+    }
+
     /// Every tensor, in file order, shapes row-major.
     pub fn tensors(&self) -> &[TensorMeta] {
         &self.tensors
@@ -459,13 +583,8 @@ mod tests {
         };
         assert_eq!(g.version(), 3);
         assert_eq!(g.meta("llama.block_count"), Some(&Value::U32(30)));
-        assert_eq!(
-            g.meta("tok"),
-            Some(&Value::Array(vec![
-                Value::String("a".into()),
-                Value::String("bc".into())
-            ]))
-        );
+        assert_eq!(g.strings("tok").unwrap(), ["a", "bc"]);
+        assert!(g.strings("llama.block_count").is_err());
         let w = ck.get("w").unwrap();
         assert_eq!(w.shape, vec![2, 3]); // innermost-first [3, 2] -> rows 2, cols 3
         assert_eq!(ck.load_f32("w").unwrap(), vec![0., 1., 2., 3., 4., 5.]);
@@ -474,6 +593,48 @@ mod tests {
             e.contains("m.gguf") && e.contains("'k'") && e.contains("ggml type 14"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn test_gguf_arrays_stay_in_the_file() {
+        // 1M u8 elements: one `Array` of a few words, elements read lazily.
+        let mut big = 0u32.to_le_bytes().to_vec();
+        big.extend(1_000_000u64.to_le_bytes());
+        big.extend((0..1_000_000u32).map(|i| i as u8));
+        let mut ints = 5u32.to_le_bytes().to_vec();
+        ints.extend(3u64.to_le_bytes());
+        for v in [-1i32, 7, 9] {
+            ints.extend(v.to_le_bytes());
+        }
+        let bytes = gguf(&[("big", 9, big), ("ints", 9, ints)], &[]);
+        let (_d, ck) = open(&bytes);
+        let Checkpoint::Gguf(g) = ck.unwrap() else {
+            panic!("not gguf")
+        };
+        let Some(Value::Array(a)) = g.meta("big") else {
+            panic!("not an array")
+        };
+        assert_eq!((a.elem_type, a.len), (0, 1_000_000));
+        assert_eq!(g.array(a).nth(258), Some(Value::U8(2)));
+        let Some(Value::Array(a)) = g.meta("ints") else {
+            panic!("not an array")
+        };
+        let v: Vec<Value> = g.array(a).collect();
+        assert_eq!(v, [Value::I32(-1), Value::I32(7), Value::I32(9)]);
+        // A nested array and an array of unknown type are refused.
+        let mut nested = 9u32.to_le_bytes().to_vec();
+        nested.extend(0u64.to_le_bytes());
+        let (_d, r) = open(&gguf(&[("n", 9, nested)], &[]));
+        assert!(r.err().unwrap().to_string().contains("nested array"));
+        let mut unknown = 13u32.to_le_bytes().to_vec();
+        unknown.extend(1u64.to_le_bytes());
+        unknown.extend([0; 8]);
+        let (_d, r) = open(&gguf(&[("u", 9, unknown)], &[]));
+        assert!(r
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("unknown array element type 13"));
     }
 
     #[test]

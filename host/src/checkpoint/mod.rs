@@ -140,8 +140,8 @@ pub enum Checkpoint {
 }
 
 impl Checkpoint {
-    /// Opens `path`: a directory is read as safetensors shards; a file
-    /// starting with the GGUF magic as GGUF; any other file as safetensors.
+    /// Opens `path`: a directory is read as safetensors shards, a file as
+    /// GGUF or safetensors after [`sniff`]ing its first bytes.
     pub fn open(path: &Path) -> Result<Checkpoint> {
         let meta = std::fs::metadata(path).map_err(|source| Error::Io {
             action: "open",
@@ -153,16 +153,27 @@ impl Checkpoint {
                 safetensors::SafeTensorsCheckpoint::open(path)?,
             ));
         }
-        let map = map_file(path)?;
-        if map.starts_with(gguf::MAGIC) {
-            Ok(Checkpoint::Gguf(gguf::GgufFile::from_map(path, map)?))
-        } else {
-            Ok(Checkpoint::SafeTensors(
+        Checkpoint::from_map(path, map_file(path)?)
+    }
+
+    /// Reads an already mapped file (`path` names it in errors): GGUF,
+    /// safetensors, or an error saying what the file looks like.
+    pub fn from_map(path: &Path, map: Mmap) -> Result<Checkpoint> {
+        match sniff(path, &map) {
+            Format::Gguf => Ok(Checkpoint::Gguf(gguf::GgufFile::from_map(path, map)?)),
+            Format::SafeTensors => Ok(Checkpoint::SafeTensors(
                 safetensors::SafeTensorsCheckpoint::from_maps(
                     path,
                     vec![(path.to_path_buf(), map)],
                 )?,
-            ))
+            )),
+            Format::Unknown(what) => Err(Error::Format {
+                path: path.into(),
+                what: format!(
+                    "not a checkpoint seedlm reads (GGUF starts with \"GGUF\", safetensors with an \
+                     8-byte header length and '{{'): {what}"
+                ),
+            }),
         }
     }
 
@@ -201,6 +212,15 @@ impl Checkpoint {
             })
     }
 
+    /// The file holding tensor `name`: the shard of a directory, else the
+    /// file opened.
+    pub fn file_of(&self, name: &str) -> &Path {
+        match self {
+            Checkpoint::SafeTensors(c) => c.file_of(name),
+            Checkpoint::Gguf(g) => g.path(),
+        }
+    }
+
     /// The stored bytes of tensor `name` (little-endian, in its own dtype)
     /// and the file that holds them.
     pub fn bytes(&self, name: &str) -> Result<(&Path, &[u8])> {
@@ -220,6 +240,68 @@ impl Checkpoint {
             what: format!("tensor '{name}': {what}"),
         })
     }
+}
+
+/// A checkpoint format, told from a file's first bytes.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Starts with [`gguf::MAGIC`].
+    Gguf,
+    /// An 8-byte little-endian header length, then a JSON object.
+    SafeTensors,
+    /// Neither; what the file looks like instead.
+    Unknown(String),
+}
+
+/// What the first bytes of a file say it is. Other formats that models come
+/// in are named, so that the error says what to do.
+pub fn sniff(path: &Path, bytes: &[u8]) -> Format {
+    if bytes.starts_with(gguf::MAGIC) {
+        return Format::Gguf;
+    }
+    if bytes.len() > 8 && bytes[8] == b'{' {
+        return Format::SafeTensors;
+    }
+    let head = &bytes[..bytes.len().min(8)];
+    let known: &[(&[u8], &str)] = &[
+        (
+            b"SEEDLM\0\x1a",
+            "a .seedlm file (already compressed; inspect, decompress or generate read it)",
+        ),
+        (
+            b"PK\x03\x04",
+            "a zip archive (a PyTorch .bin/.pt checkpoint? convert it to safetensors)",
+        ),
+        (b"lmgg", "a legacy GGML file (convert it to GGUF)"),
+        (b"fmgg", "a legacy GGMF file (convert it to GGUF)"),
+        (b"tjgg", "a legacy GGJT file (convert it to GGUF)"),
+        (b"\x1f\x8b", "gzip-compressed (unpack it first)"),
+        (
+            b"{",
+            "a JSON text (a config or index file?), not the weights",
+        ),
+    ];
+    if let Some((_, what)) = known.iter().find(|(m, _)| bytes.starts_with(m)) {
+        return Format::Unknown(what.to_string());
+    }
+    if head.len() >= 2 && head[0] == 0x80 && (2..=5).contains(&head[1]) {
+        return Format::Unknown(
+            "a Python pickle (a PyTorch checkpoint? convert it to safetensors)".into(),
+        );
+    }
+    let named_gguf = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gguf"));
+    let start = format!(
+        "its first {} bytes are {head:02x?} ({:?})",
+        head.len(),
+        String::from_utf8_lossy(head)
+    );
+    Format::Unknown(match bytes.len() {
+        0 => "the file is empty".into(),
+        _ if named_gguf => format!("named .gguf but without the GGUF magic: {start}"),
+        _ => start,
+    })
 }
 
 /// Converts `n` stored elements of `dtype` to f32. `bytes` must be exactly
@@ -297,10 +379,15 @@ fn map_file(path: &Path) -> Result<Mmap> {
         }
     };
     let file = File::open(path).map_err(io("open"))?;
-    // SAFETY: the map is read-only and private to this process; checkpoints
-    // are inputs that nothing in this program writes. Another process
-    // truncating the file while it is mapped is outside what we can guard
-    // against (as for every mmap-based model loader).
+    // SAFETY: `Mmap::map` is unsafe because the mapping aliases a file that
+    // another process may modify or truncate while we hold it (a shared,
+    // read-only `MAP_SHARED` map: changed bytes under a `&[u8]`, or SIGBUS on
+    // truncation). Nothing in this program writes a checkpoint: `seedlm`'s
+    // outputs are new files renamed into place, and `output::check` refuses
+    // to aim one at an input. Every read is bounds-checked against the map,
+    // so a concurrent change by another process gives wrong values, not an
+    // out-of-bounds access; SIGBUS on truncation is beyond what we can
+    // guard against (as for every mmap-based model loader).
     unsafe { Mmap::map(&file) }.map_err(io("map"))
 }
 
@@ -352,6 +439,27 @@ mod tests {
         assert_eq!(decode_f32(&Dtype::Q4_0, &b, 32).unwrap(), want);
         // Not a whole number of blocks.
         assert!(decode_f32(&Dtype::Q4_0, &b, 16).is_err());
+    }
+
+    #[test]
+    fn test_sniff_tells_formats_apart() {
+        let p = Path::new("m.bin");
+        assert_eq!(sniff(p, b"GGUF\x03\0\0\0"), Format::Gguf);
+        let mut st = 2u64.to_le_bytes().to_vec();
+        st.extend(b"{}");
+        assert_eq!(sniff(p, &st), Format::SafeTensors);
+        let what = |p: &str, b: &[u8]| match sniff(Path::new(p), b) {
+            Format::Unknown(w) => w,
+            f => panic!("{f:?}"),
+        };
+        assert!(
+            what("m.gguf", b"GGUX\x03\0\0\0\0").contains("named .gguf but without the GGUF magic")
+        );
+        assert!(what("m.gguf", b"GGUX").contains("47, 47, 55, 58"));
+        assert!(what("m.pt", b"PK\x03\x04rest").contains("zip"));
+        assert!(what("m.seedlm", b"SEEDLM\0\x1a....").contains(".seedlm"));
+        assert!(what("m.bin", &[0x80, 2, 0x7d]).contains("pickle"));
+        assert!(what("m", b"").contains("empty"));
     }
 
     #[test]

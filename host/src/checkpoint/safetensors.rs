@@ -81,10 +81,7 @@ impl SafeTensorsCheckpoint {
     }
 
     /// Builds the checkpoint from already mapped files.
-    pub(super) fn from_maps(
-        path: &Path,
-        maps: Vec<(PathBuf, Mmap)>,
-    ) -> Result<SafeTensorsCheckpoint> {
+    pub fn from_maps(path: &Path, maps: Vec<(PathBuf, Mmap)>) -> Result<SafeTensorsCheckpoint> {
         let mut tensors = Vec::new();
         let mut index = HashMap::new();
         let mut shards = Vec::new();
@@ -132,6 +129,14 @@ impl SafeTensorsCheckpoint {
     /// Every tensor: shards in name order, tensors in data order.
     pub fn tensors(&self) -> &[TensorMeta] {
         &self.tensors
+    }
+
+    /// The shard holding `name` (the path opened if there is none).
+    pub fn file_of(&self, name: &str) -> &Path {
+        match self.index.get(name) {
+            Some(loc) => &self.shards[loc.shard].path,
+            None => &self.path,
+        }
     }
 
     /// The stored bytes of `name` and the shard holding them.

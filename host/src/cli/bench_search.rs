@@ -14,8 +14,9 @@ pub struct Args {
     /// Blocks searched per run.
     #[arg(long, default_value_t = 20_000, value_name = "N")]
     pub blocks: usize,
-    /// Thread counts to run, comma-separated (default: 1 and one per core).
-    #[arg(long, value_delimiter = ',', value_name = "N,..")]
+    /// Thread counts to run, comma-separated (default: 1 and one per core;
+    /// each at most 1024).
+    #[arg(long, value_delimiter = ',', value_name = "N,..", value_parser = super::threads_arg())]
     pub threads: Vec<usize>,
 }
 

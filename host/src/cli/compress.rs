@@ -23,22 +23,23 @@
 //! renamed into place, so an interrupted run never leaves a half-written
 //! `OUT`; the sidecar is removed once `OUT` is complete.
 
-use std::ffi::OsString;
-use std::fs::{File, TryLockError};
-use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
-use std::time::{Instant, UNIX_EPOCH};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use half::f16;
 use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 use regex::Regex;
-use seedlm::container::{temp_beside, RawDtype, SeedFile, TensorKind, Writer};
+use seedlm::container::{RawDtype, Writer};
 use seedlm::search::Searcher;
 use seedlm::{Block, Config};
 use seedlm_host::checkpoint::{Checkpoint, Dtype, TensorMeta};
+use seedlm_host::llama::load;
 
-use super::{fmt_bytes, is_embedding, thread_pool};
+use super::output::{self, Inputs};
+use super::resume::{Manifest, Saved, Sidecar};
+use super::{checks, fmt_bytes, is_embedding, printable, thread_pool};
 
 /// Arguments of `seedlm compress`.
 #[derive(clap::Args, Debug, Clone)]
@@ -60,13 +61,17 @@ pub struct Args {
     /// Store tensors whose name matches this regex raw, uncompressed.
     #[arg(long, value_name = "REGEX")]
     pub exclude: Option<Regex>,
-    /// Search threads (0: one per core).
-    #[arg(long, default_value_t = 0, value_name = "N")]
+    /// Search threads (0: one per core; at most 1024).
+    #[arg(long, default_value_t = 0, value_name = "N", value_parser = super::threads_arg())]
     pub threads: usize,
     /// Also compress token embeddings (*embed*, token_embd*), which are
     /// stored raw by default.
     #[arg(long)]
     pub compress_embeddings: bool,
+    /// Replace OUTPUT if it exists (only ever a regular file that is not an
+    /// input).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// What happens to one tensor.
@@ -92,118 +97,6 @@ impl Args {
             (_, false) => Plan::Raw(RawDtype::F16),
         }
     }
-}
-
-/// The sidecar directory of `out`: `OUT.partial`.
-pub fn sidecar_dir(out: &Path) -> PathBuf {
-    let mut s = OsString::from(out.as_os_str());
-    s.push(".partial");
-    PathBuf::from(s)
-}
-
-/// The manifest identifying a run: sidecar format, input path, size and
-/// mtime of each input file, bits.
-fn manifest(input: &Path, bits: u32) -> Result<String> {
-    let canon = input
-        .canonicalize()
-        .with_context(|| format!("failed to resolve {}", input.display()))?;
-    let mut files = vec![canon.clone()];
-    if canon.is_dir() {
-        let mut inner: Vec<PathBuf> = std::fs::read_dir(&canon)
-            .with_context(|| format!("failed to list {}", canon.display()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_file())
-            .collect();
-        inner.sort();
-        files = inner;
-    }
-    let mut m = format!(
-        "seedlm compress sidecar 1\ninput {}\nbits {bits}\n",
-        canon.display()
-    );
-    for f in files {
-        let meta =
-            std::fs::metadata(&f).with_context(|| format!("failed to stat {}", f.display()))?;
-        let mtime = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_nanos());
-        m += &format!("file {} {} {mtime}\n", f.display(), meta.len());
-    }
-    Ok(m)
-}
-
-/// Opens the sidecar of a run, creating it or checking that it belongs to
-/// this run, and locks it against a concurrent run on the same output. The
-/// lock lasts as long as the returned file is open.
-fn open_sidecar(dir: &Path, manifest: &str) -> Result<File> {
-    let path = dir.join("manifest");
-    if dir.exists() {
-        let found = std::fs::read_to_string(&path).with_context(|| {
-            format!(
-                "{} exists but has no readable manifest; it is not a seedlm sidecar, remove it to go on",
-                dir.display()
-            )
-        })?;
-        if found != manifest {
-            let diff: Vec<&str> = manifest
-                .lines()
-                .filter(|l| !found.lines().any(|f| f == *l))
-                .collect();
-            bail!(
-                "{} holds the partial work of a different run (input or --bits changed: now {}); \
-                 remove it to start over, or rerun with the original input and --bits",
-                dir.display(),
-                diff.join("; ")
-            );
-        }
-    } else {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("failed to create {}", dir.display()))?;
-        let mut tmp = temp_beside(&path)
-            .with_context(|| format!("failed to create a file in {}", dir.display()))?;
-        tmp.write_all(manifest.as_bytes())
-            .and_then(|_| tmp.as_file().sync_all())
-            .with_context(|| format!("failed to write {}", path.display()))?;
-        tmp.persist(&path)
-            .with_context(|| format!("failed to write {}", path.display()))?;
-    }
-    let lock = File::open(&path).with_context(|| format!("failed to open {}", path.display()))?;
-    match lock.try_lock() {
-        Ok(()) => Ok(lock),
-        Err(TryLockError::WouldBlock) => {
-            bail!(
-                "{} is in use by another seedlm compress run on the same output",
-                dir.display()
-            )
-        }
-        Err(TryLockError::Error(e)) => {
-            Err(e).with_context(|| format!("failed to lock {}", path.display()))
-        }
-    }
-}
-
-/// The sidecar file of tensor number `i` of the checkpoint.
-fn part_path(dir: &Path, i: usize) -> PathBuf {
-    dir.join(format!("{i:05}.seedlm"))
-}
-
-/// The blocks of tensor `t` saved in the sidecar at `path`, if that file is
-/// a complete save of `t` with `cfg`.
-fn saved_blocks(path: &Path, t: &TensorMeta, cfg: Config) -> Result<Vec<Block>> {
-    let file = SeedFile::open(path)?;
-    let info = file
-        .get(&t.name)
-        .with_context(|| format!("{} does not hold tensor '{}'", path.display(), t.name))?;
-    if info.kind != TensorKind::Seed(cfg) || info.shape != t.shape {
-        bail!(
-            "{}: tensor '{}' was saved with another shape or config",
-            path.display(),
-            t.name
-        );
-    }
-    Ok(file.blocks(info)?)
 }
 
 /// `rows × cols` weights padded with zeros to `rows × ceil(cols / c)·c`.
@@ -239,37 +132,43 @@ fn raw_bytes(ck: &Checkpoint, t: &TensorMeta, dtype: RawDtype) -> Result<Vec<u8>
 pub fn run(args: &Args) -> Result<()> {
     let input = args.input.display();
     let cfg = Config::for_bits(args.bits)?;
+    let mut inputs = vec![args.input.clone()];
+    inputs.extend(
+        load::hf_meta_files(&args.input)
+            .into_iter()
+            .flat_map(|(c, t)| [c, t]),
+    );
+    let inputs = Inputs::new(&inputs);
+    output::check(&args.output, &inputs, args.force)?;
     let ck = Checkpoint::open(&args.input)
         .with_context(|| format!("failed to open checkpoint {input}"))?;
+    checks::tensors(&ck)?;
     let plans: Vec<Plan> = ck.tensors().iter().map(|t| args.plan(t)).collect();
-    for t in ck.tensors() {
-        if t.dtype.byte_len(t.numel()).is_none() {
-            bail!(
-                "{input}: tensor '{}' has dtype {}, which seedlm cannot read \
-                 (supported: f32, f16, bf16; in GGUF also q8_0, q4_0, q4_1)",
-                t.name,
-                t.dtype
-            );
-        }
-    }
 
-    let sidecar = sidecar_dir(&args.output);
-    let _lock = open_sidecar(&sidecar, &manifest(&args.input, args.bits)?)?;
+    // The model's config and tokenizer, as u8 blobs, for `seedlm generate`.
+    let blobs = load::meta_blobs(&ck).unwrap_or_else(|e| {
+        eprintln!("warning: not storing model metadata: {e:#}");
+        Vec::new()
+    });
+    let mut sidecar = Sidecar::open(
+        &args.output,
+        &inputs,
+        &Manifest::new(&args.input, args.bits)?,
+        ck.tensors().len(),
+    )?;
     let mut todo = Vec::new();
     let mut reused = 0;
     for (i, (t, plan)) in ck.tensors().iter().zip(&plans).enumerate() {
         if *plan != Plan::Seed {
             continue;
         }
-        let part = part_path(&sidecar, i);
-        if part.exists() {
-            match saved_blocks(&part, t, cfg) {
-                Ok(_) => {
-                    reused += 1;
-                    continue;
-                }
-                Err(e) => eprintln!("warning: redoing tensor '{}': {e:#}", t.name),
+        match sidecar.load(&ck, i, cfg)? {
+            Saved::Blocks(_) => {
+                reused += 1;
+                continue;
             }
+            Saved::Stale(why) => eprintln!("warning: redoing tensor '{}': {why}", t.name),
+            Saved::Missing => {}
         }
         todo.push(i);
     }
@@ -278,7 +177,7 @@ pub fn run(args: &Args) -> Result<()> {
     if reused > 0 {
         eprintln!(
             "resuming: {reused} tensor(s) already compressed in {}",
-            sidecar.display()
+            sidecar.dir().display()
         );
     }
 
@@ -304,16 +203,23 @@ pub fn run(args: &Args) -> Result<()> {
         let w = ck
             .load_f32(&t.name)
             .with_context(|| format!("failed to read tensor '{}' of {input}", t.name))?;
+        if let Some(at) = w.iter().position(|v| !v.is_finite()) {
+            let cols = t.shape[1];
+            bail!(
+                "{}: tensor '{}': element ({}, {}) is {}; only finite weights can be compressed",
+                ck.file_of(&t.name).display(),
+                printable(&t.name),
+                at / cols,
+                at % cols,
+                w[at]
+            );
+        }
         let w = pad_rows(w, t.shape[1], cfg.c);
         let found = pool
             .install(|| searcher.search_all(&w, &|n| bar.inc(n as u64)))
             .with_context(|| format!("failed to compress tensor '{}' of {input}", t.name))?;
         let blocks: Vec<Block> = found.iter().map(|f| f.block).collect();
-        let part = part_path(&sidecar, i);
-        let mut wr = Writer::create(&part)?;
-        wr.add_seed(&t.name, &t.shape, t.dtype.name(), cfg, &blocks)?;
-        wr.finish()
-            .with_context(|| format!("failed to save tensor '{}' to {}", t.name, part.display()))?;
+        sidecar.save(&ck, i, cfg, &blocks)?;
         done += blocks.len();
         if log_lines {
             let rate = done as f64 / start.elapsed().as_secs_f64();
@@ -335,7 +241,13 @@ pub fn run(args: &Args) -> Result<()> {
         let ctx = || format!("failed to write tensor '{}' to {out}", t.name);
         match *plan {
             Plan::Seed => {
-                let blocks = saved_blocks(&part_path(&sidecar, i), t, cfg).with_context(ctx)?;
+                let Saved::Blocks(blocks) = sidecar.load(&ck, i, cfg).with_context(ctx)? else {
+                    bail!(
+                        "{}: the saved blocks of tensor '{}' are gone",
+                        sidecar.dir().display(),
+                        t.name
+                    );
+                };
                 wr.add_seed(&t.name, &t.shape, t.dtype.name(), cfg, &blocks)
                     .with_context(ctx)?;
             }
@@ -346,19 +258,14 @@ pub fn run(args: &Args) -> Result<()> {
             }
         }
     }
-    // The model's config and tokenizer, as u8 blobs, for `seedlm generate`.
-    let blobs = seedlm_host::llama::load::meta_blobs(&args.input).unwrap_or_else(|e| {
-        eprintln!("warning: not storing model metadata: {e}");
-        Vec::new()
-    });
     for (name, text) in &blobs {
         wr.add_raw(name, &[text.len()], "u8", RawDtype::U8, text.as_bytes())
             .with_context(|| format!("failed to write blob '{name}' to {out}"))?;
     }
+    output::check(&args.output, &inputs, args.force)?;
     wr.finish()
         .with_context(|| format!("failed to write {out}"))?;
-    std::fs::remove_dir_all(&sidecar)
-        .with_context(|| format!("failed to remove {}", sidecar.display()))?;
+    sidecar.finish()?;
 
     let seeds = plans.iter().filter(|p| **p == Plan::Seed).count();
     let size = std::fs::metadata(&args.output)
@@ -412,6 +319,7 @@ mod tests {
             exclude: None,
             threads: 1,
             compress_embeddings: false,
+            force: false,
         };
         assert_eq!(
             args.plan(&t("l.q.weight", vec![8, 8], Dtype::BF16)),

@@ -16,6 +16,7 @@ use half::{bf16, f16};
 use seedlm::container::{temp_beside, RawDtype, SeedFile, TensorInfo, TensorKind};
 
 use super::decode_tensor;
+use super::output::{self, Inputs};
 
 /// Element type of the written safetensors file.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,6 +41,10 @@ pub struct Args {
     /// Element type of every output tensor.
     #[arg(long, value_enum, default_value_t = OutDtype::F32)]
     pub dtype: OutDtype,
+    /// Replace OUTPUT if it exists (only ever a regular file that is not
+    /// the input).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// One tensor, decoded when the serializer asks for its bytes.
@@ -110,8 +115,12 @@ impl safetensors::View for Lazy<'_> {
     }
 }
 
-/// Decodes every tensor of `file` into the safetensors file `out`.
-pub fn write(file: &SeedFile, out: &Path, dtype: OutDtype) -> Result<()> {
+/// Decodes every tensor of `file` into the safetensors file `out`, which
+/// may replace an existing regular file only if `force` (see
+/// [`output::check`]).
+pub fn write(file: &SeedFile, out: &Path, dtype: OutDtype, force: bool) -> Result<()> {
+    let inputs = Inputs::new(&[file.path()]);
+    output::check(out, &inputs, force)?;
     // Validate first, so that the lazy views cannot fail while serializing.
     for info in file.tensors() {
         if let TensorKind::Seed(_) = info.kind {
@@ -140,6 +149,7 @@ pub fn write(file: &SeedFile, out: &Path, dtype: OutDtype) -> Result<()> {
     tmp.as_file()
         .sync_all()
         .with_context(|| format!("failed to sync {}", tmp.path().display()))?;
+    output::check(out, &inputs, force)?;
     tmp.persist(out)
         .with_context(|| format!("failed to rename the output into {}", out.display()))?;
     Ok(())
@@ -149,7 +159,7 @@ pub fn write(file: &SeedFile, out: &Path, dtype: OutDtype) -> Result<()> {
 pub fn run(args: &Args) -> Result<()> {
     let file = SeedFile::open(&args.file)
         .with_context(|| format!("failed to read {}", args.file.display()))?;
-    write(&file, &args.output, args.dtype).with_context(|| {
+    write(&file, &args.output, args.dtype, args.force).with_context(|| {
         format!(
             "failed to decompress {} into {}",
             args.file.display(),

@@ -12,11 +12,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, ensure, Context, Result};
 use half::bf16;
-use seedlm::container::{SeedFile, TensorKind};
+use seedlm::container::{temp_beside, SeedFile, TensorKind};
 use seedlm::search::bench::gaussian_weights;
 use seedlm::Lfsr;
 use seedlm_host::checkpoint::Checkpoint;
 
+use super::output::{self, Inputs};
 use super::{compress, decompress, error, inspect};
 
 /// Arguments of `seedlm demo`.
@@ -25,8 +26,8 @@ pub struct Args {
     /// Bits per weight: 4 or 3.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(3..=4))]
     pub bits: u32,
-    /// Search threads (0: one per core).
-    #[arg(long, default_value_t = 0, value_name = "N")]
+    /// Search threads (0: one per core; at most 1024).
+    #[arg(long, default_value_t = 0, value_name = "N", value_parser = super::threads_arg())]
     pub threads: usize,
     /// Keep the files in this directory (created if missing) instead of a
     /// temporary one that is removed at the end.
@@ -97,8 +98,15 @@ fn write_model(path: &Path) -> Result<()> {
             ))
         })
         .collect::<std::result::Result<Vec<_>, safetensors::SafeTensorError>>()?;
-    safetensors::serialize_to_file(views, None, path)
-        .with_context(|| format!("failed to write {}", path.display()))
+    // Through a temporary file renamed into place: a symlink at `path` is
+    // replaced, never followed.
+    let tmp = temp_beside(path)
+        .with_context(|| format!("failed to create a temporary file for {}", path.display()))?;
+    safetensors::serialize_to_file(views, None, tmp.path())
+        .with_context(|| format!("failed to write {}", tmp.path().display()))?;
+    tmp.persist(path)
+        .with_context(|| format!("failed to rename the model into {}", path.display()))?;
+    Ok(())
 }
 
 /// Checks the decompressed file against the stored blocks and raw tensors.
@@ -160,6 +168,11 @@ pub fn run(args: &Args) -> Result<()> {
     let input = dir.join("demo-model.safetensors");
     let output = dir.join("demo-model.seedlm");
     let restored = dir.join("demo-model.decompressed.safetensors");
+    // The demo's own files are replaced on a rerun, but only if they are
+    // regular files (a symlink or anything else there is refused).
+    for p in [&input, &output, &restored] {
+        output::check(p, &Inputs::new::<&Path>(&[]), true)?;
+    }
     write_model(&input)?;
     println!(
         "== built a synthetic Llama-shaped layer set: {}",
@@ -175,6 +188,7 @@ pub fn run(args: &Args) -> Result<()> {
         exclude: None,
         threads: args.threads,
         compress_embeddings: false,
+        force: true,
     })?;
 
     println!("\n== seedlm inspect");
@@ -195,6 +209,7 @@ pub fn run(args: &Args) -> Result<()> {
         file: output.clone(),
         output: restored.clone(),
         dtype: decompress::OutDtype::F32,
+        force: true,
     })?;
     let file = SeedFile::open(&output)?;
     let n = check(&file, &restored, &Checkpoint::open(&input)?)?;

@@ -4,7 +4,9 @@
 //!
 //! Per tensor: relative Frobenius error `||W - Ŵ|| / ||W||` and SQNR in dB.
 //! The total row averages each column over the tensors weighted by their
-//! element counts. Tensors are evaluated in parallel.
+//! element counts, leaving out values that are undefined (the SQNR of an
+//! all-zero tensor, shown as `-`) or infinite (an exact copy). Tensors are
+//! evaluated in parallel.
 
 use std::path::PathBuf;
 
@@ -15,7 +17,7 @@ use seedlm::container::{SeedFile, TensorInfo, TensorKind};
 use seedlm::rtn::{self, ErrorStats};
 use seedlm_host::checkpoint::Checkpoint;
 
-use super::{decode_tensor, fmt_shape, thread_pool, Table};
+use super::{decode_tensor, fmt_shape, printable, thread_pool, Table};
 
 /// Arguments of `seedlm error`.
 #[derive(clap::Args, Debug, Clone)]
@@ -29,8 +31,8 @@ pub struct Args {
     /// Only tensors whose name matches this regex.
     #[arg(long, value_name = "REGEX")]
     pub tensor: Option<Regex>,
-    /// Threads (0: one per core).
-    #[arg(long, default_value_t = 0, value_name = "N")]
+    /// Threads (0: one per core; at most 1024).
+    #[arg(long, default_value_t = 0, value_name = "N", value_parser = super::threads_arg())]
     pub threads: usize,
 }
 
@@ -106,33 +108,37 @@ pub fn table(ck: &Checkpoint, file: &SeedFile, filter: Option<&Regex>) -> Result
         "SQNR dB",
     ]);
     let stats = |r: &Row| [r.seed, r.rtn4, r.rtn3];
-    let mut sum = [0f64; 7];
-    let mut count = 0f64;
+    // Per column: the values of each row, then their average weighted by
+    // element count over the rows where the value is finite (the SQNR of
+    // an all-zero tensor is undefined, of an exact copy infinite).
+    let cell = |v: f64, digits: usize| {
+        if v.is_nan() {
+            "-".to_string()
+        } else {
+            format!("{v:.digits$}")
+        }
+    };
+    let mut sum = [(0f64, 0f64); 7];
     for (info, r) in infos.iter().zip(&rows) {
-        let mut cells = vec![
-            info.name.clone(),
-            fmt_shape(&info.shape),
-            format!("{:.2}", r.bits),
-        ];
+        let mut values = vec![r.bits];
         for s in stats(r) {
-            cells.push(format!("{:.4}", s.rel_error()));
-            cells.push(format!("{:.2}", s.sqnr_db()));
+            values.extend([s.rel_error(), s.sqnr_db()]);
+        }
+        let mut cells = vec![printable(&info.name).into_owned(), fmt_shape(&info.shape)];
+        let n = info.numel() as f64;
+        for (k, &v) in values.iter().enumerate() {
+            cells.push(cell(v, if k % 2 == 0 { 2 } else { 4 }));
+            if v.is_finite() {
+                sum[k].0 += v * n;
+                sum[k].1 += n;
+            }
         }
         t.row(cells);
-        let n = info.numel() as f64;
-        count += n;
-        sum[0] += r.bits * n;
-        for (k, s) in stats(r).iter().enumerate() {
-            sum[1 + 2 * k] += s.rel_error() * n;
-            sum[2 + 2 * k] += s.sqnr_db() * n;
-        }
     }
     t.rule();
     let mut cells = vec![format!("total ({} tensors)", rows.len()), String::new()];
-    cells.push(format!("{:.2}", sum[0] / count));
-    for k in 0..3 {
-        cells.push(format!("{:.4}", sum[1 + 2 * k] / count));
-        cells.push(format!("{:.2}", sum[2 + 2 * k] / count));
+    for (k, &(total, count)) in sum.iter().enumerate() {
+        cells.push(cell(total / count, if k % 2 == 0 { 2 } else { 4 }));
     }
     t.row(cells);
     Ok(t.render())

@@ -62,8 +62,9 @@ pub struct PplArgs {
     /// Greedy tokens generated per model for the agreement check (0: skip).
     #[arg(long, default_value_t = 32)]
     pub agree: usize,
-    /// Prompt length for the agreement check, in tokens from the text.
-    #[arg(long, default_value_t = 32)]
+    /// Prompt length for the agreement check, in tokens from the text (at
+    /// least 1).
+    #[arg(long, default_value_t = 32, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub agree_prompt: usize,
     /// Skip the RTN baselines.
     #[arg(long)]

@@ -52,11 +52,12 @@ pub struct Args {
     /// Tokens to generate.
     #[arg(short = 'n', long, default_value_t = 64)]
     pub tokens: usize,
-    /// Sampling temperature (0: greedy).
-    #[arg(long, default_value_t = 0.0)]
+    /// Sampling temperature (0: greedy; 0 or more).
+    #[arg(long, default_value_t = 0.0, value_parser = temperature)]
     pub temperature: f32,
-    /// Nucleus sampling: keep the most likely tokens up to this mass.
-    #[arg(long, default_value_t = 0.9)]
+    /// Nucleus sampling: keep the most likely tokens up to this mass (more
+    /// than 0, at most 1).
+    #[arg(long, default_value_t = 0.9, value_parser = top_p)]
     pub top_p: f32,
     /// RNG seed of the sampler.
     #[arg(long, default_value_t = 0)]
@@ -64,6 +65,22 @@ pub struct Args {
     /// Wrap the prompt in the chat template (ChatML: <|im_start|>user ...).
     #[arg(long)]
     pub chat: bool,
+}
+
+/// `--temperature`: a finite number, 0 or more.
+fn temperature(s: &str) -> std::result::Result<f32, String> {
+    match s.parse::<f32>() {
+        Ok(t) if t.is_finite() && t >= 0.0 => Ok(t),
+        _ => Err(format!("{s:?} is not a temperature (a number, 0 or more)")),
+    }
+}
+
+/// `--top-p`: a probability mass in (0, 1].
+fn top_p(s: &str) -> std::result::Result<f32, String> {
+    match s.parse::<f32>() {
+        Ok(p) if p > 0.0 && p <= 1.0 => Ok(p),
+        _ => Err(format!("{s:?} is not a probability mass in (0, 1]")),
+    }
 }
 
 /// Makes the default model if it is missing: compresses
@@ -91,6 +108,7 @@ fn ensure_default_model() -> Result<()> {
         exclude: None,
         threads: 0,
         compress_embeddings: false,
+        force: false,
     })
 }
 
@@ -139,6 +157,13 @@ pub fn run(args: &Args) -> Result<()> {
     if ids.is_empty() {
         bail!("the prompt is empty");
     }
+    let context = m.cfg.max_seq_len;
+    if ids.len() > context {
+        bail!(
+            "the prompt is {} tokens, more than the model's context of {context}",
+            ids.len()
+        );
+    }
     let mut sampler = Sampler::new(args.temperature, args.top_p, args.seed);
     let mut st = m.new_state();
     let mut out = std::io::stdout().lock();
@@ -163,6 +188,12 @@ pub fn run(args: &Args) -> Result<()> {
             out.flush()?;
         }
         if generated == args.tokens {
+            break;
+        }
+        if ids.len() + generated > context {
+            eprintln!(
+                "stopped after {generated} tokens: the model's context of {context} tokens is full"
+            );
             break;
         }
         logits = m.forward(&mut st, &[next], false)?;

@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use seedlm::container::{SeedFile, TensorKind};
 use seedlm_host::checkpoint::Dtype;
 
-use super::{fmt_bytes, fmt_shape, Table};
+use super::{fmt_bytes, fmt_shape, printable, Table};
 
 /// Arguments of `seedlm inspect`.
 #[derive(clap::Args, Debug, Clone)]
@@ -83,7 +83,7 @@ pub fn table(file: &SeedFile) -> String {
             TensorKind::Raw(d) => format!("raw {}", d.name()),
         };
         let mut cells = vec![
-            info.name.clone(),
+            printable(&info.name).into_owned(),
             fmt_shape(&info.shape),
             stored,
             info.orig_dtype.clone(),

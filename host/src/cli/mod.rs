@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod bench_search;
+pub mod checks;
 pub mod compress;
 pub mod decompress;
 pub mod demo;
@@ -11,14 +12,32 @@ pub mod error;
 pub mod eval;
 pub mod generate;
 pub mod inspect;
+pub mod output;
+pub mod resume;
 
 use anyhow::{Context, Result};
 use rayon::prelude::*;
 use seedlm::container::{SeedFile, TensorInfo, TensorKind};
 use seedlm::Lfsr;
 
-/// A rayon pool of `threads` threads (0: one per core).
+/// Most worker threads a `--threads` option takes: far above any machine
+/// this runs on, far below what makes the OS refuse or the process crawl
+/// (100,000 threads hung it).
+pub const MAX_THREADS: usize = 1024;
+
+/// The value parser of every `--threads`: 0 (one per core) to
+/// [`MAX_THREADS`]; clap's error names the range.
+pub fn threads_arg() -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::new().range(0..=MAX_THREADS as u64)
+}
+
+/// A rayon pool of `threads` threads (0: one per core), at most
+/// [`MAX_THREADS`].
 pub fn thread_pool(threads: usize) -> Result<rayon::ThreadPool> {
+    anyhow::ensure!(
+        threads <= MAX_THREADS,
+        "{threads} threads is more than the {MAX_THREADS} seedlm runs"
+    );
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
@@ -124,6 +143,25 @@ impl Table {
     }
 }
 
+/// A name from a file, fit to print: control characters escaped (`\n`,
+/// `\u{1b}`), so that a hostile tensor name cannot move the cursor or
+/// fake lines of output.
+pub fn printable(name: &str) -> std::borrow::Cow<'_, str> {
+    if !name.chars().any(char::is_control) {
+        return name.into();
+    }
+    name.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
+}
+
 /// A shape as `768x3072`.
 pub fn fmt_shape(shape: &[usize]) -> String {
     shape
@@ -173,5 +211,7 @@ mod tests {
         assert!(is_embedding("model.embed_tokens.weight"));
         assert!(is_embedding("token_embd.weight"));
         assert!(!is_embedding("blk.0.attn_q.weight"));
+        assert_eq!(printable("a.weight"), "a.weight");
+        assert_eq!(printable("a\n\u{1b}[2Jb\tc"), "a\\n\\u{1b}[2Jb\\tc");
     }
 }

@@ -63,6 +63,12 @@ pub struct LlamaConfig {
     pub eos_token_ids: Vec<u32>,
 }
 
+/// A token id from a file: ids past `u32` become `u32::MAX`, which
+/// [`LlamaConfig::validate`] then refuses as outside the vocabulary.
+fn token_id(v: usize) -> u32 {
+    u32::try_from(v).unwrap_or(u32::MAX)
+}
+
 fn bad(path: &Path, what: String) -> Error {
     Error::Format {
         path: path.into(),
@@ -71,25 +77,98 @@ fn bad(path: &Path, what: String) -> Error {
 }
 
 impl LlamaConfig {
-    /// Checks that the numbers describe a model this runtime can run.
+    /// Checks that the numbers describe a model this runtime can run: every
+    /// count positive, heads grouping evenly, even head width, finite
+    /// positive floats, token ids inside the vocabulary, and every size the
+    /// runtime computes from them (`n_heads · head_dim`, each weight
+    /// matrix's element count and f32 byte size) without overflow, so that
+    /// later arithmetic on them cannot wrap. The error names the field.
     pub fn validate(&self, source: &Path) -> Result<()> {
-        let ok = self.dim > 0
-            && self.hidden_dim > 0
-            && self.n_layers > 0
-            && self.n_heads > 0
-            && self.n_kv_heads > 0
-            && self.n_heads.is_multiple_of(self.n_kv_heads)
-            && self.head_dim > 0
-            && self.head_dim.is_multiple_of(2)
-            && self.vocab_size > 0
-            && self.max_seq_len > 0
-            && self.rms_eps > 0.0
-            && self.rope_theta > 0.0;
-        if !ok {
-            return Err(bad(
-                source,
-                format!("model config is not a runnable Llama architecture: {self:?}"),
+        let fail = |what: String| Err(bad(source, format!("model config: {what}")));
+        for (name, v) in [
+            ("hidden size (dim)", self.dim),
+            ("intermediate size", self.hidden_dim),
+            ("layer count", self.n_layers),
+            ("attention head count", self.n_heads),
+            ("key/value head count", self.n_kv_heads),
+            ("head width (head_dim)", self.head_dim),
+            ("vocabulary size", self.vocab_size),
+            ("context length", self.max_seq_len),
+        ] {
+            if v == 0 {
+                return fail(format!("{name} is 0"));
+            }
+        }
+        if !self.n_heads.is_multiple_of(self.n_kv_heads) {
+            return fail(format!(
+                "{} attention heads do not group evenly over {} key/value heads",
+                self.n_heads, self.n_kv_heads
             ));
+        }
+        if !self.head_dim.is_multiple_of(2) {
+            return fail(format!(
+                "head width {} is odd (RoPE rotates pairs)",
+                self.head_dim
+            ));
+        }
+        for (name, v) in [
+            ("rms_norm_eps", self.rms_eps),
+            ("rope_theta", self.rope_theta),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return fail(format!("{name} {v} is not a positive number"));
+            }
+        }
+        let scaling_ok = match self.rope_scaling {
+            RopeScaling::None => true,
+            RopeScaling::Linear { factor } => factor.is_finite() && factor > 0.0,
+            RopeScaling::Llama3 {
+                factor,
+                low_freq_factor: lo,
+                high_freq_factor: hi,
+                original_max_position_embeddings: old,
+            } => {
+                [factor, lo, hi, old]
+                    .iter()
+                    .all(|v| v.is_finite() && *v > 0.0)
+                    && hi > lo
+            }
+        };
+        if !scaling_ok {
+            return fail(format!(
+                "RoPE scaling {:?} is out of range",
+                self.rope_scaling
+            ));
+        }
+        // Token ids are u32 (and u32::MAX stands for "too large").
+        if self.vocab_size > u32::MAX as usize {
+            return fail(format!(
+                "vocabulary of {} exceeds 2^32 - 1 tokens",
+                self.vocab_size
+            ));
+        }
+        let ids = self.bos_token_id.iter().chain(&self.eos_token_ids);
+        if let Some(id) = ids.into_iter().find(|&&id| id as usize >= self.vocab_size) {
+            return fail(format!(
+                "token id {id} (BOS/EOS) is outside the vocabulary of {}",
+                self.vocab_size
+            ));
+        }
+        // Every size the runtime derives, as f32 elements that fit in memory.
+        let max = isize::MAX as usize / 4;
+        let mul = |a: usize, b: usize| a.checked_mul(b).filter(|&n| n <= max);
+        let sizes = [
+            ("n_heads x head_dim", mul(self.n_heads, self.head_dim)),
+            ("n_kv_heads x head_dim", mul(self.n_kv_heads, self.head_dim)),
+            ("vocab x dim", mul(self.vocab_size, self.dim)),
+            ("intermediate x dim", mul(self.hidden_dim, self.dim)),
+            (
+                "n_heads x head_dim x dim",
+                mul(self.n_heads, self.head_dim).and_then(|q| mul(q, self.dim)),
+            ),
+        ];
+        if let Some((name, _)) = sizes.iter().find(|(_, v)| v.is_none()) {
+            return fail(format!("{name} overflows ({self:?})"));
         }
         Ok(())
     }
@@ -136,7 +215,7 @@ impl LlamaConfig {
         let vocab_size = match int("llama.vocab_size") {
             Ok(v) => v,
             Err(_) => match g.meta("tokenizer.ggml.tokens") {
-                Some(Value::Array(a)) => a.len(),
+                Some(Value::Array(a)) => a.len,
                 _ => {
                     return Err(bad(
                         path,
@@ -172,10 +251,10 @@ impl LlamaConfig {
             rms_eps: float("llama.attention.layer_norm_rms_epsilon").unwrap_or(1e-5),
             rope_theta: float("llama.rope.freq_base").unwrap_or(10000.0),
             rope_scaling,
-            bos_token_id: int("tokenizer.ggml.bos_token_id").ok().map(|v| v as u32),
+            bos_token_id: int("tokenizer.ggml.bos_token_id").ok().map(token_id),
             eos_token_ids: int("tokenizer.ggml.eos_token_id")
                 .ok()
-                .map(|v| vec![v as u32])
+                .map(|v| vec![token_id(v)])
                 .unwrap_or_default(),
         };
         cfg.validate(path)?;
@@ -208,11 +287,14 @@ impl LlamaConfig {
         let float = |key: &str| j.get(key).and_then(Json::as_f64).map(|v| v as f32);
         let ids = |key: &str| -> Vec<u32> {
             match j.get(key) {
-                Some(Json::Number(n)) => n.as_u64().map(|v| vec![v as u32]).unwrap_or_default(),
+                Some(Json::Number(n)) => n
+                    .as_u64()
+                    .map(|v| vec![token_id(v as usize)])
+                    .unwrap_or_default(),
                 Some(Json::Array(a)) => a
                     .iter()
                     .filter_map(Json::as_u64)
-                    .map(|v| v as u32)
+                    .map(|v| token_id(v as usize))
                     .collect(),
                 _ => Vec::new(),
             }
@@ -410,6 +492,67 @@ mod tests {
             ..smol()
         };
         assert!(LlamaConfig::from_hf_json(&c.to_hf_json(), p).is_err());
+    }
+
+    #[test]
+    fn test_validate_refuses_overflowing_and_out_of_range_values() {
+        let p = Path::new("config.json");
+        let refused = |c: LlamaConfig| c.validate(p).unwrap_err().to_string();
+        // n_heads·head_dim wraps: 9 · (2^64 / 9 + 1) = 2^64 + 8 -> 8.
+        let wrap = usize::MAX / 9 + 1;
+        assert!(refused(LlamaConfig {
+            head_dim: wrap + wrap % 2,
+            ..smol()
+        })
+        .contains("overflows"));
+        assert!(refused(LlamaConfig {
+            head_dim: 1 << 62,
+            ..smol()
+        })
+        .contains("overflows"));
+        assert!(refused(LlamaConfig {
+            dim: 1 << 60,
+            ..smol()
+        })
+        .contains("overflows"));
+        assert!(refused(LlamaConfig {
+            vocab_size: 1 << 40,
+            ..smol()
+        })
+        .contains("2^32"));
+        assert!(refused(LlamaConfig {
+            n_kv_heads: 0,
+            ..smol()
+        })
+        .contains("is 0"));
+        assert!(refused(LlamaConfig {
+            rope_theta: f32::INFINITY,
+            ..smol()
+        })
+        .contains("rope_theta"));
+        assert!(refused(LlamaConfig {
+            eos_token_ids: vec![49152],
+            ..smol()
+        })
+        .contains("token id 49152"));
+        assert!(refused(LlamaConfig {
+            rope_scaling: RopeScaling::Llama3 {
+                factor: 8.0,
+                low_freq_factor: 4.0,
+                high_freq_factor: 4.0,
+                original_max_position_embeddings: 8192.0,
+            },
+            ..smol()
+        })
+        .contains("RoPE scaling"));
+        // A token id past u32 is not truncated into the vocabulary.
+        let mut j: Json = serde_json::from_str(&smol().to_hf_json()).unwrap();
+        j["eos_token_id"] = json!((1u64 << 32) + 2);
+        let e = LlamaConfig::from_hf_json(&j.to_string(), p)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("outside the vocabulary"), "{e}");
+        smol().validate(p).unwrap();
     }
 
     #[test]

@@ -17,9 +17,13 @@ use super::config::LlamaConfig;
 use super::forward::Model;
 use super::tokenizer::Tokenizer;
 use super::weights::{WeightFile, Weights};
-use crate::checkpoint::gguf::GgufFile;
+use crate::checkpoint::gguf::{GgufFile, Value};
+use crate::checkpoint::Checkpoint;
 use crate::error::{Error, Result};
 
+/// Prefix of the names of model metadata blobs in a `.seedlm` file
+/// (reserved: no tensor may use it).
+pub const META_PREFIX: &str = "meta/";
 /// Name of the blob holding the HF `config.json` in a `.seedlm` file.
 pub const META_CONFIG: &str = "meta/config.json";
 /// Name of the blob holding the HF `tokenizer.json` in a `.seedlm` file.
@@ -34,24 +38,32 @@ fn read_text(path: &Path) -> Result<String> {
     })
 }
 
+/// The HF `config.json` and `tokenizer.json` of the model at `path`, if it
+/// is an HF directory or a `.safetensors` file (in the same directory).
+pub fn hf_meta_files(path: &Path) -> Option<(PathBuf, PathBuf)> {
+    let dir = if path.is_dir() {
+        path
+    } else if path.extension().is_some_and(|e| e == "safetensors") {
+        match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        }
+    } else {
+        return None;
+    };
+    Some((dir.join("config.json"), dir.join("tokenizer.json")))
+}
+
 /// Config and tokenizer of the model at `path` (see module docs).
 pub fn load_meta(path: &Path) -> Result<(LlamaConfig, Tokenizer)> {
-    if path.is_dir() || path.extension().is_some_and(|e| e == "safetensors") {
-        let dir: PathBuf = if path.is_dir() {
-            path.into()
-        } else {
-            path.parent()
-                .map(Path::to_path_buf)
-                .unwrap_or_else(|| ".".into())
-        };
-        let (c, t) = (dir.join("config.json"), dir.join("tokenizer.json"));
+    if let Some((c, t)) = hf_meta_files(path) {
         return Ok((
             LlamaConfig::from_hf_json(&read_text(&c)?, &c)?,
             Tokenizer::from_json(&read_text(&t)?, &t)?,
         ));
     }
     match WeightFile::open(path)? {
-        WeightFile::Checkpoint(crate::checkpoint::Checkpoint::Gguf(g)) => gguf_meta(&g),
+        WeightFile::Checkpoint(Checkpoint::Gguf(g)) => gguf_meta(&g),
         WeightFile::Checkpoint(_) => unreachable!("a safetensors file is handled above"),
         WeightFile::Seed(s) => {
             let blob = |name: &str| -> Result<Option<String>> {
@@ -112,34 +124,34 @@ pub fn load(
 
 /// The model metadata that `compress` stores in a `.seedlm` file, as
 /// `(blob name, text)`: HF `config.json` and `tokenizer.json`, converted from
-/// GGUF metadata for a GGUF Llama, copied from an HF directory that has both.
-/// Empty for checkpoints without them (or of another architecture).
-pub fn meta_blobs(input: &Path) -> Result<Vec<(&'static str, String)>> {
-    if input.is_dir() || input.extension().is_some_and(|e| e == "safetensors") {
-        let dir = if input.is_dir() {
-            input
-        } else {
-            input.parent().unwrap_or(Path::new("."))
-        };
-        let (c, t) = (dir.join("config.json"), dir.join("tokenizer.json"));
-        if !(c.is_file() && t.is_file()) {
-            return Ok(Vec::new());
+/// GGUF metadata for a GGUF Llama, copied from the HF directory of a
+/// safetensors checkpoint that has both. Both are loaded first (config
+/// validated, tokenizer built), so what is stored is what `generate` can
+/// run. Empty for checkpoints without them or of another architecture; an
+/// error if they are there but broken.
+pub fn meta_blobs(ck: &Checkpoint) -> Result<Vec<(&'static str, String)>> {
+    let g = match ck {
+        Checkpoint::Gguf(g) => g,
+        Checkpoint::SafeTensors(_) => {
+            let Some((c, t)) = hf_meta_files(ck.path()) else {
+                return Ok(Vec::new());
+            };
+            if !(c.is_file() && t.is_file()) {
+                return Ok(Vec::new());
+            }
+            let (config, tokenizer) = (read_text(&c)?, read_text(&t)?);
+            LlamaConfig::from_hf_json(&config, &c)?;
+            Tokenizer::from_json(&tokenizer, &t)?;
+            return Ok(vec![(META_CONFIG, config), (META_TOKENIZER, tokenizer)]);
         }
-        return Ok(vec![
-            (META_CONFIG, read_text(&c)?),
-            (META_TOKENIZER, read_text(&t)?),
-        ]);
-    }
-    let g = match crate::checkpoint::Checkpoint::open(input)? {
-        crate::checkpoint::Checkpoint::Gguf(g) => g,
-        _ => return Ok(Vec::new()),
     };
-    if !matches!(g.meta("general.architecture"), Some(crate::checkpoint::gguf::Value::String(a)) if a == "llama")
-    {
+    if !matches!(g.meta("general.architecture"), Some(Value::String(a)) if a == "llama") {
         return Ok(Vec::new());
     }
+    let tokenizer = Tokenizer::json_from_gguf(g)?;
+    Tokenizer::from_json(&tokenizer, g.path())?;
     Ok(vec![
-        (META_CONFIG, LlamaConfig::from_gguf(&g)?.to_hf_json()),
-        (META_TOKENIZER, Tokenizer::json_from_gguf(&g)?),
+        (META_CONFIG, LlamaConfig::from_gguf(g)?.to_hf_json()),
+        (META_TOKENIZER, tokenizer),
     ])
 }

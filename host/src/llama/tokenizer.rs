@@ -26,32 +26,69 @@ fn bad(path: &Path, what: String) -> Error {
     }
 }
 
-fn strings(g: &GgufFile, key: &str) -> Result<Vec<String>> {
-    match g.meta(key) {
-        Some(Value::Array(a)) => a
-            .iter()
-            .enumerate()
-            .map(|(i, v)| match v {
-                Value::String(s) => Ok(s.clone()),
-                _ => Err(bad(
-                    g.path(),
-                    format!("GGUF metadata '{key}'[{i}] is not a string"),
-                )),
-            })
-            .collect(),
-        _ => Err(bad(
-            g.path(),
-            format!("GGUF metadata '{key}' is missing or not an array"),
-        )),
+/// Runs `f`, a call into the `tokenizers` crate, turning a panic into an
+/// error: the crate panics on some malformed inputs (a `Precompiled`
+/// normalizer with bad data, truncation with `stride >= max_length`), and a
+/// broken `tokenizer.json` must give an error, not take the process down.
+/// The known cases are refused before the call ([`check_supported`]); this
+/// is the backstop for the rest.
+fn guard<T>(what: &str, f: impl FnOnce() -> T) -> std::result::Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|p| {
+        let msg = p
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        format!("the tokenizers library failed while {what}: {msg}")
+    })
+}
+
+/// Refuses what this runtime does not run, before `tokenizers` sees it:
+/// models other than BPE (Llama tokenizers are byte-level or
+/// SentencePiece-style BPE), and `Precompiled` normalizers (SentencePiece
+/// Unigram only; `tokenizers` panics on bad ones).
+fn check_supported(text: &str) -> std::result::Result<(), String> {
+    let j: Json = serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
+    match j.pointer("/model/type").and_then(Json::as_str) {
+        Some("BPE") => {}
+        other => {
+            return Err(format!(
+                "model type {other:?} is not supported (only BPE, as Llama models use)"
+            ))
+        }
     }
+    fn has_precompiled(j: &Json) -> bool {
+        match j {
+            Json::Object(m) => {
+                m.get("type").and_then(Json::as_str) == Some("Precompiled")
+                    || m.values().any(has_precompiled)
+            }
+            Json::Array(a) => a.iter().any(has_precompiled),
+            _ => false,
+        }
+    }
+    if j.get("normalizer").is_some_and(has_precompiled) {
+        return Err(
+            "a Precompiled normalizer is not supported (SentencePiece Unigram models)".into(),
+        );
+    }
+    Ok(())
 }
 
 impl Tokenizer {
-    /// From the text of an HF `tokenizer.json` read from `source`.
+    /// From the text of an HF `tokenizer.json` read from `source`. Its
+    /// truncation and padding settings are dropped: texts are tokenized
+    /// whole.
     pub fn from_json(text: &str, source: &Path) -> Result<Tokenizer> {
-        let inner: tokenizers::Tokenizer = text
-            .parse()
-            .map_err(|e| bad(source, format!("tokenizer.json cannot be loaded: {e}")))?;
+        let fail = |e: String| bad(source, format!("tokenizer.json cannot be loaded: {e}"));
+        check_supported(text).map_err(fail)?;
+        let mut inner = guard("parsing it", || text.parse::<tokenizers::Tokenizer>())
+            .map_err(fail)?
+            .map_err(|e| fail(e.to_string()))?;
+        inner
+            .with_truncation(None)
+            .map_err(|e| fail(e.to_string()))?
+            .with_padding(None);
         Ok(Tokenizer {
             inner,
             json: text.to_string(),
@@ -89,16 +126,16 @@ impl Tokenizer {
                 ))
             }
         };
-        let tokens = strings(g, "tokenizer.ggml.tokens")?;
-        let merges = strings(g, "tokenizer.ggml.merges")?;
+        let tokens = g.strings("tokenizer.ggml.tokens")?;
+        let merges = g.strings("tokenizer.ggml.merges")?;
         let types: Vec<u64> = match g.meta("tokenizer.ggml.token_type") {
-            Some(Value::Array(a)) => a.iter().map(|v| v.as_u64().unwrap_or(1)).collect(),
+            Some(Value::Array(a)) => g.array(a).map(|v| v.as_u64().unwrap_or(1)).collect(),
             _ => vec![1; tokens.len()],
         };
         let mut vocab = Map::new();
         let mut added = Vec::new();
         for (id, t) in tokens.iter().enumerate() {
-            if vocab.insert(t.clone(), json!(id)).is_some() {
+            if vocab.insert(t.to_string(), json!(id)).is_some() {
                 return Err(bad(
                     path,
                     format!("tokenizer.ggml.tokens[{id}] '{t}' is a duplicate"),
@@ -144,17 +181,16 @@ impl Tokenizer {
     /// Token ids of `text`; special tokens written in the text (e.g.
     /// `<|im_start|>`) become their ids, no BOS/EOS is added.
     pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
-        let enc = self
-            .inner
-            .encode(text, false)
+        let enc = guard("tokenizing", || self.inner.encode(text, false))
+            .map_err(Error::Invalid)?
             .map_err(|e| Error::Invalid(format!("failed to tokenize the text: {e}")))?;
         Ok(enc.get_ids().to_vec())
     }
 
     /// The text of `ids` (special tokens included).
     pub fn decode(&self, ids: &[u32]) -> Result<String> {
-        self.inner
-            .decode(ids, false)
+        guard("decoding", || self.inner.decode(ids, false))
+            .map_err(Error::Invalid)?
             .map_err(|e| Error::Invalid(format!("failed to decode tokens {ids:?}: {e}")))
     }
 
@@ -202,5 +238,63 @@ impl TextStream<'_> {
         let new = text[self.emitted..].to_string();
         self.emitted = text.len();
         Ok(Some(new))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A byte-free BPE tokenizer over `a`, `b`, `ab`, with `extra` merged
+    /// into the top-level object.
+    fn json_with(extra: Json) -> String {
+        let mut j = json!({
+            "version": "1.0", "truncation": null, "padding": null, "added_tokens": [],
+            "normalizer": null, "pre_tokenizer": null, "post_processor": null, "decoder": null,
+            "model": {"type": "BPE", "dropout": null, "unk_token": null,
+                      "continuing_subword_prefix": null, "end_of_word_suffix": null,
+                      "fuse_unk": false, "byte_fallback": false, "ignore_merges": false,
+                      "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": ["a b"]},
+        });
+        if let (Json::Object(j), Json::Object(e)) = (&mut j, extra) {
+            j.extend(e);
+        }
+        j.to_string()
+    }
+
+    #[test]
+    fn test_tokenizer_refuses_what_panicked_inside_tokenizers() {
+        let p = Path::new("tokenizer.json");
+        let t = Tokenizer::from_json(&json_with(json!({})), p).unwrap();
+        assert_eq!(t.encode("abab").unwrap(), [2, 2]);
+        // Bad Precompiled data: `expect` inside the crate's deserializer.
+        let bad = json_with(json!({"normalizer": {"type": "Sequence", "normalizers": [
+            {"type": "Precompiled", "precompiled_charsmap": "AAAA"}]}}));
+        let e = Tokenizer::from_json(&bad, p).err().unwrap().to_string();
+        assert!(
+            e.contains("tokenizer.json") && e.contains("Precompiled"),
+            "{e}"
+        );
+        // stride >= max_length: an assert inside encode. Truncation is dropped.
+        let trunc = json_with(json!({"truncation": {"direction": "Right", "max_length": 1,
+            "strategy": "LongestFirst", "stride": 5}}));
+        let t = Tokenizer::from_json(&trunc, p).unwrap();
+        assert_eq!(t.encode("ababab").unwrap(), [2, 2, 2]);
+        // Not BPE.
+        let mut wl: Json = serde_json::from_str(&json_with(json!({}))).unwrap();
+        wl["model"] = json!({"type": "WordLevel", "vocab": {"a": 0}, "unk_token": "a"});
+        let e = Tokenizer::from_json(&wl.to_string(), p)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("WordLevel"), "{e}");
+    }
+
+    #[test]
+    fn test_guard_turns_a_panic_into_an_error() {
+        let e = guard("testing", || panic!("boom"))
+            .map(|()| ())
+            .unwrap_err();
+        assert!(e.contains("testing") && e.contains("boom"), "{e}");
     }
 }

@@ -218,7 +218,7 @@ impl TensorInfo {
 }
 
 /// Checks a tensor name (1 to [`MAX_NAME_LEN`] bytes).
-fn check_name(name: &str) -> std::result::Result<(), String> {
+pub fn check_name(name: &str) -> std::result::Result<(), String> {
     if name.is_empty() || name.len() > MAX_NAME_LEN {
         return Err(format!(
             "name must be 1..={MAX_NAME_LEN} bytes, got {}",
@@ -246,7 +246,7 @@ fn check_dtype_name(s: &[u8]) -> std::result::Result<(), String> {
 }
 
 /// Checks a shape: `1..=8` dims, each at least 1, product fits `usize`.
-fn check_shape(shape: &[usize]) -> std::result::Result<(), String> {
+pub fn check_shape(shape: &[usize]) -> std::result::Result<(), String> {
     if shape.is_empty() || shape.len() > MAX_NDIM {
         return Err(format!(
             "must have 1..={MAX_NDIM} dims, has {}",

@@ -60,6 +60,13 @@ impl SeedFile {
         // modifies a file in place: it renames a new file over the old one,
         // which leaves existing mappings of the old file intact.
         let map = unsafe { Mmap::map(&file) }.map_err(|e| io("map", e))?;
+        SeedFile::from_map(path, map)
+    }
+
+    /// Validates an already mapped file (as [`SeedFile::open`] does); `path`
+    /// names it in errors. For callers that map the bytes themselves (an
+    /// anonymous map in the fuzz targets).
+    pub fn from_map(path: &Path, map: Mmap) -> Result<SeedFile> {
         let parsed = parse(&map).map_err(|what| Error::Format {
             path: path.to_path_buf(),
             what,
