@@ -13,7 +13,8 @@
 
 use crate::blocks::engine::{engine_latency, fp16_engine_latency, SeedlmEngine, ACT_ADDR_BITS};
 use crate::blocks::fp16_lane::{fp16_lane_latency, FP16_WORD_BITS};
-use crate::blocks::mac_lane::{lane_latency, AW};
+use crate::blocks::mac_lane::lane_latency;
+use crate::blocks::widths::AW;
 use crate::{Error, Result};
 use rust_hdl::prelude::*;
 use seedlm::fixed_fp16::{self as fp16, FP16_C};

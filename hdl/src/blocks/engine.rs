@@ -19,8 +19,9 @@
 
 use super::csr::Csr;
 use super::fp16_lane::{fp16_lane_latency, Fp16Lane, FP16_WORD_BITS};
-use super::mac_lane::{lane_latency, MacLane, AW};
+use super::mac_lane::{lane_latency, MacLane};
 use super::pipe::Pipe;
+use super::widths::AW;
 use rust_hdl::prelude::*;
 use seedlm::fixed_fp16::fp16_encode_config;
 use seedlm::{hw, Config};

@@ -19,10 +19,10 @@
 
 use super::adder_tree::{tree_levels, AdderTree};
 use super::fp16_decode::{Fp16Decode, SHW, SIGW};
-use super::mac_lane::AW;
 use super::mul_bank::MulBank;
 use super::pipe::Pipe;
 use super::shifter::Shifter;
+use super::widths::AW;
 use rust_hdl::prelude::*;
 use seedlm::fixed_fp16::{FP16_C, FP16_TERM_BITS};
 

@@ -15,7 +15,7 @@
 //! word from `K` parity bits; the network comes from the same matrices as
 //! the simulation model below.
 
-use super::weight_rebuild::RW;
+use super::widths::RW;
 use rust_hdl::prelude::*;
 use seedlm::lfsr::{apply, Lfsr};
 use seedlm::Config;

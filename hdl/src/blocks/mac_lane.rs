@@ -18,18 +18,16 @@
 
 use super::adder_tree::{tree_levels, AdderTree};
 use super::lfsr_expander::LfsrExpander;
-use super::mul_bank::{MulBank, PW};
+use super::mul_bank::MulBank;
 use super::pipe::Pipe;
 use super::shifter::Shifter;
 use super::weight_rebuild::WeightRebuild;
-use super::weight_rebuild::RW;
+use super::widths::{AW, PW, RW};
 use rust_hdl::prelude::*;
 use seedlm::config::{EXP_BITS, EXP_MIN};
-use seedlm::fixed::{lane_sum_bits, ACC_BITS, EXP_BIAS};
+use seedlm::fixed::{lane_sum_bits, EXP_BIAS};
 use seedlm::Config;
 
-/// Accumulator width, [`ACC_BITS`].
-pub const AW: usize = ACC_BITS as usize;
 // `e + 8` equals `e XOR 8` for a 4-bit two's-complement `e` because the
 // bias is exactly the exponent's sign weight.
 const _: () = assert!(EXP_BIAS == 1 << (EXP_BITS - 1) && EXP_MIN as i32 == -EXP_BIAS);

@@ -11,3 +11,4 @@ pub mod mul_bank;
 pub mod pipe;
 pub mod shifter;
 pub mod weight_rebuild;
+pub mod widths;

@@ -10,10 +10,6 @@
 
 use rust_hdl::prelude::*;
 
-/// Width of a product and of the lane sum (40 bits, the 3-bit configuration's
-/// lane sum width; the engine asserts it against [`seedlm::fixed::lane_sum_bits`]).
-pub const PW: usize = 40;
-
 /// `p[i] = a[i] · b[i]`, two cycles later; `A`-bit weights, `P`-bit
 /// products (`P >= A + 16` keeps every product exact).
 #[derive(LogicBlock)]
@@ -94,7 +90,7 @@ impl<const A: usize, const P: usize> Logic for MulBank<A, P> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::blocks::weight_rebuild::RW;
+    use crate::blocks::widths::{PW, RW};
 
     type Bank = MulBank<RW, PW>;
 

@@ -8,8 +8,8 @@
 //! of the target width, which Verilator's `-Wall` flags as a width
 //! mismatch, and `#[hdl_gen]` has no concatenation for a sign extension.
 
-use super::mac_lane::AW;
 use super::mul_bank::sext;
+use super::widths::AW;
 use rust_hdl::prelude::*;
 
 /// `term = sext(d) << shift`, one cycle later; exact because
@@ -58,7 +58,7 @@ impl<const D: usize, const S: usize> Logic for Shifter<D, S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::blocks::mul_bank::PW;
+    use crate::blocks::widths::PW;
 
     type LaneShifter = Shifter<PW, 4>;
 

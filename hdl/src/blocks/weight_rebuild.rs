@@ -10,11 +10,9 @@
 //! Two register stages: the `C·P` products, then the `C` sums over `j`.
 
 use super::pipe::Pipe;
+use super::widths::RW;
 use rust_hdl::prelude::*;
 use seedlm::Config;
-
-/// Width of a rebuilt weight (21 bits for both paper configurations).
-pub const RW: usize = 21;
 
 /// `C·P` centred states and `P` mantissas in, `C` rebuilt weights out (latency 2).
 #[derive(LogicBlock)]
