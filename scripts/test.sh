@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command (README, CI): installs Verilator and Yosys if
 # missing, then runs every test of the workspace in release mode.
-# Long sweeps are #[ignore]d; run them with: cargo test --release -- --ignored
+# Fuzzing is not part of it: scripts/fuzz.sh.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/setup.sh

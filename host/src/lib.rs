@@ -1,5 +1,15 @@
-//! Host side of seedlm-fpga: checkpoint readers (HF safetensors and GGUF)
-//! that feed the `seedlm` CLI.
+//! Host side of seedlm-fpga: everything between model files and the
+//! accelerator, and the library of the `seedlm` CLI.
+//!
+//! - [`checkpoint`]: HF safetensors and GGUF readers (tensors as f32).
+//! - [`device`]: the `Device` trait (BAR0 registers, device memory, DMA
+//!   shell), the packer, and the backends `emu`, `verilator` and `vfio`.
+//! - [`linear`]: one trait for a linear layer: dense f32, RTN, SeedLM on the
+//!   CPU, or on a device.
+//! - [`llama`]: the Llama runtime (config, tokenizer, weights, forward pass,
+//!   sampling, perplexity).
+//! - [`perf`]: the CPU kernels `seedlm bench` times and the board model.
+//! - [`error`]: the crate's error type.
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 

@@ -1,6 +1,13 @@
 //! The `seedlm` command-line tool: compress checkpoints into `.seedlm`
 //! files, inspect and decompress them, compare their error with the
-//! round-to-nearest baseline, and benchmark the seed search.
+//! round-to-nearest baseline, run a Llama model on a backend (`generate`,
+//! `eval`), talk to the accelerator (`device`), benchmark the search and
+//! the kernels (`bench-search`, `bench`), and show it all on a synthetic
+//! model (`demo`). One module per subcommand in `cli/`.
+//!
+//! Outputs are written to a temporary file and renamed into place, and only
+//! ever replace a regular file that is not an input, with `--force`
+//! (`cli::output`).
 //!
 //! Exit status: 0 on success, 1 on any error (the error and its causes are
 //! printed to stderr, naming the file, tensor and offset at fault), 2 on a

@@ -1,4 +1,5 @@
-//! The raw side of the VFIO backend, and the only `unsafe` of this crate:
+//! The raw side of the VFIO backend, and with the checkpoint readers' memory
+//! map (`checkpoint::map_file`) the only `unsafe` of this crate:
 //! BAR0 mapped for volatile 32-bit register access, DMA buffers in
 //! anonymous memory mapped through the IOMMU, and a duplicate of the device
 //! file descriptor for PCI config space access.
