@@ -19,6 +19,9 @@ use seedlm_host::llama::load::META_PREFIX;
 
 use super::printable;
 
+/// Characters of a name that an error message shows.
+const MAX_SHOWN: usize = 100;
+
 /// The safetensors header key for file metadata.
 const SAFETENSORS_METADATA: &str = "__metadata__";
 
@@ -27,10 +30,16 @@ pub fn tensors(ck: &Checkpoint) -> Result<()> {
     let mut seen = HashSet::new();
     for t in ck.tensors() {
         let fail = |why: String| -> Result<()> {
+            // Names of up to 64 KiB and more: the message shows the start.
+            let shown: String = printable(&t.name).chars().take(MAX_SHOWN).collect();
+            let more = if t.name.chars().count() > MAX_SHOWN {
+                format!("... ({} bytes)", t.name.len())
+            } else {
+                String::new()
+            };
             bail!(
-                "{}: tensor '{}': {why}",
-                ck.file_of(&t.name).display(),
-                printable(&t.name)
+                "{}: tensor '{shown}{more}': {why}",
+                ck.file_of(&t.name).display()
             )
         };
         if let Err(e) = check_name(&t.name) {
