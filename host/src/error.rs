@@ -1,6 +1,11 @@
-//! The crate's one error type.
+//! The crate's one error type. Errors of the device layer and of the
+//! `seedlm` codec are kept as they are (`#[from]`, not flattened into
+//! strings), so that callers can match on them and every cause stays in the
+//! `source()` chain; [`Error::context`] says where they happened.
 
 use std::path::PathBuf;
+
+use crate::device::error::DeviceError;
 
 /// Everything that can go wrong in the host library.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +53,31 @@ pub enum Error {
     /// (the message names the tensor or value at fault).
     #[error("{0}")]
     Invalid(String),
+    /// The accelerator or one of its backends failed.
+    #[error(transparent)]
+    Device(#[from] DeviceError),
+    /// The SeedLM codec refused its input (a block, a matrix, activations).
+    #[error(transparent)]
+    Codec(#[from] seedlm::Error),
+    /// An error and where it happened (a layer, an operation).
+    #[error("{what}")]
+    Context {
+        /// Where: `layer 'model.layers.0.mlp.up_proj.weight'`, ...
+        what: String,
+        /// The error.
+        #[source]
+        source: Box<Error>,
+    },
+}
+
+impl Error {
+    /// This error, happened in `what`.
+    pub fn context(self, what: impl Into<String>) -> Error {
+        Error::Context {
+            what: what.into(),
+            source: Box::new(self),
+        }
+    }
 }
 
 /// Result alias for the host library.
@@ -77,5 +107,18 @@ mod tests {
             .to_string()
             .contains("m.safetensors: tensor 'w' has dtype I32"));
         assert!(e.source().is_none());
+    }
+
+    #[test]
+    fn test_device_and_codec_errors_keep_their_type_and_chain() {
+        let e = Error::from(DeviceError::Invalid("bad lane count".into()));
+        assert!(matches!(e, Error::Device(DeviceError::Invalid(_))));
+        assert_eq!(e.to_string(), "bad lane count");
+        let e = e.context("layer 'q'");
+        assert_eq!(e.to_string(), "layer 'q'");
+        let inner = e.source().unwrap();
+        assert_eq!(inner.to_string(), "bad lane count");
+        let e = Error::from(seedlm::Error::InvalidInput("3 blocks".into()));
+        assert!(matches!(e, Error::Codec(seedlm::Error::InvalidInput(_))));
     }
 }

@@ -116,8 +116,9 @@ impl DenseLinear {
     /// The RTN baseline: `w` quantized to `bits` with one f16 absmax scale
     /// per 128-group of a row ([`seedlm::rtn`]) and dequantized again.
     pub fn rtn(rows: usize, cols: usize, w: &[f32], bits: u32) -> Result<DenseLinear> {
-        let q = seedlm::rtn::quantize_dequantize(w, cols, bits)
-            .map_err(|e| Error::Invalid(format!("RTN {bits}-bit of a {rows}x{cols} layer: {e}")))?;
+        let q = seedlm::rtn::quantize_dequantize(w, cols, bits).map_err(|e| {
+            Error::from(e).context(format!("RTN {bits}-bit of a {rows}x{cols} layer"))
+        })?;
         DenseLinear::new(rows, cols, q)
     }
 

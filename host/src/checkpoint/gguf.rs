@@ -23,7 +23,9 @@
 //! Every count and length is checked against the bytes that remain before
 //! anything is allocated, every tensor's extent against the data section, so
 //! a truncated or hostile file gives an error naming the file, the tensor and
-//! the byte offset, never a panic or a huge allocation.
+//! the byte offset, never a panic or a huge allocation. Metadata arrays stay
+//! in the map ([`Array`]), so metadata costs memory per key, not per element.
+//! Tensor names are unique.
 
 use std::path::{Path, PathBuf};
 
@@ -355,9 +357,16 @@ impl GgufFile {
         };
         let mut tensors = Vec::with_capacity(n_tensors);
         let mut offsets = Vec::with_capacity(n_tensors);
+        let mut seen = std::collections::HashMap::with_capacity(n_tensors);
         for _ in 0..n_tensors {
             let at = c.pos;
             let name = c.string("tensor name")?;
+            // Tensors are looked up by name: a second one could never be read.
+            if let Some(first) = seen.insert(name.clone(), at) {
+                return c.fail(format!(
+                    "tensor '{name}' at byte offset {at} has the name of the tensor at byte offset {first}"
+                ));
+            }
             let n_dims = c.u32("tensor dimension count")?;
             if n_dims > 4 {
                 return c.fail(format!(
@@ -657,6 +666,19 @@ mod tests {
         hostile[8..16].copy_from_slice(&u64::MAX.to_le_bytes());
         let (_d, r) = open(&hostile);
         assert!(r.err().unwrap().to_string().contains("tensor count"));
+        // Two tensors of one name (found by fuzzing: lookups by name gave
+        // the first one's bytes for the second).
+        let data: Vec<u8> = (0..64).flat_map(|i| (i as f32).to_le_bytes()).collect();
+        let twice = gguf(
+            &[],
+            &[("w", vec![64], 0, data.clone()), ("w", vec![], 0, data)],
+        );
+        let (_d, r) = open(&twice);
+        let e = r.err().unwrap().to_string();
+        assert!(
+            e.contains("tensor 'w'") && e.contains("has the name of"),
+            "{e}"
+        );
         // Version 1 is refused.
         let mut v1 = bytes.clone();
         v1[4..8].copy_from_slice(&1u32.to_le_bytes());

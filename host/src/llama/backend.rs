@@ -10,7 +10,7 @@ use seedlm::fixed::{acc_to_f32, quantize_activations, BlockMatrix, QuantizedActs
 use seedlm::{Block, Config};
 
 use super::weights::{decode_blocks, StoredLinear};
-use crate::device::{self, DeviceError, Engine, LayerHandle, OpenOptions};
+use crate::device::{self, Engine, LayerHandle, OpenOptions};
 use crate::error::{Error, Result};
 use crate::linear::{check_batch, DenseLinear, Linear, SeedCpuLinear};
 
@@ -128,8 +128,8 @@ impl Linear for GoldenLinear {
             .map(quantize_activations)
             .collect::<seedlm::Result<_>>()
             .map_err(|e| {
-                Error::Invalid(format!(
-                    "activations of a {}x{} layer: {e}",
+                Error::from(e).context(format!(
+                    "activations of a {}x{} layer",
                     self.rows, self.cols
                 ))
             })?;
@@ -140,9 +140,7 @@ impl Linear for GoldenLinear {
             cols: self.cols,
             blocks: &self.blocks,
         };
-        let accs = m
-            .matvec_acc_batch_with(&self.table, &refs)
-            .map_err(|e| Error::Invalid(e.to_string()))?;
+        let accs = m.matvec_acc_batch_with(&self.table, &refs)?;
         for ((yr, acc), q) in y.chunks_exact_mut(self.rows).zip(accs).zip(&qs) {
             for (yi, a) in yr.iter_mut().zip(acc) {
                 *yi = acc_to_f32(&self.cfg, a, q.scale);
@@ -184,18 +182,13 @@ impl DeviceLinear {
         let layer = engine
             .lock()
             .expect("engine lock poisoned")
-            .load_layer(&m)
-            .map_err(device_error)?;
+            .load_layer(&m)?;
         Ok(DeviceLinear {
             engine,
             layer,
             bytes: seedlm::pack::packed_len(&cfg, blocks.len()),
         })
     }
-}
-
-fn device_error(e: DeviceError) -> Error {
-    Error::Invalid(format!("device: {e}"))
 }
 
 impl Linear for DeviceLinear {
@@ -219,8 +212,7 @@ impl Linear for DeviceLinear {
             .engine
             .lock()
             .expect("engine lock poisoned")
-            .matvec_batch(&self.layer, &xs)
-            .map_err(device_error)?;
+            .matvec_batch(&self.layer, &xs)?;
         for (yr, o) in y.chunks_exact_mut(rows).zip(out) {
             yr.copy_from_slice(&o);
         }
@@ -273,8 +265,7 @@ impl LayerFactory {
             mem_size: self.device_memory,
             ..OpenOptions::default()
         };
-        let engine =
-            Engine::new(device::open(spec, &opts).map_err(device_error)?).map_err(device_error)?;
+        let engine = Engine::new(device::open(spec, &opts)?)?;
         let engine = Arc::new(Mutex::new(engine));
         *e = Some(engine.clone());
         Ok(engine)
@@ -290,14 +281,14 @@ impl LayerFactory {
         if let Some(tb) = t.get(&(cfg.c, cfg.p, cfg.k)) {
             return Ok(tb.clone());
         }
-        let tb = Arc::new(BasisTable::try_new(cfg).map_err(|e| Error::Invalid(e.to_string()))?);
+        let tb = Arc::new(BasisTable::try_new(cfg)?);
         t.insert((cfg.c, cfg.p, cfg.k), tb.clone());
         Ok(tb)
     }
 
     /// The layer called `name` for this backend.
     pub fn build(&self, name: &str, stored: StoredLinear) -> Result<Box<dyn Linear>> {
-        let named = |e: Error| Error::Invalid(format!("layer '{name}': {e}"));
+        let named = |e: Error| e.context(format!("layer '{name}'"));
         match (&self.backend, stored) {
             (Backend::Dense, StoredLinear::Dense { rows, cols, w }) => {
                 Ok(Box::new(DenseLinear::new(rows, cols, w).map_err(named)?))

@@ -292,9 +292,7 @@ mod tests {
 
     #[test]
     fn test_guard_turns_a_panic_into_an_error() {
-        let e = guard("testing", || panic!("boom"))
-            .map(|()| ())
-            .unwrap_err();
+        let e = guard("testing", || -> u32 { panic!("boom") }).unwrap_err();
         assert!(e.contains("testing") && e.contains("boom"), "{e}");
     }
 }
