@@ -40,7 +40,7 @@ enum Command {
     Decompress(cli::decompress::Args),
     /// Compare each compressed tensor with the original: relative error and
     /// SQNR of SeedLM next to round-to-nearest 4-bit and 3-bit.
-    Error(cli::error::Args),
+    Error(cli::compression_error::Args),
     /// Benchmark the seed search (blocks/s, params/s, error) on random blocks.
     BenchSearch(cli::bench_search::Args),
     /// Time Llama-shaped mat-vecs on the CPU (f32, f16, SeedLM 4/3-bit
@@ -69,7 +69,7 @@ fn main() -> ExitCode {
         Command::Compress(a) => cli::compress::run(a),
         Command::Inspect(a) => cli::inspect::run(a),
         Command::Decompress(a) => cli::decompress::run(a),
-        Command::Error(a) => cli::error::run(a),
+        Command::Error(a) => cli::compression_error::run(a),
         Command::BenchSearch(a) => cli::bench_search::run(a),
         Command::Bench(a) => cli::bench::run(a),
         Command::Device(a) => cli::device::run(a),

@@ -18,7 +18,6 @@
 //! - [`hw`]: the accelerator interface: CSR map, stream and activation layouts.
 //! - [`container`]: the `.seedlm` file format.
 //! - [`sample`]: random blocks for tests and benchmarks.
-#![deny(missing_docs)]
 
 pub mod basis;
 pub mod block;

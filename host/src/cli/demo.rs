@@ -18,7 +18,7 @@ use seedlm::Lfsr;
 use seedlm_host::checkpoint::Checkpoint;
 
 use super::output::{self, Inputs};
-use super::{compress, decompress, error, inspect};
+use super::{compress, compression_error, decompress, inspect};
 
 /// Arguments of `seedlm demo`.
 #[derive(clap::Args, Debug, Clone)]
@@ -197,7 +197,7 @@ pub fn run(args: &Args) -> Result<()> {
     })?;
 
     println!("\n== seedlm error");
-    error::run(&error::Args {
+    compression_error::run(&compression_error::Args {
         input: input.clone(),
         file: output.clone(),
         tensor: None,

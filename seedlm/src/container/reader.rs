@@ -43,6 +43,7 @@ pub struct SeedFile {
 impl SeedFile {
     /// Maps `path` and validates all of it: header, table, placement,
     /// lengths and checksums of every payload, and every packed seed.
+    #[allow(unsafe_code)] // the memory map, see below
     pub fn open(path: &Path) -> Result<SeedFile> {
         let io = |action, source| Error::Io {
             action,
