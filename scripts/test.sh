@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command (README, CI): installs Verilator and Yosys if
-# missing, then runs every test of the workspace in release mode.
+# missing, checks formatting, runs every test of the workspace in release
+# mode, then clippy (-D warnings) and rustdoc (-D warnings: no broken links).
 # Fuzzing is not part of it: scripts/fuzz.sh.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

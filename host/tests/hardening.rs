@@ -72,6 +72,17 @@ fn test_outputs_never_replace_inputs_or_non_regular_files() {
         .unwrap()
         .file_type()
         .is_fifo_like());
+    // bench --out too, before any benchmark runs.
+    let e = fails(
+        seedlm([
+            OsStr::new("bench"),
+            "--quick".as_ref(),
+            "--out".as_ref(),
+            fifo.as_os_str(),
+        ]),
+        1,
+    );
+    assert!(e.contains("a FIFO"), "{e}");
     let victim = d.join("victim.txt");
     std::fs::write(&victim, b"keep me").unwrap();
     let link = d.join("link.seedlm");

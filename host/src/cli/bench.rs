@@ -49,8 +49,8 @@ pub struct Args {
     /// Timed repetitions of each kernel (the median is reported).
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub repeat: usize,
-    /// Worker threads (0: one per core).
-    #[arg(long, default_value_t = 0, value_name = "N")]
+    /// Worker threads (0: one per core; at most 1024).
+    #[arg(long, default_value_t = 0, value_name = "N", value_parser = super::threads_arg())]
     pub threads: usize,
     /// Also write the results to FILE: CSV for `.csv`, else JSON.
     #[arg(long, value_name = "FILE")]
@@ -97,6 +97,11 @@ pub fn run(args: &Args) -> Result<()> {
     }
     if args.repeat == 0 {
         bail!("--repeat must be at least 1");
+    }
+    if let Some(out) = &args.out {
+        // A report is rewritten on every run: no --force, but never over an
+        // input or anything but a regular file.
+        super::output::check(out, &super::output::Inputs::new::<&Path>(&[]), true)?;
     }
     let pool = super::thread_pool(args.threads)?;
     let report = pool.install(|| cpu_bench(args, &models))?;
