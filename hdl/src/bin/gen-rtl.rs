@@ -24,7 +24,7 @@ struct Args {
     /// MAC lanes, 1..=64: rows processed at once (one lane word each per cycle).
     #[arg(long, default_value_t = 8)]
     lanes: usize,
-    /// Output directory; receives <top>.v and <top>.json (top: seedlm_engine
+    /// Output directory; receives TOP.v and TOP.json (TOP: seedlm_engine
     /// or fp16_engine).
     #[arg(long)]
     out: PathBuf,

@@ -17,7 +17,7 @@
 //! PCIe; IOVAs are the device addresses written to the shell registers.
 //! (A shell that keeps layers in on-card DDR would add a copy engine; the
 //! register protocol stays.) All register and buffer accesses are volatile
-//! and little-endian ([`sys`]). On a job error the engine driver resets the
+//! and little-endian (the private `sys` module). On a job error the engine driver resets the
 //! device.
 
 mod sys;
