@@ -4,15 +4,18 @@
 //! result word against the golden model. A development tool of the RTL
 //! shell; the project's co-simulation lives in `sim/`.
 //!
-//! usage: `accel_job BITS LANES ROWS COLS BATCH RLAT WLAT STALL_PCT WORKDIR [AXI_BITS]`
+//! usage (BITS 3, 4 or 16 for the FP16 baseline): `accel_job BITS LANES ROWS COLS BATCH RLAT WLAT STALL_PCT WORKDIR [AXI_BITS]`
 //! (WORKDIR keeps the Verilator build between runs of one configuration).
 
 use rand::{Rng, SeedableRng};
 use seedlm::fixed::{BlockMatrix, QuantizedActs};
+use seedlm::fixed_fp16::{fp16_activation_words, fp16_matvec_acc, fp16_tile_stream};
 use seedlm::hw::{self, shell as sh};
 use seedlm::sample::random_blocks;
 use seedlm::Config;
-use seedlm_hdl::shell::{generate_accel, AccelOptions};
+use seedlm_hdl::shell::{
+    accel_top, generate_accel, kind_act_stride, kind_tile_stride, AccelOptions,
+};
 use seedlm_hdl::top::Kind;
 use std::path::Path;
 use std::process::Command;
@@ -20,7 +23,11 @@ use std::process::Command;
 fn main() -> anyhow::Result<()> {
     let a: Vec<String> = std::env::args().skip(1).collect();
     let n = |i: usize| -> u64 { a[i].parse().expect("number") };
-    let cfg = Config::for_bits(n(0) as u32)?;
+    // Bits 16: the FP16 baseline engine behind the same shell.
+    let kind = match n(0) {
+        16 => Kind::Fp16,
+        b => Kind::Seedlm(Config::for_bits(b as u32)?),
+    };
     let (lanes, rows, cols, batch) = (n(1) as usize, n(2) as usize, n(3) as usize, n(4) as usize);
     let (rlat, wlat, stall) = (n(5), n(6), n(7));
     let dir = Path::new(&a[8]);
@@ -30,7 +37,8 @@ fn main() -> anyhow::Result<()> {
         axi_data_bits: axi,
         mem_bytes: 64 << 20,
     };
-    let rtl = generate_accel(&Kind::Seedlm(cfg), lanes, &opts)?;
+    let rtl = generate_accel(&kind, lanes, &opts)?;
+    let top = accel_top(&kind);
     let v = dir.join("seedlm_accel.v");
     let old = std::fs::read_to_string(&v).unwrap_or_default();
     if old != rtl.verilog || !dir.join("obj/tb").exists() {
@@ -46,7 +54,7 @@ fn main() -> anyhow::Result<()> {
                 "--prefix",
                 "Vaccel",
             ])
-            .args(["--top-module", "seedlm_accel", "-Mdir"])
+            .args(["--top-module", top, "-Mdir"])
             .arg(dir.join("obj"))
             .args(["-o", "tb"])
             .arg(&v)
@@ -57,17 +65,28 @@ fn main() -> anyhow::Result<()> {
     }
     // The job: random blocks and activations, laid out as the shell reads them.
     let mut rng = rand::rngs::StdRng::seed_from_u64(rows as u64 * 31 + cols as u64);
-    let bpr = cols.div_ceil(cfg.c);
-    let blocks = random_blocks(&cfg, rows * bpr, &mut rng);
-    let m = BlockMatrix {
-        cfg,
-        rows,
-        cols,
-        blocks: &blocks,
+    let bpr = cols.div_ceil(kind.cols_per_word());
+    let (words, blocks, weights) = match kind {
+        Kind::Seedlm(cfg) => {
+            let blocks = random_blocks(&cfg, rows * bpr, &mut rng);
+            let m = BlockMatrix {
+                cfg,
+                rows,
+                cols,
+                blocks: &blocks,
+            };
+            (hw::tile_stream(&m, lanes)?, blocks, vec![])
+        }
+        Kind::Fp16 => {
+            // Random finite f16 weights (exponent field below 31).
+            let w: Vec<u16> = (0..rows * cols)
+                .map(|_| rng.gen::<u16>() & !(1 << 14))
+                .collect();
+            (fp16_tile_stream(rows, cols, &w, lanes)?, vec![], w)
+        }
     };
-    let words = hw::tile_stream(&m, lanes)?;
-    let ts = sh::tile_stride(&cfg, lanes);
-    let as_ = sh::act_stride(&cfg);
+    let ts = kind_tile_stride(&kind, lanes);
+    let as_ = kind_act_stride(&kind);
     let align = |x: usize| x.next_multiple_of(4096);
     let tile_addr = 4096usize;
     let act_addr = align(tile_addr + words.len() * ts);
@@ -80,10 +99,29 @@ fn main() -> anyhow::Result<()> {
     let mut want = Vec::new();
     for v in 0..batch {
         let x: Vec<i16> = (0..cols).map(|_| rng.gen_range(-32767..=32767)).collect();
-        for (i, w) in hw::activation_words(&cfg, &x).iter().enumerate() {
+        let (act, acc) = match kind {
+            Kind::Seedlm(cfg) => {
+                let m = BlockMatrix {
+                    cfg,
+                    rows,
+                    cols,
+                    blocks: &blocks,
+                };
+                let acc = m.matvec_acc(&QuantizedActs {
+                    x: x.clone(),
+                    scale: 1.0,
+                })?;
+                (hw::activation_words(&cfg, &x), acc)
+            }
+            Kind::Fp16 => (
+                fp16_activation_words(&x),
+                fp16_matvec_acc(rows, cols, &weights, &x)?,
+            ),
+        };
+        for (i, w) in act.iter().enumerate() {
             mem[act_addr + (v * bpr + i) * as_..][..w.len()].copy_from_slice(w);
         }
-        want.push(m.matvec_acc(&QuantizedActs { x, scale: 1.0 })?);
+        want.push(acc);
     }
     mem[res_addr..end].fill(0xEE);
     std::fs::write(dir.join("mem.bin"), &mem)?;
@@ -100,6 +138,61 @@ fn main() -> anyhow::Result<()> {
         (sh::BATCH, batch as u64),
     ];
     let mut job = format!("rlat {rlat}\nwlat {wlat}\nstall {stall}\nseed 7\n");
+    // ACCEL_JOB_ERR: a bad job first (expected SHELL_ERROR printed), then
+    // the good one, which must run clean.
+    let fault = std::env::var("ACCEL_JOB_ERR").unwrap_or_default();
+    let mut bad_regs = regs;
+    let mut tail = "start\n";
+    let expect = match fault.as_str() {
+        "" => None,
+        "read" => {
+            job += &format!(
+                "err {} {}\n",
+                tile_addr + ts * words.len() / 2,
+                tile_addr + ts * words.len() / 2 + 1
+            );
+            Some(sh::SERR_READ_RESP)
+        }
+        "write" => {
+            job += &format!("err {} {}\n", end - 16, end);
+            Some(sh::SERR_WRITE_RESP)
+        }
+        "range" => {
+            bad_regs[7].1 = (64 << 20) - 128;
+            Some(sh::SERR_RANGE)
+        }
+        "align" => {
+            bad_regs[5].1 += 16;
+            Some(sh::SERR_ALIGN)
+        }
+        "length" => {
+            bad_regs[4].1 = 0;
+            Some(sh::SERR_LENGTH)
+        }
+        "engine" => {
+            bad_regs[1].1 = 5000;
+            bad_regs[4].1 = 5000 * rows.div_ceil(lanes) as u64;
+            bad_regs[7].1 = 0;
+            Some(sh::SERR_ENGINE)
+        }
+        "busy" => {
+            tail = "kick\nwait 20\nstart\n";
+            Some(sh::SERR_START_BUSY)
+        }
+        "reset" => {
+            tail = "kick\nwait 300\nreg 256 2\nwait 2000\nread 260\nread 264\n";
+            Some(0)
+        }
+        f => anyhow::bail!("unknown ACCEL_JOB_ERR {f}"),
+    };
+    if let Some(e) = expect {
+        for (off, v) in bad_regs {
+            job += &format!("reg {off} {v}\n");
+        }
+        job += tail;
+        job += "err 1 0\n";
+        println!("expect SHELL_ERROR {e} from the bad job");
+    }
     for (off, v) in regs {
         job += &format!("reg {off} {v}\n");
     }
