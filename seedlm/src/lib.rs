@@ -15,7 +15,9 @@
 //! - [`pack`]: bit packing of block words and block streams.
 //! - [`fixed`]: the fixed-point golden model of the accelerator datapath.
 //! - [`fixed_fp16`]: the golden model of the FP16 baseline engine.
-//! - [`hw`]: the accelerator interface: CSR map, stream and activation layouts.
+//! - [`hw`]: the accelerator interface: CSR map, stream and activation
+//!   layouts, and [`hw::shell`], the accelerator top (AXI ports, BAR0,
+//!   job protocol, device-memory layouts).
 //! - [`container`]: the `.seedlm` file format.
 //! - [`sample`]: random blocks for tests and benchmarks.
 

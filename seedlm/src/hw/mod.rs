@@ -21,6 +21,12 @@
 //!
 //! **CSR.** 32-bit registers at the byte offsets below. Writes to read-only
 //! registers are ignored.
+//!
+//! **Shell.** [`shell`]: the accelerator top `seedlm_accel` around the
+//! engine (AXI ports, the BAR0 register map, the job protocol, the
+//! device-memory layouts).
+
+pub mod shell;
 
 use crate::block::Block;
 use crate::config::{Config, MAX_P};
