@@ -33,9 +33,73 @@ const VARIANTS: [(u32, usize); 11] = [
     (16, 4),
 ];
 
+/// [`VARIANTS`], or for quicker builds while developing only those named
+/// in `SEEDLM_SIM_VARIANTS` (comma-separated `b<bits>_l<lanes>`; tests that
+/// need another variant then fail with `NoModel`).
+fn variants() -> Vec<(u32, usize)> {
+    println!("cargo:rerun-if-env-changed=SEEDLM_SIM_VARIANTS");
+    let only = std::env::var("SEEDLM_SIM_VARIANTS").ok();
+    VARIANTS
+        .into_iter()
+        .filter(|(b, l)| {
+            only.as_ref()
+                .is_none_or(|o| o.split(',').any(|n| n.trim() == format!("b{b}_l{l}")))
+        })
+        .collect()
+}
+
+/// Whether this run only type-checks: `cargo clippy` runs build scripts
+/// again, in an output directory of their own (its
+/// `RUSTC_WORKSPACE_WRAPPER` changes their fingerprint), but never links.
+/// It gets the declarations without the models, so clippy does not
+/// rebuild every model a second time.
+fn check_only() -> bool {
+    std::env::var_os("RUSTC_WORKSPACE_WRAPPER").is_some_and(|w| {
+        Path::new(&w)
+            .file_stem()
+            .is_some_and(|s| s.to_string_lossy().starts_with("clippy-driver"))
+    })
+}
+
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=VERILATOR_ROOT");
+    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
+    let mut rust = String::new();
+    let mut table = String::new();
+    for (bits, lanes) in variants() {
+        let name = format!("b{bits}_l{lanes}");
+        writeln!(
+            rust,
+            "    fn seedlm_sim_{name}_new(vcd: *const c_char) -> *mut c_void;"
+        )
+        .unwrap();
+        writeln!(rust, "    fn seedlm_sim_{name}_free(h: *mut c_void);").unwrap();
+        writeln!(
+            rust,
+            "    fn seedlm_sim_{name}_tick(h: *mut c_void, i: *const u32, o: *mut u32);"
+        )
+        .unwrap();
+        writeln!(
+            table,
+            "    RawVariant {{ bits: {bits}, lanes: {lanes}, new: seedlm_sim_{name}_new, \
+                 free: seedlm_sim_{name}_free, tick: seedlm_sim_{name}_tick }},"
+        )
+        .unwrap();
+    }
+    std::fs::write(
+        out.join("variants.rs"),
+        format!("extern \"C\" {{\n{rust}}}\n\n/// Every compiled variant.\npub(crate) static VARIANTS: &[RawVariant] = &[\n{table}];\n"),
+    )
+    .unwrap();
+    if !check_only() {
+        build_models(&out);
+    }
+}
+
+/// Verilates every variant and compiles the models and their harnesses
+/// into one static library.
+fn build_models(out: &Path) {
     let version = Command::new("verilator").arg("--version").output();
     let version = match version {
         Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().to_string(),
@@ -57,8 +121,6 @@ fn main() {
     )
     .unwrap();
     let root = PathBuf::from(root.trim());
-    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
-
     let mut build = cc::Build::new();
     build
         .cpp(true)
@@ -79,9 +141,7 @@ fn main() {
     ] {
         build.file(root.join("include").join(f));
     }
-    let mut rust = String::new();
-    let mut table = String::new();
-    for (bits, lanes) in VARIANTS {
+    for (bits, lanes) in variants() {
         let name = format!("b{bits}_l{lanes}");
         let kind = match bits {
             16 => Kind::Fp16,
@@ -102,31 +162,9 @@ fn main() {
         let harness = dir.join(format!("harness_{name}.cpp"));
         std::fs::write(&harness, harness_cpp(&name, &kind_ports(&kind, lanes))).unwrap();
         build.file(harness).include(&dir);
-        writeln!(
-            rust,
-            "    fn seedlm_sim_{name}_new(vcd: *const c_char) -> *mut c_void;"
-        )
-        .unwrap();
-        writeln!(rust, "    fn seedlm_sim_{name}_free(h: *mut c_void);").unwrap();
-        writeln!(
-            rust,
-            "    fn seedlm_sim_{name}_tick(h: *mut c_void, i: *const u32, o: *mut u32);"
-        )
-        .unwrap();
-        writeln!(
-            table,
-            "    RawVariant {{ bits: {bits}, lanes: {lanes}, new: seedlm_sim_{name}_new, \
-                 free: seedlm_sim_{name}_free, tick: seedlm_sim_{name}_tick }},"
-        )
-        .unwrap();
     }
     build.compile("seedlm_sim_models");
     println!("cargo:rustc-link-lib=stdc++");
-    std::fs::write(
-        out.join("variants.rs"),
-        format!("extern \"C\" {{\n{rust}}}\n\n/// Every compiled variant.\npub(crate) static VARIANTS: &[RawVariant] = &[\n{table}];\n"),
-    )
-    .unwrap();
 }
 
 fn verilate(v: &Path, dir: &Path, name: &str, top: &str) {

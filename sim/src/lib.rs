@@ -11,6 +11,7 @@
 //! Set `SEEDLM_VCD=DIR` to write a VCD trace of every engine to
 //! `DIR/seedlm_engine_b<bits>_l<lanes>_<n>.vcd` (`fp16_engine_l<lanes>_<n>.vcd`).
 
+pub mod axi;
 pub mod bench;
 mod ffi;
 
