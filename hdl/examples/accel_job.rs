@@ -197,6 +197,28 @@ fn main() -> anyhow::Result<()> {
         job += &format!("reg {off} {v}\n");
     }
     job += "start\n";
+    // The register map, read back after the job.
+    let config = match kind {
+        Kind::Seedlm(cfg) => hw::encode_config(&cfg, lanes),
+        Kind::Fp16 => seedlm::fixed_fp16::fp16_encode_config(lanes),
+    };
+    let mut expect_regs: Vec<(u32, u32)> = regs.iter().map(|&(o, v)| (o, v as u32)).collect();
+    expect_regs.extend([
+        (hw::CSR_VERSION, hw::VERSION),
+        (hw::CSR_CONFIG, config),
+        (hw::CSR_ACT_DEPTH, 1 << hw::DEFAULT_ACT_ADDR_BITS),
+        (hw::CSR_ERROR, 0),
+        (sh::SHELL_STATUS, sh::SHELL_DONE),
+        (sh::SHELL_ERROR, 0),
+        (sh::MEM_SIZE_LO, (opts.mem_bytes & 0xFFFF_FFFF) as u32),
+        (sh::MEM_SIZE_HI, (opts.mem_bytes >> 32) as u32),
+        (sh::SHELL_VERSION, sh::SHELL_VERSION_VALUE),
+        (sh::AXI_DATA_BITS_REG, axi),
+        (sh::BAR0_BYTES - 4, 0),
+    ]);
+    for (off, _) in &expect_regs {
+        job += &format!("read {off}\n");
+    }
     std::fs::write(dir.join("job.txt"), job)?;
     let out = Command::new(dir.join("obj/tb")).arg(dir).output()?;
     let text = String::from_utf8_lossy(&out.stdout);
@@ -206,6 +228,22 @@ fn main() -> anyhow::Result<()> {
         "tb failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let reads: Vec<(u32, u32)> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("read "))
+        .map(|l| {
+            let mut it = l.split(' ').map(|x| x.parse::<u32>().unwrap());
+            (it.next().unwrap(), it.next().unwrap())
+        })
+        .collect();
+    let tail = &reads[reads.len() - expect_regs.len()..];
+    for (&(off, want), &(got_off, got)) in expect_regs.iter().zip(tail) {
+        anyhow::ensure!(
+            off == got_off && want == got,
+            "register {off:#x}: read {got:#x}, want {want:#x}"
+        );
+    }
+    println!("ok: {} registers read back", expect_regs.len());
     let got = std::fs::read(dir.join("out.bin"))?;
     let mut bad = 0;
     for (v, wv) in want.iter().enumerate() {

@@ -2,7 +2,9 @@
 //! [`seedlm::hw::shell`]: the module header (ports, parameter) and the
 //! register offsets it was built with, parsed back from the Verilog; and
 //! `verilator --lint-only -Wall` on the top for both configurations at
-//! lanes 1, 3, 8, 16, the FP16 baseline and the other AXI data widths.
+//! lanes 1, 3, 8, 16, the FP16 baseline and the other AXI data widths;
+//! Yosys reads two of them (`proc; check -assert`), one per tile gearbox
+//! direction.
 
 use seedlm::hw::shell::{self as sh, Dir, Port};
 use seedlm::hw::{self, Register};
@@ -160,4 +162,35 @@ fn test_accel_parity_check_catches_drift() {
         ..opts
     };
     assert!(check_parity(&rtl.verilog, top, &other).is_err());
+}
+
+#[test]
+fn test_accel_synthesizes() {
+    for (kind, lanes, axi_data_bits) in [
+        (Kind::Seedlm(Config::BITS4), 1, 512), // 8 tile words per beat
+        (Kind::Seedlm(Config::BITS3), 8, 256), // 2 beats per tile word
+    ] {
+        let opts = AccelOptions {
+            axi_data_bits,
+            ..Default::default()
+        };
+        let rtl = generate_accel(&kind, lanes, &opts).unwrap();
+        let dir = tempdir(&format!("yosys{lanes}"));
+        std::fs::write(dir.join("accel.v"), &rtl.verilog).unwrap();
+        let script = format!(
+            "read_verilog accel.v; hierarchy -check -top {}; proc; check -assert",
+            sh::ACCEL_TOP
+        );
+        let out = Command::new("yosys")
+            .current_dir(&dir)
+            .args(["-q", "-p", &script])
+            .output()
+            .expect("yosys must be installed (apt-get install -y yosys)");
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(
+            out.status.success(),
+            "{kind:?} x{lanes}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
