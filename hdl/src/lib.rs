@@ -9,6 +9,7 @@
 //! register offsets and word layouts from [`seedlm::hw`].
 
 pub mod blocks;
+pub mod shell;
 pub mod top;
 
 /// Errors of the generator.

@@ -1,13 +1,17 @@
-//! `gen-rtl`: writes the SeedLM engine's (or the FP16 baseline's) Verilog
+//! `gen-rtl`: writes the accelerator's Verilog (top `seedlm_accel`, the
+//! engine behind the AXI shell; or `--top engine` for the engine alone)
 //! and its JSON manifest.
 
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
+use seedlm_hdl::shell::{accel_top, generate_accel, AccelOptions};
 use seedlm_hdl::top::Kind;
 use std::path::PathBuf;
 
-/// Generate the SeedLM accelerator RTL (top module `seedlm_engine`), or with
-/// `--baseline fp16` the FP16 baseline engine (top module `fp16_engine`).
+/// Generate the SeedLM accelerator RTL (top module `seedlm_accel`: the
+/// engine behind the AXI shell of `seedlm::hw::shell`), or with `--top
+/// engine` the engine alone (`seedlm_engine`). With `--baseline fp16` the
+/// FP16 baseline engine (`fp16_accel`, `fp16_engine`).
 #[derive(Parser, Debug)]
 #[command(version, about)]
 struct Args {
@@ -24,10 +28,30 @@ struct Args {
     /// MAC lanes, 1..=64: rows processed at once (one lane word each per cycle).
     #[arg(long, default_value_t = 8)]
     lanes: usize,
-    /// Output directory; receives TOP.v and TOP.json (TOP: seedlm_engine
-    /// or fp16_engine).
+    /// Which top to emit: the whole accelerator or the engine alone.
+    #[arg(long, value_enum, default_value_t = Top::Accel)]
+    top: Top,
+    /// Data width of the AXI4 master in bits: 256, 512 or 1024 (accelerator
+    /// top only).
+    #[arg(long, default_value_t = seedlm::hw::shell::DEFAULT_AXI_DATA_BITS)]
+    axi_data_bits: u32,
+    /// Device memory bytes: the default of the top's MEM_BYTES parameter,
+    /// against which the shell checks every address (accelerator top only).
+    #[arg(long, default_value_t = seedlm::hw::shell::DEFAULT_MEM_BYTES)]
+    mem_bytes: u64,
+    /// Output directory; receives TOP.v and TOP.json (TOP: seedlm_accel,
+    /// seedlm_engine, fp16_accel or fp16_engine).
     #[arg(long)]
     out: PathBuf,
+}
+
+/// Top modules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Top {
+    /// Engine + shell (`seedlm_accel`, `fp16_accel`).
+    Accel,
+    /// The engine alone (`seedlm_engine`, `fp16_engine`), for engine-only tests.
+    Engine,
 }
 
 /// Baseline engines.
@@ -43,7 +67,15 @@ fn main() -> anyhow::Result<()> {
         Some(Baseline::Fp16) => Kind::Fp16,
         None => Kind::Seedlm(seedlm::Config::for_bits(args.bits.unwrap_or(4))?),
     };
-    let rtl = seedlm_hdl::top::generate_kind(&kind, args.lanes).with_context(|| {
+    let opts = AccelOptions {
+        axi_data_bits: args.axi_data_bits,
+        mem_bytes: args.mem_bytes,
+    };
+    let rtl = match args.top {
+        Top::Accel => generate_accel(&kind, args.lanes, &opts),
+        Top::Engine => seedlm_hdl::top::generate_kind(&kind, args.lanes),
+    }
+    .with_context(|| {
         let what = match args.baseline {
             Some(_) => "--baseline fp16".to_string(),
             None => format!("--bits {}", args.bits.unwrap_or(4)),
@@ -55,7 +87,10 @@ fn main() -> anyhow::Result<()> {
     })?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("failed to create {}", args.out.display()))?;
-    let top = kind.top();
+    let top = match args.top {
+        Top::Accel => accel_top(&kind),
+        Top::Engine => kind.top(),
+    };
     let v = args.out.join(format!("{top}.v"));
     write_atomic(&v, rtl.verilog.as_bytes())?;
     let j = args.out.join(format!("{top}.json"));

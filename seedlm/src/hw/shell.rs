@@ -10,7 +10,7 @@
 //! master `m_axi_*` (Xilinx port names so that Vivado infers both
 //! interfaces; [`AXI_ADDR_BITS`]-bit addresses, [`AXI_ID_BITS`]-bit IDs,
 //! data width a generation parameter, [`DEFAULT_AXI_DATA_BITS`] by default)
-//! and a level interrupt `interrupt`.
+//! and a level interrupt `irq`.
 //!
 //! **BAR0.** The engine's CSRs ([`super::REGISTERS`]) at byte offsets
 //! `0x000..0x100`, the shell's registers ([`SHELL_REGISTERS`]) from
@@ -76,14 +76,22 @@ pub const DEFAULT_AXI_DATA_BITS: u32 = 512;
 pub const AXI_DATA_BITS_SUPPORTED: [u32; 3] = [256, 512, 1024];
 /// Read bursts in flight at most.
 pub const MAX_READS_OUTSTANDING: u32 = 8;
+/// Most beats of one read burst the shell issues (fewer where a burst
+/// would cross a [`BURST_BOUNDARY`] or the segment ends):
+/// `MAX_READS_OUTSTANDING · MAX_BURST_BEATS` = 256 beats cover 200 cycles
+/// of read latency at one beat per cycle.
+pub const MAX_BURST_BEATS: u32 = 32;
+/// Beats of the activation read buffer: activation beats arrive at one per
+/// cycle and leave at one word per cycle, so a vector's activations of up
+/// to this many beats never hold up the tile beats behind them.
+pub const ACT_BUFFER_BEATS: u32 = 64;
 /// Write requests (single beats) in flight at most.
 pub const MAX_WRITES_OUTSTANDING: u32 = 64;
 /// Bytes a burst never crosses (the AXI4 rule).
 pub const BURST_BOUNDARY: u64 = 4096;
-/// Most beats of one AXI4 INCR burst.
-pub const AXI_MAX_BURST_BEATS: u32 = 256;
-/// Beats of the read buffer (tile prefetch); a burst is issued only when
-/// the buffer has room for it, so R is never back-pressured by the shell.
+/// Beats of the tile read buffer (prefetch); a burst is issued only when
+/// its buffer has room for it, so the shell never back-pressures R
+/// (`m_axi_rready` is always 1).
 pub const READ_BUFFER_BEATS: u32 = 512;
 
 /// Alignment in bytes of TILE_ADDR, ACT_ADDR and RES_ADDR (the widest
@@ -155,7 +163,7 @@ pub const SHELL_DONE: u32 = 1 << 1;
 /// SHELL_STATUS bit 2: the last job failed; SHELL_ERROR says why.
 pub const SHELL_ERROR_BIT: u32 = 1 << 2;
 /// SHELL_STATUS bit 3: the interrupt is pending: set when a job ends,
-/// cleared by START or [`SHELL_IRQ_ACK`]. The `interrupt` port follows it.
+/// cleared by START or [`SHELL_IRQ_ACK`]. The `irq` port follows it.
 pub const SHELL_IRQ: u32 = 1 << 3;
 
 /// SHELL_ERROR bit 0: a tile, activation or result range lies outside
@@ -400,7 +408,7 @@ pub fn accel_ports(data_bits: u32) -> Vec<Port> {
         i("m_axi_rvalid", 1),
         o("m_axi_rready", 1),
         // Done interrupt, level ([`SHELL_IRQ`]).
-        o("interrupt", 1),
+        o("irq", 1),
     ]
 }
 

@@ -1,0 +1,610 @@
+    // ---------------------------------------------------------------
+    // Body of seedlm_accel (template: gen-rtl puts the port list and the
+    // localparams from seedlm::hw::shell above this line).
+    // ---------------------------------------------------------------
+    localparam integer DB = DW / 8;            // bytes per beat
+    localparam integer TPB = (TS < DB) ? DB / TS : 1; // tile words per beat
+    localparam integer BPT = (TS > DB) ? TS / DB : 1; // beats per tile word
+    localparam integer APB = DB / AS;          // activation words per beat
+    localparam integer JW = 8;                 // width of word-in-beat counters
+    localparam [7:0] AXSIZE = DB_BITS[7:0];
+
+    wire clk = aclk;
+    wire rst = !aresetn;
+
+    // ---------------- job registers ----------------
+    reg [63:0] tile_addr, act_addr, res_addr;
+    reg [31:0] tile_words, batch, rows, col_blocks;
+    reg        busy, done, failed, irq_r;
+    reg [31:0] serr;                 // SHELL_ERROR of the last job
+    reg [31:0] serr_run;             // flags gathered while running
+    reg [63:0] job_cycles;
+
+    // ---------------- main state ----------------
+    localparam [3:0] S_IDLE = 4'd0, S_CHECK1 = 4'd1, S_CHECK2 = 4'd2, S_RUN = 4'd3,
+                     S_DRAIN = 4'd4, S_ERST = 4'd5, S_ROWS = 4'd6, S_COLS = 4'd7,
+                     S_FINISH = 4'd8;
+    reg [3:0] st;
+    reg       soft_reset;            // the drain was asked for by SHELL_RESET
+
+    // ---------------- engine instance ports ----------------
+    wire [TW-1:0]  e_blk_tdata;
+    wire           e_blk_tvalid, e_blk_tready;
+    wire [RES_BITS-1:0] e_res_tdata;
+    wire           e_res_tvalid, e_res_tready;
+    wire           e_act_we;
+    wire [ACT_ADDR_BITS-1:0] e_act_addr;
+    wire [AWB-1:0] e_act_wdata;
+    wire [7:0]     e_csr_addr;
+    wire [31:0]    e_csr_wdata, e_csr_rdata;
+    wire           e_csr_we, e_csr_re, e_csr_rvalid;
+    reg            e_rst;
+
+    // ---------------- AXI4-Lite slave ----------------
+    reg        axil_bvalid, axil_rvalid, axil_rpend;
+    reg [31:0] axil_rdata;
+    reg        sh_csr_we;            // the shell writes an engine CSR this cycle
+    reg [7:0]  sh_csr_addr;
+    reg [31:0] sh_csr_wdata;
+    wire [8:0] waddr = {s_axil_awaddr[8:2], 2'b00};
+    wire [8:0] raddr = {s_axil_araddr[8:2], 2'b00};
+    wire wr_go = s_axil_awvalid && s_axil_wvalid && !axil_bvalid && !sh_csr_we;
+    wire rd_go = s_axil_arvalid && !axil_rvalid && !axil_rpend && !sh_csr_we && !wr_go;
+    wire w_engine = !waddr[8];
+    wire r_engine = !raddr[8];
+    assign s_axil_awready = wr_go;
+    assign s_axil_wready = wr_go;
+    assign s_axil_bvalid = axil_bvalid;
+    assign s_axil_bresp = 2'b00;
+    assign s_axil_arready = rd_go;
+    assign s_axil_rvalid = axil_rvalid;
+    assign s_axil_rdata = axil_rdata;
+    assign s_axil_rresp = 2'b00;
+    // The engine's CSR port: the shell first, then host writes (CTRL is
+    // the shell's alone), then host reads.
+    assign e_csr_we = sh_csr_we || (wr_go && w_engine && waddr[7:0] != E_CTRL);
+    assign e_csr_addr = sh_csr_we ? sh_csr_addr : (wr_go ? waddr[7:0] : raddr[7:0]);
+    assign e_csr_wdata = sh_csr_we ? sh_csr_wdata : s_axil_wdata;
+    assign e_csr_re = rd_go && r_engine;
+
+    wire        host_start = wr_go && waddr == R_SHELL_CTRL && (s_axil_wdata & C_START) != 0;
+    wire        host_reset = wr_go && waddr == R_SHELL_CTRL && (s_axil_wdata & C_RESET) != 0;
+    wire        host_irqack = wr_go && waddr == R_SHELL_CTRL && (s_axil_wdata & C_IRQ_ACK) != 0;
+
+    reg [31:0] shell_rdata;
+    always @(*) begin
+        case (raddr)
+            R_SHELL_STATUS: shell_rdata = (busy ? ST_BUSY : 32'd0) | (done ? ST_DONE : 32'd0)
+                                          | (failed ? ST_ERROR : 32'd0) | (irq_r ? ST_IRQ : 32'd0);
+            R_SHELL_ERROR: shell_rdata = serr;
+            R_TILE_ADDR_LO: shell_rdata = tile_addr[31:0];
+            R_TILE_ADDR_HI: shell_rdata = tile_addr[63:32];
+            R_TILE_WORDS: shell_rdata = tile_words;
+            R_ACT_ADDR_LO: shell_rdata = act_addr[31:0];
+            R_ACT_ADDR_HI: shell_rdata = act_addr[63:32];
+            R_RES_ADDR_LO: shell_rdata = res_addr[31:0];
+            R_RES_ADDR_HI: shell_rdata = res_addr[63:32];
+            R_BATCH: shell_rdata = batch;
+            R_MEM_SIZE_LO: shell_rdata = MEM_BYTES[31:0];
+            R_MEM_SIZE_HI: shell_rdata = MEM_BYTES[63:32];
+            R_SHELL_VERSION: shell_rdata = SHELL_VERSION_VALUE;
+            R_JOB_CYCLES_LO: shell_rdata = job_cycles[31:0];
+            R_JOB_CYCLES_HI: shell_rdata = job_cycles[63:32];
+            R_AXI_DATA_BITS: shell_rdata = DW;
+            default: shell_rdata = 32'd0;
+        endcase
+    end
+
+    always @(posedge clk) begin
+        if (rst) begin
+            axil_bvalid <= 1'b0;
+            axil_rvalid <= 1'b0;
+            axil_rpend <= 1'b0;
+            axil_rdata <= 32'd0;
+        end else begin
+            if (wr_go) axil_bvalid <= 1'b1;
+            else if (s_axil_bready) axil_bvalid <= 1'b0;
+            if (rd_go && !r_engine) begin
+                axil_rvalid <= 1'b1;
+                axil_rdata <= shell_rdata;
+            end else if (rd_go) begin
+                axil_rpend <= 1'b1;
+            end else if (axil_rpend && e_csr_rvalid) begin
+                axil_rpend <= 1'b0;
+                axil_rvalid <= 1'b1;
+                axil_rdata <= e_csr_rdata;
+            end else if (axil_rvalid && s_axil_rready) begin
+                axil_rvalid <= 1'b0;
+            end
+        end
+    end
+
+    // ---------------- the job check (two cycles) ----------------
+    reg [32:0] tiles_r;                 // ceil(ROWS / lanes)
+    reg [71:0] tile_len, act_len, res_len;
+    wire [63:0] want = {31'd0, tiles_r} * {32'd0, col_blocks};
+    wire len_bad = tile_words == 32'd0 || {32'd0, tile_words} != want
+                   || batch == 32'd0 || batch > MAX_BATCH;
+    wire align_bad = tile_addr[ALIGN_BITS-1:0] != 0 || act_addr[ALIGN_BITS-1:0] != 0
+                     || res_addr[ALIGN_BITS-1:0] != 0;
+    wire range_bad = {8'd0, tile_addr} + tile_len > {8'd0, MEM_BYTES}
+                     || {8'd0, act_addr} + act_len > {8'd0, MEM_BYTES}
+                     || {8'd0, res_addr} + res_len > {8'd0, MEM_BYTES};
+    wire engine_bad = rows == 32'd0 || col_blocks == 32'd0 || col_blocks > ACT_DEPTH;
+    wire [31:0] check_flags = (len_bad ? E_LENGTH : 32'd0) | (align_bad ? E_ALIGN : 32'd0)
+                              | (range_bad ? E_RANGE : 32'd0);
+
+    // ---------------- read issuer ----------------
+    reg [31:0] ri_vec;                  // vector of the current segment
+    reg        ri_kind;                 // 0: activations, 1: tiles
+    reg        ri_load;                 // the next segment must be set up
+    reg        ri_end;                  // every segment is issued
+    reg [63:0] ri_addr;                 // next burst address (beat-aligned)
+    reg [63:0] ri_beats;                // beats left in the segment
+    reg [63:0] ri_act_ptr;              // activations of vector ri_vec
+    reg        arvalid;
+    reg [63:0] araddr;
+    reg [7:0]  arlen;
+    reg [RD_LOG:0] tag_cnt;
+    reg [RD_LOG-1:0] tag_wp, tag_rp;
+    reg [RD_OUT-1:0] tag_kind;
+    reg [TF_LOG:0] tile_used;           // tile FIFO beats reserved
+    reg [AF_LOG:0] act_used;            // act FIFO beats reserved
+    wire [12:0] to_4k = 13'd4096 - {1'b0, ri_addr[11:0]};
+    wire [63:0] beats_4k = {51'd0, to_4k >> DB_BITS};
+    wire [63:0] burst_a = ri_beats < beats_4k ? ri_beats : beats_4k;
+    wire [63:0] burst = burst_a < MAX_BURST ? burst_a : MAX_BURST;
+    wire credit_ok = ri_kind ? ({{(63 - TF_LOG){1'b0}}, tile_used} + burst <= TILE_FIFO)
+                             : ({{(63 - AF_LOG){1'b0}}, act_used} + burst <= ACT_FIFO);
+    wire ar_free = !arvalid || m_axi_arready;
+    wire ar_issue = st == S_RUN && !ri_load && !ri_end && ri_beats != 64'd0 && ar_free
+                    && tag_cnt != RD_OUT[RD_LOG:0] && credit_ok;
+    wire [63:0] act_seg_end = ri_act_ptr + ({32'd0, col_blocks} << AS_LOG);
+
+    assign m_axi_arid = {AXI_ID_BITS{1'b0}};
+    assign m_axi_araddr = araddr;
+    assign m_axi_arlen = arlen;
+    assign m_axi_arsize = AXSIZE[2:0];
+    assign m_axi_arburst = 2'b01;
+    assign m_axi_arlock = 1'b0;
+    assign m_axi_arcache = 4'b0011;
+    assign m_axi_arprot = 3'b000;
+    assign m_axi_arvalid = arvalid;
+
+    // ---------------- R channel into the two FIFOs ----------------
+    wire r_kind = tag_kind[tag_rp];
+    wire r_take = m_axi_rvalid && st == S_RUN;   // beats are dropped otherwise
+    wire r_err = m_axi_rvalid && m_axi_rresp[1];
+    assign m_axi_rready = 1'b1;
+    wire fifo_flush = st == S_ERST || st == S_CHECK1;
+    wire [DW-1:0] tf_dout, af_dout;
+    wire tf_valid, af_valid;
+    wire tf_pop, af_pop;
+    shell_fifo #(.W(DW), .LOG(TF_LOG)) tile_fifo (
+        .clk(clk), .flush(rst || fifo_flush),
+        .push(r_take && r_kind), .din(m_axi_rdata),
+        .pop(tf_pop), .dout(tf_dout), .dvalid(tf_valid));
+    shell_fifo #(.W(DW), .LOG(AF_LOG)) act_fifo (
+        .clk(clk), .flush(rst || fifo_flush),
+        .push(r_take && !r_kind), .din(m_axi_rdata),
+        .pop(af_pop), .dout(af_dout), .dvalid(af_valid));
+
+    // ---------------- activation loader ----------------
+    reg [31:0] al_vec;                  // vector being loaded
+    reg [31:0] al_cnt;                  // its words written so far
+    reg [JW-1:0] al_j;                  // word of the FIFO head beat
+    reg [63:0] al_ptr;                  // byte address of vector al_vec's words
+    reg [31:0] fed_vecs;                // vectors whose tile words are all fed
+    wire al_full = al_cnt == col_blocks;
+    wire al_write = st == S_RUN && !al_full && af_valid;
+    wire al_last = al_cnt + 32'd1 == col_blocks;
+    wire al_next = st == S_RUN && al_full && al_vec + 32'd1 < batch && al_vec + 32'd1 <= fed_vecs;
+    wire [63:0] al_ptr_next = al_ptr + ({32'd0, col_blocks} << AS_LOG);
+    assign af_pop = al_write && (al_j == APB[JW-1:0] - 1'b1 || al_last);
+    assign e_act_we = al_write;
+    assign e_act_addr = al_cnt[ACT_ADDR_BITS-1:0];
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [DW-1:0] af_shift = af_dout >> ({{(32 - JW){1'b0}}, al_j} * (AS * 8));
+    /* verilator lint_on UNUSEDSIGNAL */
+    assign e_act_wdata = af_shift[AWB-1:0];
+
+    // ---------------- engine sequencer and tile feeder ----------------
+    reg [31:0] eng_vec;                 // vector the engine works on
+    reg        eng_started;             // START written for eng_vec
+    reg [2:0]  eng_wait;                // cycles until the engine is idle
+    reg [31:0] res_cnt;                 // results of eng_vec taken
+    reg [31:0] fd_cnt, fd_col;          // tile words fed, their column block
+    reg        fd_done;                 // every tile word of eng_vec is fed
+    reg [JW-1:0] fd_j;                  // tile word within the head beat
+    wire fd_ok = st == S_RUN && eng_started && !fd_done && al_vec == eng_vec
+                 && (fd_col < al_cnt);
+    wire fd_last = fd_cnt + 32'd1 == tile_words;
+    wire fd_take = e_blk_tvalid && e_blk_tready;
+    generate
+        if (BPT == 1) begin : g_narrow
+            /* verilator lint_off UNUSEDSIGNAL */
+            wire [DW-1:0] tf_shift = tf_dout >> ({{(32 - JW){1'b0}}, fd_j} * (TS * 8));
+            /* verilator lint_on UNUSEDSIGNAL */
+            assign e_blk_tdata = tf_shift[TW-1:0];
+            assign e_blk_tvalid = fd_ok && tf_valid;
+            assign tf_pop = fd_take && (fd_j == TPB[JW-1:0] - 1'b1 || fd_last);
+        end else begin : g_wide
+            reg [(BPT-1)*DW-1:0] asm_r;
+            reg [JW-1:0] fd_k;
+            /* verilator lint_off UNUSEDSIGNAL */
+            wire [BPT*DW-1:0] whole = {tf_dout, asm_r};
+            wire [BPT*DW-1:0] shifted = whole >> DW; // the next asm_r, low bits
+            /* verilator lint_on UNUSEDSIGNAL */
+            assign e_blk_tdata = whole[TW-1:0];
+            wire fd_asm = st == S_RUN && eng_started && !fd_done && tf_valid
+                            && fd_k != BPT[JW-1:0] - 1'b1;
+            assign e_blk_tvalid = fd_ok && tf_valid && fd_k == BPT[JW-1:0] - 1'b1;
+            assign tf_pop = fd_take || fd_asm;
+            always @(posedge clk) begin
+                if (rst || st != S_RUN || !eng_started) begin
+                    fd_k <= {JW{1'b0}};
+                end else if (fd_asm) begin
+                    asm_r <= shifted[(BPT-1)*DW-1:0];
+                    fd_k <= fd_k + 1'b1;
+                end else if (fd_take) begin
+                    fd_k <= {JW{1'b0}};
+                end
+            end
+        end
+    endgenerate
+
+    // ---------------- result writer ----------------
+    reg        aw_pend, w_pend;
+    reg [63:0] awaddr;
+    reg [DW-1:0] wdata;
+    reg [DB-1:0] wstrb;
+    reg [63:0] res_ptr;
+    reg [WR_LOG:0] b_out;
+    wire res_room = (!aw_pend || m_axi_awready) && (!w_pend || m_axi_wready)
+                    && b_out != WR_OUT[WR_LOG:0];
+    assign e_res_tready = st == S_RUN && res_room && res_cnt != rows;
+    wire res_take = e_res_tvalid && e_res_tready;
+    wire [DB_BITS-5:0] res_lane = res_ptr[DB_BITS-1:4];
+    wire [DW-1:0] res_word = {{(DW - RES_BITS){1'b0}}, e_res_tdata};
+    wire b_err = m_axi_bvalid && m_axi_bresp[1];
+    assign m_axi_awid = {AXI_ID_BITS{1'b0}};
+    assign m_axi_awaddr = awaddr;
+    assign m_axi_awlen = 8'd0;
+    assign m_axi_awsize = AXSIZE[2:0];
+    assign m_axi_awburst = 2'b01;
+    assign m_axi_awlock = 1'b0;
+    assign m_axi_awcache = 4'b0011;
+    assign m_axi_awprot = 3'b000;
+    assign m_axi_awvalid = aw_pend;
+    assign m_axi_wdata = wdata;
+    assign m_axi_wstrb = wstrb;
+    assign m_axi_wlast = 1'b1;
+    assign m_axi_wvalid = w_pend;
+    assign m_axi_bready = 1'b1;
+    wire quiet = tag_cnt == 0 && !arvalid && !aw_pend && !w_pend && b_out == 0;
+    wire all_results = eng_vec + 32'd1 == batch && res_cnt == rows;
+
+    assign irq = irq_r;
+
+    always @(posedge clk) begin
+        sh_csr_we <= 1'b0;
+        e_rst <= 1'b0;
+        if (busy) job_cycles <= job_cycles + 64'd1;
+        if (host_irqack) irq_r <= 1'b0;
+        // Job registers (host writes).
+        if (wr_go) begin
+            case (waddr)
+                R_ROWS: rows <= s_axil_wdata;
+                R_COL_BLOCKS: col_blocks <= s_axil_wdata;
+                R_TILE_ADDR_LO: tile_addr[31:0] <= s_axil_wdata;
+                R_TILE_ADDR_HI: tile_addr[63:32] <= s_axil_wdata;
+                R_TILE_WORDS: tile_words <= s_axil_wdata;
+                R_ACT_ADDR_LO: act_addr[31:0] <= s_axil_wdata;
+                R_ACT_ADDR_HI: act_addr[63:32] <= s_axil_wdata;
+                R_RES_ADDR_LO: res_addr[31:0] <= s_axil_wdata;
+                R_RES_ADDR_HI: res_addr[63:32] <= s_axil_wdata;
+                R_BATCH: batch <= s_axil_wdata;
+                default: ;
+            endcase
+        end
+        // Read issuer bookkeeping.
+        if (arvalid && m_axi_arready) arvalid <= 1'b0;
+        if (ar_issue) begin
+            arvalid <= 1'b1;
+            araddr <= ri_addr;
+            arlen <= burst[7:0] - 8'd1;
+            ri_addr <= ri_addr + (burst << DB_BITS);
+            ri_beats <= ri_beats - burst;
+            tag_kind[tag_wp] <= ri_kind;
+            tag_wp <= tag_wp + 1'b1;
+        end
+        if (st == S_RUN && !ri_end && (ri_load || ri_beats == 64'd0)) begin
+            // Set up the next segment: activations of ri_vec, then its tiles.
+            if (ri_load) begin
+                ri_load <= 1'b0;
+                ri_kind <= 1'b0;
+                ri_addr <= {ri_act_ptr[63:DB_BITS], {DB_BITS{1'b0}}};
+                ri_beats <= ((act_seg_end - 64'd1) >> DB_BITS) - (ri_act_ptr >> DB_BITS) + 64'd1;
+                ri_act_ptr <= act_seg_end;
+            end else if (!ri_kind) begin
+                ri_kind <= 1'b1;
+                ri_addr <= tile_addr;
+                ri_beats <= (({32'd0, tile_words} << TS_LOG) + DB64 - 64'd1) >> DB_BITS;
+            end else if (ri_vec + 32'd1 == batch) begin
+                ri_end <= 1'b1;
+            end else begin
+                ri_vec <= ri_vec + 32'd1;
+                ri_load <= 1'b1;
+            end
+        end
+        tag_cnt <= tag_cnt + {{RD_LOG{1'b0}}, ar_issue}
+                   - {{RD_LOG{1'b0}}, m_axi_rvalid && m_axi_rlast};
+        if (m_axi_rvalid && m_axi_rlast) tag_rp <= tag_rp + 1'b1;
+        tile_used <= tile_used + ((ar_issue && ri_kind) ? burst[TF_LOG:0] : {(TF_LOG + 1){1'b0}})
+                     - {{TF_LOG{1'b0}}, tf_pop};
+        act_used <= act_used + ((ar_issue && !ri_kind) ? burst[AF_LOG:0] : {(AF_LOG + 1){1'b0}})
+                    - {{AF_LOG{1'b0}}, af_pop};
+        // Activation loader.
+        if (al_write) begin
+            al_cnt <= al_cnt + 32'd1;
+            al_j <= af_pop ? {JW{1'b0}} : al_j + 1'b1;
+        end
+        if (al_next) begin
+            al_vec <= al_vec + 32'd1;
+            al_cnt <= 32'd0;
+            al_ptr <= al_ptr_next;
+            al_j <= {{(JW - DB_BITS + AS_LOG){1'b0}}, al_ptr_next[DB_BITS-1:AS_LOG]};
+        end
+        // Tile feeder.
+        if (fd_take) begin
+            fd_cnt <= fd_cnt + 32'd1;
+            fd_col <= fd_col + 32'd1 == col_blocks ? 32'd0 : fd_col + 32'd1;
+            fd_j <= (tf_pop || fd_last) ? {JW{1'b0}} : fd_j + 1'b1;
+            if (fd_last) begin
+                fd_done <= 1'b1;
+                fed_vecs <= fed_vecs + 32'd1;
+            end
+        end
+        // Engine sequencer.
+        if (eng_wait != 3'd0) eng_wait <= eng_wait - 3'd1;
+        if (st == S_RUN && !eng_started && eng_wait == 3'd0) begin
+            sh_csr_we <= 1'b1;
+            sh_csr_addr <= E_CTRL;
+            sh_csr_wdata <= CTRL_START;
+            eng_started <= 1'b1;
+        end
+        if (res_take) res_cnt <= res_cnt + 32'd1;
+        if (st == S_RUN && res_cnt == rows && eng_vec + 32'd1 < batch) begin
+            eng_vec <= eng_vec + 32'd1;
+            res_cnt <= 32'd0;
+            eng_started <= 1'b0;
+            eng_wait <= 3'd4;
+            fd_cnt <= 32'd0;
+            fd_col <= 32'd0;
+            fd_j <= {JW{1'b0}};
+            fd_done <= 1'b0;
+        end
+        // Result writer.
+        if (aw_pend && m_axi_awready) aw_pend <= 1'b0;
+        if (w_pend && m_axi_wready) w_pend <= 1'b0;
+        if (res_take) begin
+            aw_pend <= 1'b1;
+            w_pend <= 1'b1;
+            awaddr <= {res_ptr[63:DB_BITS], {DB_BITS{1'b0}}};
+            wdata <= res_word << ({{(32 - DB_BITS + 4){1'b0}}, res_lane} * 128);
+            wstrb <= {{(DB - 16){1'b0}}, 16'hFFFF} << ({{(32 - DB_BITS + 4){1'b0}}, res_lane} * 16);
+            res_ptr <= res_ptr + 64'd16;
+        end
+        b_out <= b_out + {{WR_LOG{1'b0}}, res_take} - {{WR_LOG{1'b0}}, m_axi_bvalid};
+        // Errors while running.
+        serr_run <= serr_run | (r_err ? E_READ_RESP : 32'd0) | (b_err ? E_WRITE_RESP : 32'd0)
+                    | ((host_start && st != S_IDLE) ? E_START_BUSY : 32'd0);
+        // Main state.
+        case (st)
+            S_IDLE: begin
+                if (host_start) begin
+                    st <= S_CHECK1;
+                    busy <= 1'b1;
+                    done <= 1'b0;
+                    failed <= 1'b0;
+                    irq_r <= 1'b0;
+                    serr <= 32'd0;
+                    serr_run <= 32'd0;
+                    job_cycles <= 64'd0;
+                end else if (host_reset) begin
+                    done <= 1'b0;
+                    failed <= 1'b0;
+                    irq_r <= 1'b0;
+                    serr <= 32'd0;
+                end
+            end
+            S_CHECK1: begin
+                tiles_r <= ({1'b0, rows} + LANES33 - 33'd1) / LANES33;
+                tile_len <= {40'd0, tile_words} << TS_LOG;
+                act_len <= ({40'd0, batch} * {40'd0, col_blocks}) << AS_LOG;
+                res_len <= ({40'd0, batch} * {40'd0, rows}) << 4;
+                st <= S_CHECK2;
+            end
+            S_CHECK2: begin
+                if (check_flags != 32'd0 || engine_bad) begin
+                    serr_run <= serr_run | (check_flags != 32'd0 ? check_flags : E_ENGINE);
+                    st <= S_FINISH;
+                end else begin
+                    st <= S_RUN;
+                end
+                ri_vec <= 32'd0;
+                ri_load <= 1'b1;
+                ri_end <= 1'b0;
+                ri_kind <= 1'b0;
+                ri_beats <= 64'd0;
+                ri_act_ptr <= act_addr;
+                al_vec <= 32'd0;
+                al_cnt <= 32'd0;
+                al_ptr <= act_addr;
+                al_j <= {{(JW - DB_BITS + AS_LOG){1'b0}}, act_addr[DB_BITS-1:AS_LOG]};
+                fed_vecs <= 32'd0;
+                eng_vec <= 32'd0;
+                eng_started <= 1'b0;
+                eng_wait <= 3'd0;
+                res_cnt <= 32'd0;
+                fd_cnt <= 32'd0;
+                fd_col <= 32'd0;
+                fd_j <= {JW{1'b0}};
+                fd_done <= 1'b0;
+                res_ptr <= res_addr;
+            end
+            S_RUN: begin
+                if (r_err || b_err || host_reset) begin
+                    soft_reset <= host_reset;
+                    st <= S_DRAIN;
+                end else if (all_results && quiet && ri_end) begin
+                    st <= S_FINISH;
+                end
+            end
+            S_DRAIN: begin
+                if (host_reset) soft_reset <= 1'b1;
+                if (quiet) begin
+                    e_rst <= 1'b1;
+                    st <= S_ERST;
+                end
+            end
+            S_ERST: begin
+                tile_used <= 0;
+                act_used <= 0;
+                tag_wp <= 0;
+                tag_rp <= 0;
+                sh_csr_we <= 1'b1;
+                sh_csr_addr <= E_ROWS;
+                sh_csr_wdata <= rows;
+                st <= S_ROWS;
+            end
+            S_ROWS: begin
+                sh_csr_we <= 1'b1;
+                sh_csr_addr <= E_COL_BLOCKS;
+                sh_csr_wdata <= col_blocks;
+                st <= S_COLS;
+            end
+            S_COLS: begin
+                if (soft_reset) begin
+                    busy <= 1'b0;
+                    done <= 1'b0;
+                    failed <= 1'b0;
+                    irq_r <= 1'b0;
+                    serr <= 32'd0;
+                    soft_reset <= 1'b0;
+                    st <= S_IDLE;
+                end else begin
+                    st <= S_FINISH;
+                end
+            end
+            S_FINISH: begin
+                busy <= 1'b0;
+                done <= 1'b1;
+                irq_r <= 1'b1;
+                serr <= serr_run;
+                failed <= serr_run != 32'd0;
+                st <= S_IDLE;
+            end
+            default: st <= S_IDLE;
+        endcase
+        if (rst) begin
+            st <= S_IDLE;
+            busy <= 1'b0;
+            done <= 1'b0;
+            failed <= 1'b0;
+            irq_r <= 1'b0;
+            serr <= 32'd0;
+            serr_run <= 32'd0;
+            soft_reset <= 1'b0;
+            job_cycles <= 64'd0;
+            tile_addr <= 64'd0;
+            act_addr <= 64'd0;
+            res_addr <= 64'd0;
+            tile_words <= 32'd0;
+            batch <= 32'd0;
+            rows <= 32'd0;
+            col_blocks <= 32'd0;
+            arvalid <= 1'b0;
+            aw_pend <= 1'b0;
+            w_pend <= 1'b0;
+            tag_cnt <= 0;
+            tag_wp <= 0;
+            tag_rp <= 0;
+            tile_used <= 0;
+            act_used <= 0;
+            b_out <= 0;
+            ri_end <= 1'b1;
+            ri_load <= 1'b0;
+            ri_beats <= 64'd0;
+            eng_started <= 1'b0;
+            eng_wait <= 3'd0;
+            al_cnt <= 32'd0;
+            fd_done <= 1'b1;
+        end
+    end
+
+    seedlm_engine engine (
+        .clk(clk),
+        .rst(rst || e_rst),
+        .s_blk_tdata(e_blk_tdata),
+        .s_blk_tvalid(e_blk_tvalid),
+        .s_blk_tready(e_blk_tready),
+        .m_res_tdata(e_res_tdata),
+        .m_res_tvalid(e_res_tvalid),
+        .m_res_tready(e_res_tready),
+        .act_we(e_act_we),
+        .act_addr(e_act_addr),
+        .act_wdata(e_act_wdata),
+        .csr_addr(e_csr_addr),
+        .csr_wdata(e_csr_wdata),
+        .csr_we(e_csr_we),
+        .csr_re(e_csr_re),
+        .csr_rdata(e_csr_rdata),
+        .csr_rvalid(e_csr_rvalid)
+    );
+
+    // Inputs the shell does not look at (byte strobes: registers take
+    // whole 32-bit writes; IDs: every request uses ID 0).
+    /* verilator lint_off UNUSED */
+    wire unused_ok = &{1'b0, s_axil_awprot, s_axil_arprot, s_axil_wstrb, s_axil_awaddr[1:0],
+                       s_axil_araddr[1:0], m_axi_bid, m_axi_rid, m_axi_bresp[0], m_axi_rresp[0]};
+    /* verilator lint_on UNUSED */
+endmodule
+
+// First-word-fall-through FIFO: 2^LOG words of W bits in block RAM with a
+// registered read; `dout` is valid while `dvalid`, `pop` takes it.
+module shell_fifo #(
+    parameter integer W = 512,
+    parameter integer LOG = 9
+) (
+    input  wire         clk,
+    input  wire         flush,
+    input  wire         push,
+    input  wire [W-1:0] din,
+    input  wire         pop,
+    output reg  [W-1:0] dout,
+    output reg          dvalid
+);
+    reg [W-1:0] mem [0:(1 << LOG) - 1];
+    reg [LOG:0] wp, rp;
+    wire fetch = wp != rp && (!dvalid || pop);
+    always @(posedge clk) begin
+        if (push) mem[wp[LOG-1:0]] <= din;
+        if (fetch) dout <= mem[rp[LOG-1:0]];
+    end
+    always @(posedge clk) begin
+        if (flush) begin
+            wp <= 0;
+            rp <= 0;
+            dvalid <= 1'b0;
+        end else begin
+            if (push) wp <= wp + 1'b1;
+            if (fetch) begin
+                rp <= rp + 1'b1;
+                dvalid <= 1'b1;
+            end else if (pop) begin
+                dvalid <= 1'b0;
+            end
+        end
+    end
+endmodule
