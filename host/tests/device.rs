@@ -1,16 +1,15 @@
-//! The device layer end to end: every backend against the golden model
-//! (bit for bit), the float path within the golden model's error bound,
-//! the register protocol's error flags, the self-test, and the vfio
-//! backend's error paths without a board.
+//! The device layer on `emu`: against the golden model (bit for bit), the
+//! float path within the golden model's error bound, the self-test, and
+//! the vfio backend's error paths without a board. The same checks against
+//! the RTL (`verilator`), and the job error paths on every backend, are in
+//! the workspace's top-level `tests/`.
 
 use rand::{Rng, SeedableRng};
 use seedlm::fixed::{error_bound, quantize_activations, BlockMatrix};
 use seedlm::sample::random_blocks;
 use seedlm::{hw, Block, Config, Lfsr};
-use seedlm_host::device::shell::{self, SERR_ENGINE, SERR_LENGTH, SERR_RANGE};
 use seedlm_host::device::vfio::{SysPaths, VfioDevice};
-use seedlm_host::device::{open, selftest, Device, DeviceError, Engine, OpenOptions};
-use std::time::Duration;
+use seedlm_host::device::{open, selftest, DeviceError, Engine, OpenOptions};
 
 fn emu(cfg: Config, lanes: usize) -> Engine {
     let opts = OpenOptions {
@@ -153,61 +152,6 @@ fn test_device_engine_rejects_bad_layers_and_inputs() {
     assert!(err.to_string().contains("has 15 values"), "{err}");
     assert!(e.matvec(&layer, &[f32::NAN; 16]).is_err());
     assert_eq!(e.matvec(&layer, &[0.0; 16]).unwrap(), vec![0.0, 0.0]);
-}
-
-/// Raw register protocol: malformed jobs end in the documented error flags
-/// (the same on every backend), and the device recovers after a reset.
-fn check_job_errors(dev: &mut dyn Device) {
-    let info = dev.info().unwrap();
-    let buf = dev.alloc(1 << 16).unwrap();
-    let set = |dev: &mut dyn Device, rows: u32, cb: u32, words: u32, res: u64| {
-        for (off, v) in [
-            (hw::CSR_ROWS, rows),
-            (hw::CSR_COL_BLOCKS, cb),
-            (shell::TILE_ADDR_LO, buf.addr as u32),
-            (shell::TILE_ADDR_HI, (buf.addr >> 32) as u32),
-            (shell::TILE_WORDS, words),
-            (shell::ACT_ADDR_LO, buf.addr as u32),
-            (shell::ACT_ADDR_HI, (buf.addr >> 32) as u32),
-            (shell::RES_ADDR_LO, res as u32),
-            (shell::RES_ADDR_HI, (res >> 32) as u32),
-            (shell::BATCH, 1),
-        ] {
-            dev.write_csr(off, v).unwrap();
-        }
-        dev.start().unwrap();
-        dev.wait(Duration::from_secs(30))
-    };
-    let lanes = info.lanes as u32;
-    let flags = |dev: &mut dyn Device, r: Result<(), DeviceError>| {
-        assert!(r.is_err(), "{}: job should fail", dev.name());
-        dev.error_status().unwrap()
-    };
-    let r = set(dev, lanes + 1, 2, 3, buf.addr);
-    assert_eq!(flags(dev, r).0, SERR_LENGTH);
-    let r = set(dev, 1, 1, 1, info.mem_size - 8);
-    assert_eq!(flags(dev, r).0, SERR_RANGE);
-    let r = set(dev, 0, 1, 0, buf.addr);
-    assert_eq!(flags(dev, r), (SERR_ENGINE, hw::ERR_EMPTY));
-    let r = set(dev, 1, info.act_depth + 1, info.act_depth + 1, buf.addr);
-    assert_eq!(flags(dev, r), (SERR_ENGINE, hw::ERR_ACT_DEPTH));
-    dev.reset().unwrap();
-    // A well-formed job (all-zero tiles: seed 0 blocks, zero mantissas).
-    set(dev, lanes + 1, 2, 4, buf.addr + 8192).unwrap();
-    assert_eq!(
-        dev.read_csr(shell::SHELL_STATUS).unwrap(),
-        shell::SHELL_DONE
-    );
-    dev.free(buf).unwrap();
-}
-
-#[test]
-fn test_device_emu_job_error_flags() {
-    let opts = OpenOptions {
-        mem_size: 1 << 20,
-        ..OpenOptions::default()
-    };
-    check_job_errors(open("emu", &opts).unwrap().as_mut());
 }
 
 #[test]
@@ -358,86 +302,4 @@ fn test_device_emu_runs_a_real_layer() {
         "{}",
         real.name
     );
-}
-
-#[cfg(feature = "verilator")]
-mod verilator {
-    use super::*;
-
-    fn sim(cfg: Config, lanes: usize) -> Engine {
-        let opts = OpenOptions {
-            cfg,
-            lanes,
-            mem_size: 64 << 20,
-        };
-        Engine::new(open("verilator", &opts).unwrap()).unwrap()
-    }
-
-    #[test]
-    fn test_device_verilator_equals_golden_on_ragged_layers() {
-        for cfg in [Config::BITS4, Config::BITS3] {
-            for lanes in [1, 3, 8, 16] {
-                let mut e = sim(cfg, lanes);
-                let shapes = [(1, 1), (lanes + 1, 61), (2 * lanes - 1, 100)];
-                check_against_golden(&mut e, &shapes, 200 + lanes as u64);
-            }
-        }
-    }
-
-    #[test]
-    fn test_device_verilator_equals_emu_on_model_shaped_layer() {
-        let cfg = Config::BITS4;
-        let mut rng = rand::rngs::StdRng::seed_from_u64(576);
-        let (rows, cols) = (64, 576);
-        let blocks = random_blocks(&cfg, rows * cols / cfg.c, &mut rng);
-        let m = BlockMatrix {
-            cfg,
-            rows,
-            cols,
-            blocks: &blocks,
-        };
-        let (mut v, mut e) = (sim(cfg, 8), emu(cfg, 8));
-        let (lv, le) = (v.load_layer(&m).unwrap(), e.load_layer(&m).unwrap());
-        let x: Vec<f32> = (0..cols).map(|_| rng.gen_range(-1.0..1.0)).collect();
-        assert_eq!(v.matvec(&lv, &x).unwrap(), e.matvec(&le, &x).unwrap());
-        let (engine_cycles, job_cycles) = v.last_cycles().unwrap();
-        // 8 tiles x 72 words, one word per cycle, plus pipeline latency.
-        assert!(engine_cycles >= 8 * 72, "{engine_cycles}");
-        assert!(
-            job_cycles > engine_cycles,
-            "{job_cycles} vs {engine_cycles}"
-        );
-    }
-
-    #[test]
-    fn test_device_verilator_runs_a_real_layer() {
-        let Some(real) = real_layer() else {
-            return;
-        };
-        let (m, name) = (real.matrix(), &real.name);
-        let (mut v, mut e) = (sim(Config::BITS4, 8), emu(Config::BITS4, 8));
-        let (lv, le) = (v.load_layer(&m).unwrap(), e.load_layer(&m).unwrap());
-        let x = real.input(2);
-        let y = v.matvec(&lv, &x).unwrap();
-        assert_eq!(y, e.matvec(&le, &x).unwrap(), "{name}");
-        assert_eq!(y, m.matvec(&x).unwrap(), "{name}");
-        println!(
-            "{name}: {:?} cycles (engine, job)",
-            v.last_cycles().unwrap()
-        );
-    }
-
-    #[test]
-    fn test_device_verilator_selftest_and_job_errors() {
-        let mut v = sim(Config::BITS3, 3);
-        for c in selftest::run(&mut v).unwrap() {
-            assert_eq!(c.mismatches, 0, "{}: {:?}", c.name, c.first);
-        }
-        let opts = OpenOptions {
-            cfg: Config::BITS4,
-            lanes: 8,
-            mem_size: 1 << 20,
-        };
-        check_job_errors(open("verilator", &opts).unwrap().as_mut());
-    }
 }

@@ -1,21 +1,26 @@
 //! Backend `emu`: the golden model of [`seedlm::fixed`] behind the
 //! [`Device`] trait, the functional reference of the accelerator.
 //!
-//! Registers behave as on the board: the engine's read-only CSRs report the
-//! emulated configuration, the shell's registers describe a job, and START
-//! runs it to completion before the write returns (so [`Device::wait`]
-//! finds DONE at once). A job reads its tile words, activations and result
-//! range from [`SimMemory`], checks them as the shell and the engine do
-//! (same `SHELL_ERROR`/`ERROR` flags as the RTL), and computes the
-//! accumulators with [`BlockMatrix::matvec_acc_batch_with`] (a precomputed
-//! [`BasisTable`], rayon over rows, every block rebuilt once per batch).
+//! Registers behave as on the board ([`ShellRegs`]): the engine's
+//! read-only CSRs report the emulated configuration, the shell's registers
+//! describe a job, START makes the shell busy and the job runs to
+//! completion at the next register read (so the driver's first poll finds
+//! DONE, and a second START before it finds the shell busy, as on the
+//! RTL). A job is checked with [`Job::flags`] (the flags of the RTL
+//! shell), reads its tile words and activations from [`SimMemory`] and
+//! computes the accumulators with [`BlockMatrix::matvec_acc_batch_with`]
+//! (a precomputed [`BasisTable`], rayon over rows, every block rebuilt
+//! once per batch). A read of an injected [`Fault`] range ends the job
+//! with [`shell::SERR_READ_RESP`], a result write into one with
+//! [`shell::SERR_WRITE_RESP`] (nothing is written), as the RTL shell does
+//! on an SLVERR response.
 //!
 //! Decoded tiles are cached by their address range and dropped when the
 //! host writes into that range, so a layer is unpacked once, not per call.
 //! Writes to the engine's CTRL are ignored: the shell starts the engine.
 
 use super::error::Result;
-use super::memory::SimMemory;
+use super::memory::{Fault, SimMemory};
 use super::packer::unpack_tiles;
 use super::shell::{self, act_stride, tile_stride, Job, ShellRegs, RESULT_STRIDE};
 use super::{DevBuf, Device, OpenOptions};
@@ -37,6 +42,7 @@ pub struct EmuDevice {
     engine_error: u32,
     table: Arc<BasisTable>,
     cache: Vec<(TileKey, Arc<Vec<Block>>)>,
+    faults: Vec<Fault>,
 }
 
 impl EmuDevice {
@@ -53,25 +59,44 @@ impl EmuDevice {
             engine_error: 0,
             table: Arc::new(BasisTable::try_new(&opts.cfg)?),
             cache: Vec::new(),
+            faults: Vec::new(),
         })
     }
 
-    /// Runs the job in the registers; returns SHELL_ERROR flags (0: done).
-    fn run_job(&mut self) -> u32 {
-        let job = self.regs.job;
-        self.engine_error = 0;
-        if let Err(flags) = job.check(&self.cfg, self.lanes, self.mem.size()) {
+    /// Makes accesses of the shell to `fault`'s range fail (SLVERR).
+    pub fn inject(&mut self, fault: Fault) {
+        self.faults.push(fault);
+    }
+
+    /// Runs a started job, if any, and records its end.
+    fn settle(&mut self) {
+        if let Some((job, flags)) = self.regs.take_pending() {
+            let err = self.run_job(&job);
+            self.regs.finish(err | flags, 0);
+        }
+    }
+
+    /// Runs `job`; returns SHELL_ERROR flags (0: done).
+    fn run_job(&mut self, job: &Job) -> u32 {
+        let flags = job.flags(&self.cfg, self.lanes, self.act_depth, self.mem.size());
+        if flags & shell::SERR_ENGINE != 0 {
+            self.engine_error = shell::engine_error(job.rows, job.col_blocks, self.act_depth);
+        }
+        if flags != 0 {
             return flags;
         }
-        if job.rows == 0 || job.col_blocks == 0 {
-            self.engine_error = hw::ERR_EMPTY;
-        } else if job.col_blocks > self.act_depth {
-            self.engine_error = hw::ERR_ACT_DEPTH;
+        let (cfg, b) = (&self.cfg, job.batch as u64);
+        let tile_len = job.tile_words as u64 * tile_stride(cfg, self.lanes) as u64;
+        let act_len = b * job.col_blocks as u64 * act_stride(cfg) as u64;
+        let res_len = b * job.rows as u64 * RESULT_STRIDE as u64;
+        let hit = |addr, len, reads| self.faults.iter().any(|f| f.hits(addr, len, reads));
+        if hit(job.tile_addr, tile_len, true) || hit(job.act_addr, act_len, true) {
+            return shell::SERR_READ_RESP;
         }
-        if self.engine_error != 0 {
-            return shell::SERR_ENGINE;
+        if hit(job.res_addr, res_len, false) {
+            return shell::SERR_WRITE_RESP;
         }
-        let blocks = self.tiles(&job);
+        let blocks = self.tiles(job);
         let (rows, bpr) = (job.rows as usize, job.col_blocks as usize);
         let m = BlockMatrix {
             cfg: self.cfg,
@@ -81,12 +106,13 @@ impl EmuDevice {
         };
         let xs: Vec<QuantizedActs> = (0..job.batch)
             .map(|v| {
-                let bytes = self
-                    .mem
-                    .at(job.act_at(&self.cfg, v), bpr * act_stride(&self.cfg));
+                // Each word: C values in the first 2C of its stride bytes.
+                let stride = act_stride(&self.cfg);
+                let bytes = self.mem.at(job.act_at(&self.cfg, v), bpr * stride);
                 QuantizedActs {
                     x: bytes
-                        .chunks_exact(2)
+                        .chunks_exact(stride)
+                        .flat_map(|w| w[..2 * self.cfg.c].chunks_exact(2))
                         .map(|b| i16::from_le_bytes([b[0], b[1]]))
                         .collect(),
                     scale: 1.0,
@@ -137,6 +163,7 @@ impl Device for EmuDevice {
     }
 
     fn read_csr(&mut self, off: u32) -> Result<u32> {
+        self.settle();
         if let Some(v) = self.regs.read(off, self.mem.size()) {
             return Ok(v);
         }
@@ -157,11 +184,10 @@ impl Device for EmuDevice {
     }
 
     fn write_csr(&mut self, off: u32, v: u32) -> Result<()> {
-        if self.regs.write(off, v) {
-            self.regs.status = shell::SHELL_BUSY;
-            let err = self.run_job();
-            self.regs.finish(err, 0);
+        if off == shell::SHELL_CTRL && v & (shell::SHELL_START | shell::SHELL_RESET) != 0 {
+            self.engine_error = 0;
         }
+        self.regs.write(off, v);
         Ok(())
     }
 

@@ -2,9 +2,10 @@
 //! device memory, mat-vecs run as shell jobs (see the [`super::shell`]
 //! docs for the register protocol).
 
+use super::driver;
 use super::error::{DeviceError, Result};
 use super::packer::pack_layer;
-use super::shell::{self, act_stride, RESULT_STRIDE};
+use super::shell::{self, act_stride, Job, RESULT_STRIDE};
 use super::{DevBuf, Device, DeviceInfo};
 use seedlm::container::{SeedFile, TensorInfo, TensorKind};
 use seedlm::fixed::{acc_to_f32, quantize_activations, BlockMatrix, QuantizedActs};
@@ -53,7 +54,7 @@ impl Engine {
     /// Takes over a device: resets it and reads what it reports.
     pub fn new(mut dev: Box<dyn Device>) -> Result<Engine> {
         dev.reset()?;
-        let info = dev.info()?;
+        let info = driver::info(dev.as_mut())?;
         if info.version >> 16 != hw::VERSION >> 16
             || info.shell_version >> 16 != shell::SHELL_VERSION_VALUE >> 16
         {
@@ -226,31 +227,16 @@ impl Engine {
         // wrote is caught by `scatter_results`, not read as stale data.
         self.dev
             .write(&res_buf, 0, &vec![0xFF; qs.len() * rows * RESULT_STRIDE])?;
-        let regs = [
-            (hw::CSR_ROWS, rows as u32),
-            (hw::CSR_COL_BLOCKS, bpr as u32),
-            (shell::TILE_ADDR_LO, layer.tiles.addr as u32),
-            (shell::TILE_ADDR_HI, (layer.tiles.addr >> 32) as u32),
-            (shell::TILE_WORDS, layer.tile_words as u32),
-            (shell::ACT_ADDR_LO, act_buf.addr as u32),
-            (shell::ACT_ADDR_HI, (act_buf.addr >> 32) as u32),
-            (shell::RES_ADDR_LO, res_buf.addr as u32),
-            (shell::RES_ADDR_HI, (res_buf.addr >> 32) as u32),
-            (shell::BATCH, qs.len() as u32),
-        ];
-        let run = |dev: &mut dyn Device, timeout| -> Result<()> {
-            for (off, v) in regs {
-                dev.write_csr(off, v)?;
-            }
-            dev.start()?;
-            dev.wait(timeout)
+        let job = Job {
+            rows: rows as u32,
+            col_blocks: bpr as u32,
+            tile_addr: layer.tiles.addr,
+            tile_words: layer.tile_words as u32,
+            act_addr: act_buf.addr,
+            res_addr: res_buf.addr,
+            batch: qs.len() as u32,
         };
-        if let Err(e) = run(self.dev.as_mut(), self.timeout) {
-            // Leave the device clean for the next job; the job's error is
-            // the one to report.
-            let _ = self.dev.reset();
-            return Err(e);
-        }
+        driver::run_job(self.dev.as_mut(), &job, self.timeout)?;
         let mut raw = vec![0u8; qs.len() * rows * RESULT_STRIDE];
         self.dev.read(&res_buf, 0, &mut raw)?;
         raw.chunks_exact(rows * RESULT_STRIDE)
@@ -262,12 +248,7 @@ impl Engine {
     /// CYCLES of the engine's last run and JOB_CYCLES of the shell's last
     /// job (0 on backends without a clock).
     pub fn last_cycles(&mut self) -> Result<(u64, u64)> {
-        let d = self.dev.as_mut();
-        let engine =
-            d.read_csr(hw::CSR_CYCLES_LO)? as u64 | (d.read_csr(hw::CSR_CYCLES_HI)? as u64) << 32;
-        let job = d.read_csr(shell::JOB_CYCLES_LO)? as u64
-            | (d.read_csr(shell::JOB_CYCLES_HI)? as u64) << 32;
-        Ok((engine, job))
+        driver::last_cycles(self.dev.as_mut())
     }
 }
 

@@ -55,6 +55,15 @@ pub enum DeviceError {
     /// A register value or run that the device reported as bad.
     #[error("device: {0}")]
     Hardware(String),
+    /// A job that the device ended with an error (SHELL_STATUS.ERROR); the
+    /// same flags on every backend for the same job.
+    #[error("{device}: job failed: {failure}")]
+    Job {
+        /// Backend and location ([`super::Device::name`]).
+        device: String,
+        /// What the device reported.
+        failure: JobFailure,
+    },
     /// The device did not finish in time.
     #[error("device did not finish within {0:?} (STATUS {1:#x})")]
     Timeout(std::time::Duration, u32),
@@ -64,6 +73,48 @@ pub enum DeviceError {
     /// An error of the codec (configuration, golden model).
     #[error(transparent)]
     Codec(#[from] seedlm::Error),
+}
+
+/// The error registers of a failed job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct JobFailure {
+    /// SHELL_ERROR: `SERR_*` flags of [`seedlm::hw::shell`].
+    pub shell: u32,
+    /// The engine's ERROR: `ERR_*` flags of [`seedlm::hw`].
+    pub engine: u32,
+}
+
+impl std::fmt::Display for JobFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "SHELL_ERROR {:#x} ({}), engine ERROR {:#x}",
+            self.shell,
+            shell_error_names(self.shell),
+            self.engine
+        )
+    }
+}
+
+/// Names of the SHELL_ERROR flags that are set, from
+/// [`seedlm::hw::shell::SHELL_ERROR_FLAGS`] (`none` for 0; unknown bits as
+/// hex).
+pub fn shell_error_names(flags: u32) -> String {
+    use seedlm::hw::shell::SHELL_ERROR_FLAGS;
+    let mut set: Vec<String> = SHELL_ERROR_FLAGS
+        .iter()
+        .filter(|(bit, _, _)| flags & bit != 0)
+        .map(|&(_, name, what)| format!("{name}: {what}"))
+        .collect();
+    let known = SHELL_ERROR_FLAGS.iter().fold(0, |a, f| a | f.0);
+    if flags & !known != 0 {
+        set.push(format!("unknown bits {:#x}", flags & !known));
+    }
+    if set.is_empty() {
+        "none".into()
+    } else {
+        set.join(", ")
+    }
 }
 
 /// Result alias of the device layer.
@@ -89,5 +140,30 @@ mod tests {
         };
         assert_eq!(e.to_string(), "vfio 0000:01:00.0: not bound to vfio-pci");
         assert!(e.source().is_none());
+    }
+
+    #[test]
+    fn test_device_error_names_shell_flags() {
+        use seedlm::hw::shell::{SERR_ENGINE, SERR_RANGE, SERR_READ_RESP};
+        assert_eq!(shell_error_names(0), "none");
+        assert_eq!(
+            shell_error_names(SERR_RANGE | SERR_ENGINE),
+            "RANGE: address out of device memory, ENGINE: engine refused the run"
+        );
+        assert_eq!(
+            shell_error_names(SERR_READ_RESP | 1 << 30),
+            "READ_RESP: AXI read error response, unknown bits 0x40000000"
+        );
+        let e = DeviceError::Job {
+            device: "emu".into(),
+            failure: JobFailure {
+                shell: SERR_ENGINE,
+                engine: seedlm::hw::ERR_EMPTY,
+            },
+        };
+        assert_eq!(
+            e.to_string(),
+            "emu: job failed: SHELL_ERROR 0x4 (ENGINE: engine refused the run), engine ERROR 0x1"
+        );
     }
 }

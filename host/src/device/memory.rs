@@ -88,6 +88,30 @@ pub fn check_in_buf(buf: &DevBuf, offset: u64, n: usize) -> Result<u64> {
     }
 }
 
+/// A device-memory range whose bus accesses answer SLVERR: how tests
+/// inject a failing memory into the software backends (`emu`, and the
+/// AXI memory model of `verilator`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fault {
+    /// First device address.
+    pub addr: u64,
+    /// Length in bytes.
+    pub len: u64,
+    /// Reads fail (else writes).
+    pub reads: bool,
+}
+
+impl Fault {
+    /// Whether an access of `len` bytes at `addr` (a read if `reads`)
+    /// touches the range.
+    pub fn hits(&self, addr: u64, len: u64, reads: bool) -> bool {
+        self.reads == reads
+            && len > 0
+            && addr < self.addr.saturating_add(self.len)
+            && self.addr < addr.saturating_add(len)
+    }
+}
+
 /// Zero-initialised device memory of a software backend.
 #[derive(Debug)]
 pub struct SimMemory {

@@ -33,6 +33,7 @@
 //! A runtime's `Linear::forward(&self, x, y)` is then
 //! `y.copy_from_slice(&engine.lock().unwrap().matvec(&layer, x)?)`.
 
+pub mod driver;
 pub mod emu;
 mod engine;
 pub mod error;
@@ -45,11 +46,9 @@ pub mod verilator;
 pub mod vfio;
 
 pub use engine::{Engine, LayerHandle};
-pub use error::{DeviceError, Result};
+pub use error::{shell_error_names, DeviceError, JobFailure, Result};
 
-use seedlm::{hw, Config};
-use shell::{SHELL_BUSY, SHELL_DONE, SHELL_ERROR_BIT};
-use std::time::{Duration, Instant};
+use seedlm::Config;
 
 /// A buffer in device memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,6 +76,9 @@ pub struct DeviceInfo {
     pub act_depth: u32,
     /// Device memory in bytes (MEM_SIZE).
     pub mem_size: u64,
+    /// Data width of the shell's AXI4 master in bits (AXI_DATA_BITS; 0
+    /// where there is none, as in `emu`).
+    pub axi_data_bits: u32,
 }
 
 impl std::fmt::Display for DeviceInfo {
@@ -99,11 +101,17 @@ impl std::fmt::Display for DeviceInfo {
             self.act_depth,
             self.act_depth as usize * self.cfg.c
         )?;
-        write!(f, "memory         {} bytes", self.mem_size)
+        writeln!(f, "memory         {} bytes", self.mem_size)?;
+        match self.axi_data_bits {
+            0 => write!(f, "AXI master     none (software shell)"),
+            bits => write!(f, "AXI master     {bits} bits"),
+        }
     }
 }
 
-/// The accelerator as the host sees it over PCIe (see module docs). All
+/// The accelerator as the host sees it over PCIe: 32-bit registers in
+/// BAR0 and device memory. This is all a backend implements; the job
+/// protocol above it is [`driver`], the same for every backend. All
 /// offsets are byte offsets into BAR0; buffers come from [`Device::alloc`].
 pub trait Device: Send {
     /// Backend and location, for messages.
@@ -120,82 +128,10 @@ pub trait Device: Send {
     fn write(&mut self, buf: &DevBuf, offset: u64, data: &[u8]) -> Result<()>;
     /// Copies `out.len()` bytes of `buf` at `offset` to `out` (device to host).
     fn read(&mut self, buf: &DevBuf, offset: u64, out: &mut [u8]) -> Result<()>;
-    /// Resets engine and shell (registers cleared, device memory kept).
+    /// Hardware reset of engine and shell (registers cleared, device
+    /// memory kept): a PCIe function reset on a board. The driver's own
+    /// recovery is the soft reset of [`driver::recover`].
     fn reset(&mut self) -> Result<()>;
-
-    /// Starts the job described by the registers ([`shell`] module docs).
-    fn start(&mut self) -> Result<()> {
-        self.write_csr(shell::SHELL_CTRL, shell::SHELL_START)
-    }
-
-    /// SHELL_ERROR and the engine's ERROR of the last job.
-    fn error_status(&mut self) -> Result<(u32, u32)> {
-        Ok((
-            self.read_csr(shell::SHELL_ERROR)?,
-            self.read_csr(hw::CSR_ERROR)?,
-        ))
-    }
-
-    /// Waits until the job is done; fails if it reports an error or is
-    /// still busy after `timeout`.
-    fn wait(&mut self, timeout: Duration) -> Result<()> {
-        let t0 = Instant::now();
-        loop {
-            let status = self.read_csr(shell::SHELL_STATUS)?;
-            if status & SHELL_ERROR_BIT != 0 {
-                let (shell, engine) = self.error_status()?;
-                return Err(DeviceError::Hardware(format!(
-                    "{}: job failed, SHELL_ERROR {shell:#x} ({}), engine ERROR {engine:#x}",
-                    self.name(),
-                    shell_error_names(shell)
-                )));
-            }
-            if status & SHELL_DONE != 0 && status & SHELL_BUSY == 0 {
-                return Ok(());
-            }
-            if t0.elapsed() > timeout {
-                return Err(DeviceError::Timeout(timeout, status));
-            }
-            std::thread::yield_now();
-        }
-    }
-
-    /// What the device reports about itself (CONFIG, VERSION, ACT_DEPTH,
-    /// SHELL_VERSION, MEM_SIZE).
-    fn info(&mut self) -> Result<DeviceInfo> {
-        let (cfg, lanes) = hw::decode_config(self.read_csr(hw::CSR_CONFIG)?)?;
-        let lo = self.read_csr(shell::MEM_SIZE_LO)? as u64;
-        let hi = self.read_csr(shell::MEM_SIZE_HI)? as u64;
-        Ok(DeviceInfo {
-            backend: self.name(),
-            cfg,
-            lanes,
-            version: self.read_csr(hw::CSR_VERSION)?,
-            shell_version: self.read_csr(shell::SHELL_VERSION)?,
-            act_depth: self.read_csr(hw::CSR_ACT_DEPTH)?,
-            mem_size: lo | hi << 32,
-        })
-    }
-}
-
-/// Names of the SHELL_ERROR flags that are set.
-pub fn shell_error_names(flags: u32) -> String {
-    let names = [
-        (shell::SERR_RANGE, "address out of device memory"),
-        (shell::SERR_LENGTH, "TILE_WORDS/BATCH inconsistent"),
-        (shell::SERR_ENGINE, "engine refused the run"),
-        (shell::SERR_TIMEOUT, "engine timeout"),
-    ];
-    let set: Vec<&str> = names
-        .iter()
-        .filter(|(bit, _)| flags & bit != 0)
-        .map(|&(_, n)| n)
-        .collect();
-    if set.is_empty() {
-        "none".into()
-    } else {
-        set.join(", ")
-    }
 }
 
 /// What the software backends are built for (a board reports its own).
@@ -259,14 +195,5 @@ mod tests {
             let err = open(spec, &OpenOptions::default()).err().unwrap();
             assert!(err.to_string().contains("expected emu"), "{spec}: {err}");
         }
-    }
-
-    #[test]
-    fn test_shell_error_names() {
-        assert_eq!(shell_error_names(0), "none");
-        assert_eq!(
-            shell_error_names(shell::SERR_RANGE | shell::SERR_ENGINE),
-            "address out of device memory, engine refused the run"
-        );
     }
 }

@@ -13,7 +13,7 @@
 
 use super::error::{DeviceError, Result};
 use super::memory::SimMemory;
-use super::shell::{self, act_stride, tile_stride, ShellRegs, RESULT_STRIDE};
+use super::shell::{self, act_stride, tile_stride, Job, ShellRegs, RESULT_STRIDE};
 use super::{DevBuf, Device, OpenOptions};
 use seedlm::{hw, Config};
 
@@ -45,9 +45,8 @@ impl VerilatorDevice {
         })
     }
 
-    /// Runs the job in the registers; returns SHELL_ERROR flags and cycles.
-    fn run_job(&mut self) -> (u32, u64) {
-        let job = self.regs.job;
+    /// Runs `job`; returns SHELL_ERROR flags and cycles.
+    fn run_job(&mut self, job: Job) -> (u32, u64) {
         if let Err(flags) = job.check(&self.cfg, self.lanes, self.mem.size()) {
             return (flags, 0);
         }
@@ -128,10 +127,10 @@ impl Device for VerilatorDevice {
         if off < shell::SHELL_BASE {
             self.sim.csr_write(off, v);
         }
-        if self.regs.write(off, v) {
-            self.regs.status = shell::SHELL_BUSY;
-            let (err, cycles) = self.run_job();
-            self.regs.finish(err, cycles);
+        self.regs.write(off, v);
+        if let Some((job, flags)) = self.regs.take_pending() {
+            let (err, cycles) = self.run_job(job);
+            self.regs.finish(err | flags, cycles);
         }
         Ok(())
     }
