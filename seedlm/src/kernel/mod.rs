@@ -25,6 +25,9 @@
 //!   `y = Σ_i lane_i / (2^(K-1) - 1)`: the products of decoded weights and
 //!   activations, summed in f32.
 //!
+//! [`dense`] holds the f32 and f16 dot products of the dense layers and of
+//! the baselines in `seedlm bench`, dispatched the same way.
+//!
 //! **Instruction sets.** The loops are written once, over const `C` and `P`
 //! for the two paper configurations (any other configuration takes the same
 //! loops with run-time sizes), and compiled three times: for AVX-512 (F, BW,
@@ -39,6 +42,7 @@
 //! handed out by that detection.
 #![allow(unsafe_code)]
 
+pub mod dense;
 mod loops;
 
 use std::sync::{Arc, Mutex, OnceLock};
@@ -57,9 +61,9 @@ const ROW_TILE: usize = 16;
 /// An instruction set the kernel is compiled for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Isa {
-    /// AVX-512 F, BW, VL, DQ and VNNI (with AVX2, FMA and BMI2).
+    /// AVX-512 F, BW, VL, DQ and VNNI (with AVX2, FMA, BMI2 and F16C).
     Avx512,
-    /// AVX2, FMA and BMI2.
+    /// AVX2, FMA, BMI2 and F16C.
     Avx2,
     /// Plain Rust, any CPU.
     Portable,
@@ -76,6 +80,7 @@ impl Isa {
                 is_x86_feature_detected!("avx2"),
                 is_x86_feature_detected!("fma"),
                 is_x86_feature_detected!("bmi2"),
+                is_x86_feature_detected!("f16c"),
             ]);
             let avx512 = avx2
                 && has(&[
@@ -155,8 +160,8 @@ fn word(cfg: &Config, start: u16, b: &Block) -> u64 {
 impl SeedMatrix {
     /// The kernel's form of `m`: each seed mapped to its window start.
     /// Fails on a shape that does not match the blocks, a configuration
-    /// with `K > 16` or `P > 8`, or a seed that is 0 or wider than K bits
-    /// (naming the block).
+    /// with `K > 16`, or a seed wider than K bits (naming the block). Seed
+    /// 0 is run as the hardware runs it (see [`crate::cycle`]).
     pub fn new(m: &BlockMatrix<'_>) -> Result<SeedMatrix> {
         let cfg = m.cfg;
         cfg.validate()?;
@@ -175,7 +180,7 @@ impl SeedMatrix {
         let one = |(i, b): (usize, &Block)| -> Result<u64> {
             let start = cycle.start(b.seed).ok_or_else(|| {
                 Error::InvalidInput(format!(
-                    "row {}, block {}: seed {} is not a nonzero {}-bit state",
+                    "row {}, block {}: seed {} is wider than {} bits",
                     i / bpr.max(1),
                     i % bpr.max(1),
                     b.seed,
