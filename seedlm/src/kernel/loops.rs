@@ -30,7 +30,7 @@ impl Word for u32 {}
 impl Word for u64 {}
 
 /// `2^(e - 8)` for the stored exponent field `e` in `0..16`.
-const POW2: [f32; 16] = {
+pub(super) const POW2: [f32; 16] = {
     let mut t = [0f32; 16];
     let mut e = 0;
     while e < 16 {
