@@ -3,8 +3,9 @@
 //! - [`DenseLinear`]: f32 weights, the reference (rayon over rows for one
 //!   vector, `ndarray`'s `matrixmultiply` GEMM for a batch). Also carries
 //!   the RTN baselines as fake-quantized weights ([`DenseLinear::rtn`]).
-//! - [`SeedCpuLinear`]: SeedLM blocks decoded in float on the fly from a
-//!   [`BasisTable`] (the `cpu` backend); a batch decodes each block once.
+//! - [`SeedCpuLinear`]: SeedLM blocks decoded on the fly by the float form
+//!   of [`seedlm::kernel`] (the `cpu` backend); a batch decodes each block
+//!   once.
 //! - The golden model of the device datapath and the device itself
 //!   (`crate::llama::backend::{GoldenLinear, DeviceLinear}`) implement the
 //!   same trait.
@@ -12,13 +13,12 @@
 //! All shapes are row-major: `W` is `rows × cols`, a batch of `n` vectors is
 //! `n × cols` in, `n × rows` out.
 
-use std::sync::Arc;
-
 use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView2, ArrayViewMut2};
 use rayon::prelude::*;
-use seedlm::basis::BasisTable;
-use seedlm::config::MAX_C;
+use seedlm::fixed::BlockMatrix;
+use seedlm::kernel::dense::dot_f32;
+use seedlm::kernel::{Isa, SeedMatrix};
 use seedlm::{Block, Config};
 
 use crate::error::{Error, Result};
@@ -66,22 +66,9 @@ pub fn check_batch(rows: usize, cols: usize, x: &[f32], n: usize, y: &[f32]) -> 
     Ok(())
 }
 
-/// `Σ a_i b_i` with eight independent partial sums (vectorizes).
+/// `Σ a_i b_i` in f32 ([`seedlm::kernel::dense::dot_f32`] for this CPU).
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0f32; 8];
-    let (ac, bc) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = ac
-        .remainder()
-        .iter()
-        .zip(bc.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in ac.zip(bc) {
-        for k in 0..8 {
-            acc[k] += x[k] * y[k];
-        }
-    }
-    acc.iter().sum::<f32>() + tail
+    dot_f32(Isa::detect(), a, b)
 }
 
 /// `Y (n × rows) = X (n × cols) · Wᵀ` for a row-major `w` (`rows × cols`)
@@ -164,127 +151,67 @@ impl Linear for DenseLinear {
     }
 }
 
-/// A SeedLM layer decoded in float on the fly (the `cpu` backend).
-///
-/// Each block's weights are `ŵ_i = (Σ_j u_ij q_j) · 2^e / (2^(K-1) - 1)`
-/// with `u` read from the shared [`BasisTable`]; the integer rebuild is
-/// exact, so the only roundings are those of the f32 products and sums.
+/// A SeedLM layer decoded in float on the fly (the `cpu` backend): the
+/// float form of [`seedlm::kernel`], whose weights are those of
+/// [`Block::decode`] and whose only roundings are those of the f32
+/// products and sums.
 pub struct SeedCpuLinear {
-    cfg: Config,
-    rows: usize,
-    cols: usize,
-    /// `rows × ceil(cols / C)` blocks, row-major.
-    blocks: Vec<Block>,
-    table: Arc<BasisTable>,
-    /// `2^e / (2^(K-1) - 1)` for `e = -8..=7`.
-    exp_scale: [f32; 16],
+    m: SeedMatrix,
 }
 
 impl SeedCpuLinear {
-    /// A layer of `rows × cols` weights stored as blocks of `table`'s
-    /// configuration (layout of [`seedlm::fixed::BlockMatrix`]).
-    pub fn new(
-        rows: usize,
-        cols: usize,
-        blocks: Vec<Block>,
-        table: Arc<BasisTable>,
-    ) -> Result<SeedCpuLinear> {
-        let cfg = *table.config();
-        if rows == 0 || cols == 0 || Some(blocks.len()) != rows.checked_mul(cols.div_ceil(cfg.c)) {
-            return Err(Error::Invalid(format!(
-                "{} blocks for a {rows}x{cols} layer at C={}",
-                blocks.len(),
-                cfg.c
-            )));
+    /// A layer of `rows × cols` weights stored as `blocks` of `cfg`
+    /// (layout of [`seedlm::fixed::BlockMatrix`]).
+    pub fn new(rows: usize, cols: usize, cfg: Config, blocks: &[Block]) -> Result<SeedCpuLinear> {
+        if rows == 0 || cols == 0 {
+            return Err(Error::Invalid(format!("empty {rows}x{cols} layer")));
         }
-        let mut exp_scale = [0f32; 16];
-        for (i, s) in exp_scale.iter_mut().enumerate() {
-            *s = ((i as f64 - 8.0).exp2() / cfg.unit()) as f32;
-        }
-        Ok(SeedCpuLinear {
+        let m = SeedMatrix::new(&BlockMatrix {
             cfg,
             rows,
             cols,
             blocks,
-            table,
-            exp_scale,
-        })
-    }
-
-    /// Blocks per row.
-    fn bpr(&self) -> usize {
-        self.cols.div_ceil(self.cfg.c)
-    }
-
-    /// Decodes one row into `out` (`bpr · C` weights, padding included).
-    fn decode_row(&self, row: usize, out: &mut [f32]) {
-        let (c, bpr) = (self.cfg.c, self.bpr());
-        for (b, o) in self.blocks[row * bpr..(row + 1) * bpr]
-            .iter()
-            .zip(out.chunks_exact_mut(c))
-        {
-            let mut r = [0i32; MAX_C];
-            self.table.rebuild(b, &mut r[..c]);
-            let s = self.exp_scale[(b.exp + 8) as usize];
-            for (oi, &ri) in o.iter_mut().zip(&r) {
-                *oi = ri as f32 * s;
-            }
-        }
+        })?;
+        Ok(SeedCpuLinear { m })
     }
 }
 
 impl Linear for SeedCpuLinear {
     fn rows(&self) -> usize {
-        self.rows
+        self.m.rows()
     }
 
     fn cols(&self) -> usize {
-        self.cols
+        self.m.cols()
     }
 
     fn forward(&self, x: &[f32], y: &mut [f32]) -> Result<()> {
-        check_batch(self.rows, self.cols, x, 1, y)?;
-        let padded = self.bpr() * self.cfg.c;
-        let mut xp = x.to_vec();
-        xp.resize(padded, 0.0);
-        y.par_chunks_mut(ROW_TILE).enumerate().for_each_init(
-            || vec![0f32; padded],
-            |buf, (t, yt)| {
-                for (k, yi) in yt.iter_mut().enumerate() {
-                    self.decode_row(t * ROW_TILE + k, buf);
-                    *yi = dot(buf, &xp);
-                }
-            },
-        );
-        Ok(())
+        check_batch(self.rows(), self.cols(), x, 1, y)?;
+        Ok(self.m.matvec_f32(x, y)?)
     }
 
     fn forward_batch(&self, x: &[f32], n: usize, y: &mut [f32]) -> Result<()> {
-        check_batch(self.rows, self.cols, x, n, y)?;
+        let (rows, cols) = (self.rows(), self.cols());
+        check_batch(rows, cols, x, n, y)?;
         if n == 1 {
             return self.forward(x, y);
         }
-        let padded = self.bpr() * self.cfg.c;
         // Decode a tile of rows once, multiply the whole batch by it.
-        let tiles: Vec<(usize, Vec<f32>)> = (0..self.rows.div_ceil(ROW_TILE))
+        let tiles: Vec<(usize, Vec<f32>)> = (0..rows.div_ceil(ROW_TILE))
             .into_par_iter()
             .map(|t| {
                 let r0 = t * ROW_TILE;
-                let nr = ROW_TILE.min(self.rows - r0);
-                let mut w = vec![0f32; nr * self.cols];
-                let mut buf = vec![0f32; padded];
-                for (k, wr) in w.chunks_exact_mut(self.cols).enumerate() {
-                    self.decode_row(r0 + k, &mut buf);
-                    wr.copy_from_slice(&buf[..self.cols]);
-                }
+                let nr = ROW_TILE.min(rows - r0);
+                let mut w = vec![0f32; nr * cols];
+                self.m.decode_rows(r0, &mut w);
                 let mut yt = vec![0f32; n * nr];
-                gemm_xwt(&w, nr, self.cols, x, n, &mut yt);
+                gemm_xwt(&w, nr, cols, x, n, &mut yt);
                 (nr, yt)
             })
             .collect();
         for (t, (nr, yt)) in tiles.iter().enumerate() {
             let r0 = t * ROW_TILE;
-            for (yrow, trow) in y.chunks_exact_mut(self.rows).zip(yt.chunks_exact(*nr)) {
+            for (yrow, trow) in y.chunks_exact_mut(rows).zip(yt.chunks_exact(*nr)) {
                 yrow[r0..r0 + nr].copy_from_slice(trow);
             }
         }
@@ -292,7 +219,7 @@ impl Linear for SeedCpuLinear {
     }
 
     fn weight_bytes(&self) -> usize {
-        seedlm::pack::packed_len(&self.cfg, self.blocks.len())
+        self.m.bytes()
     }
 }
 
@@ -310,7 +237,6 @@ mod tests {
         let mut rng = rand::rngs::StdRng::seed_from_u64(5);
         for bits in [4, 3] {
             let cfg = Config::for_bits(bits).unwrap();
-            let table = Arc::new(BasisTable::new(&cfg));
             let lfsr = Lfsr::new(cfg.k);
             let (rows, cols) = (37usize, 100usize); // a partial last block and row tile
             let bpr = cols.div_ceil(cfg.c);
@@ -327,7 +253,7 @@ mod tests {
                 wr.copy_from_slice(&buf[..cols]);
             }
             let dense = DenseLinear::new(rows, cols, w.clone()).unwrap();
-            let seed = SeedCpuLinear::new(rows, cols, blocks, table).unwrap();
+            let seed = SeedCpuLinear::new(rows, cols, cfg, &blocks).unwrap();
             let n = 5;
             let x: Vec<f32> = (0..n * cols).map(|_| rng.gen_range(-1.0..1.0)).collect();
             let (mut yd, mut ys, mut y1) =
@@ -355,7 +281,7 @@ mod tests {
             }
             assert_eq!(
                 seed.weight_bytes(),
-                (rows * bpr * cfg.bits_per_block() as usize).div_ceil(8)
+                rows * bpr * if bits == 4 { 4 } else { 8 }
             );
         }
     }
@@ -395,7 +321,6 @@ mod tests {
         assert!(d.forward(&[0.0; 2], &mut [0.0; 2]).is_err());
         assert!(d.forward_batch(&[0.0; 6], 2, &mut [0.0; 3]).is_err());
         let cfg = Config::for_bits(4).unwrap();
-        let table = Arc::new(BasisTable::new(&cfg));
-        assert!(SeedCpuLinear::new(2, 9, vec![Block::default(); 3], table).is_err());
+        assert!(SeedCpuLinear::new(2, 9, cfg, &[Block::default(); 3]).is_err());
     }
 }

@@ -5,12 +5,10 @@
 //! the datapath numerics.
 
 use seedlm::sample::random_blocks;
-use std::sync::Arc;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Normal};
-use seedlm::basis::BasisTable;
 use seedlm::{Block, Config};
 use seedlm_host::linear::{DenseLinear, Linear, SeedCpuLinear};
 use seedlm_host::llama::backend::{Backend, GoldenLinear, LayerFactory};
@@ -228,18 +226,16 @@ fn test_llama_gguf_rope_matches_hf_rope() {
 fn test_llama_seed_cpu_matches_golden() {
     for bits in [4, 3] {
         let cfg = Config::for_bits(bits).unwrap();
-        let table = Arc::new(BasisTable::new(&cfg));
         let c = tiny_config();
         let mut rng = StdRng::seed_from_u64(3 + bits as u64);
         let t = tensors(&c, Some(cfg), &mut rng);
-        let (tb1, tb2) = (table.clone(), table.clone());
         let cpu = build(&c, &t, Naming::Hf, &move |_, r, k, s| {
             let Stored::Seed(b) = s else { unreachable!() };
-            Box::new(SeedCpuLinear::new(r, k, b.clone(), tb1.clone()).unwrap())
+            Box::new(SeedCpuLinear::new(r, k, cfg, b).unwrap())
         });
         let emu = build(&c, &t, Naming::Hf, &move |_, r, k, s| {
             let Stored::Seed(b) = s else { unreachable!() };
-            Box::new(GoldenLinear::new(r, k, b.clone(), tb2.clone()).unwrap())
+            Box::new(GoldenLinear::new(r, k, cfg, b).unwrap())
         });
         // Per layer: |y_emu - y_cpu| <= error_bound (activation rounding)
         // + the f32 summation error of the float path.
@@ -247,15 +243,15 @@ fn test_llama_seed_cpu_matches_golden() {
         let Stored::Seed(blocks) = s else {
             unreachable!()
         };
-        let w = decode_blocks(*r, *k, &cfg, blocks);
+        let w = decode_blocks(*r, *k, &cfg, blocks).unwrap();
         let x = normal(*k, 1.0, &mut rng);
         let q = seedlm::fixed::quantize_activations(&x).unwrap();
         let (mut yc, mut ye) = (vec![0f32; *r], vec![0f32; *r]);
-        SeedCpuLinear::new(*r, *k, blocks.clone(), table.clone())
+        SeedCpuLinear::new(*r, *k, cfg, blocks)
             .unwrap()
             .forward(&x, &mut yc)
             .unwrap();
-        GoldenLinear::new(*r, *k, blocks.clone(), table.clone())
+        GoldenLinear::new(*r, *k, cfg, blocks)
             .unwrap()
             .forward(&x, &mut ye)
             .unwrap();

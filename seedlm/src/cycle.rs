@@ -10,10 +10,15 @@
 //! [`TAIL`] entries so that every window of every configuration is one
 //! contiguous slice, and the map seed → window start `pos(s) + 1`.
 //!
+//! **Seed 0.** Zero is not a state of the cycle, but the hardware accepts
+//! it (the LFSR then stays at 0, every `u = -2^(K-1)`), so the sequence
+//! ends with [`TAIL`] such entries after the extended cycle, and seed 0 has
+//! the window start 0, which [`Cycle::index`] maps to them.
+//!
 //! **Range.** `u` lies in `[-2^(K-1), 2^(K-1) - 1]`: `i16` for `K <= 16`
 //! ([`MAX_K`]). A window start lies in `1..=N`, a `u16`.
 //!
-//! **Size.** `(N + TAIL) · 2` bytes, 128.6 KiB at K = 16 (it stays in L2),
+//! **Size.** `(N + 2·TAIL) · 2` bytes, 129 KiB at K = 16 (it stays in L2),
 //! plus the `2^K · 2`-byte start map, used once per block at load.
 
 use crate::error::{Error, Result};
@@ -31,7 +36,8 @@ pub const TAIL: usize = crate::config::MAX_C * crate::config::MAX_P + 32;
 #[derive(Clone, Debug)]
 pub struct Cycle {
     k: u32,
-    /// `u[n] = cycle[n mod N] - 2^(K-1)` for `n < N + TAIL`.
+    /// `u[n] = cycle[n mod N] - 2^(K-1)` for `n < N + TAIL`, then `TAIL`
+    /// times `-2^(K-1)`.
     seq: Vec<i16>,
     /// `start[s] = pos(s) + 1` for `s` in `1..2^K`; `start[0] = 0`.
     start: Vec<u16>,
@@ -53,6 +59,7 @@ impl Cycle {
         let half = 1i32 << (k - 1);
         let seq = (0..n + TAIL)
             .map(|i| (cycle[i % n] as i32 - half) as i16)
+            .chain(std::iter::repeat_n(-half as i16, TAIL))
             .collect();
         let mut start = vec![0u16; 1 << k];
         for (i, &s) in cycle.iter().enumerate() {
@@ -66,26 +73,34 @@ impl Cycle {
         self.k
     }
 
-    /// The centred sequence, `N + TAIL` entries.
+    /// The centred sequence, `N + 2·TAIL` entries.
     #[inline]
     pub fn seq(&self) -> &[i16] {
         &self.seq
     }
 
-    /// Where the window of `seed` starts in [`Cycle::seq`], `pos(seed) + 1`,
-    /// in `1..=N`; `None` for seed 0 or a seed of more than K bits.
+    /// The window start of `seed`: `pos(seed) + 1` in `1..=N`, or 0 for
+    /// seed 0; `None` for a seed of more than K bits.
     #[inline]
     pub fn start(&self, seed: u32) -> Option<u16> {
-        match self.start.get(seed as usize) {
-            Some(&s) if s != 0 => Some(s),
-            _ => None,
+        self.start.get(seed as usize).copied()
+    }
+
+    /// Where the window of start `s` begins in [`Cycle::seq`]: `s`, or the
+    /// constant run for seed 0's start 0.
+    #[inline(always)]
+    pub fn index(&self, s: usize) -> usize {
+        if s == 0 {
+            self.seq.len() - TAIL
+        } else {
+            s
         }
     }
 
-    /// The `n` centred states after `seed` (`n <= C·P` of any configuration,
-    /// at most `TAIL - 32`); `None` for an invalid seed.
+    /// The `n` centred states after `seed` (`n` at most `TAIL - 32`, the
+    /// longest `C·P`); `None` for a seed of more than K bits.
     pub fn window(&self, seed: u32, n: usize) -> Option<&[i16]> {
-        let s = self.start(seed)? as usize;
+        let s = self.index(self.start(seed)? as usize);
         self.seq.get(s..s + n.min(TAIL - 32))
     }
 }
@@ -103,7 +118,7 @@ mod tests {
             let lfsr = Lfsr::new(cfg.k);
             let n = cfg.c * cfg.p;
             let mut want = vec![0i32; n];
-            for seed in 1..(1u32 << cfg.k) {
+            for seed in 0..(1u32 << cfg.k) {
                 centred_basis(&cfg, &lfsr, seed, &mut want);
                 let got: Vec<i32> = cy
                     .window(seed, n)
@@ -124,12 +139,13 @@ mod tests {
         assert_eq!(cy.seq()[1], 0); // state 0x8000
         assert_eq!(cy.start(1), Some(1));
         assert_eq!(cy.start(0x8000), Some(2));
-        assert_eq!(cy.seq().len(), 65535 + TAIL);
+        assert_eq!(cy.seq().len(), 65535 + 2 * TAIL);
         // The sequence wraps: entry N is state 1 again.
         assert_eq!(cy.seq()[65535], cy.seq()[0]);
         // The last state before 1 again has its window start at N.
         assert_eq!(cy.start(Lfsr::new(16).jump(1, 65534)), Some(65535));
-        assert_eq!(cy.start(0), None);
+        assert_eq!(cy.start(0), Some(0));
+        assert!(cy.window(0, 24).unwrap().iter().all(|&u| u == i16::MIN));
         assert_eq!(cy.start(1 << 16), None);
         assert!(Cycle::new(17).is_err() && Cycle::new(2).is_err());
     }

@@ -17,15 +17,14 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use half::f16;
-use seedlm::basis::BasisTable;
 use seedlm::container::temp_beside;
-use seedlm::fixed::BlockMatrix;
-use seedlm::{Config, Lfsr};
+use seedlm::fixed::{quantize_activations, BlockMatrix, QuantizedActs};
+use seedlm::kernel::{Isa, SeedMatrix};
+use seedlm::Config;
 use seedlm_host::device::{self, OpenOptions};
 use seedlm_host::perf::board::{Board, Pcie};
 use seedlm_host::perf::cpu::{
-    bandwidth, matvec_f16, matvec_f32, median, random_blocks, random_f32, Bandwidth, Basis,
-    SeedMatrix,
+    bandwidth, matvec_f16, matvec_f32, median, random_blocks, random_f32, Bandwidth,
 };
 use seedlm_host::perf::engine::{Geometry, BUS_BITS};
 use seedlm_host::perf::shapes::{
@@ -134,15 +133,16 @@ fn chosen_models(args: &Args) -> Result<Vec<ModelShape>> {
     })
 }
 
-/// The kernels, in table order: SeedLM with the basis from the table
-/// (`tab`) or regrown by the LFSR (`lfsr`).
+/// The kernels, in table order: SeedLM in the float form of the `cpu`
+/// backend, and in the integer form of `emu` and `golden` (`int`,
+/// activations quantized per call).
 const KERNELS: [&str; NK] = [
     "f32",
     "f16",
-    "seedlm-4bit tab",
-    "seedlm-4bit lfsr",
-    "seedlm-3bit tab",
-    "seedlm-3bit lfsr",
+    "seedlm-4bit",
+    "seedlm-3bit",
+    "seedlm-4bit int",
+    "seedlm-3bit int",
 ];
 
 /// Number of kernels.
@@ -172,8 +172,6 @@ fn cpu_bench(args: &Args, models: &[ModelShape]) -> Result<Report> {
         probe >> 20
     );
     let bw = bandwidth(probe, 5);
-    let t4 = BasisTable::new(&Config::BITS4);
-    let t3 = BasisTable::new(&Config::BITS3);
     let shapes = distinct_shapes(models);
     let mut results = Vec::new();
     for (i, &(rows, cols)) in shapes.iter().enumerate() {
@@ -183,7 +181,7 @@ fn cpu_bench(args: &Args, models: &[ModelShape]) -> Result<Report> {
             shapes.len(),
             args.repeat
         );
-        results.push(time_shape(rows, cols, args.repeat, &t4, &t3)?);
+        results.push(time_shape(rows, cols, args.repeat)?);
     }
     Ok(Report {
         threads,
@@ -194,18 +192,21 @@ fn cpu_bench(args: &Args, models: &[ModelShape]) -> Result<Report> {
 }
 
 /// Times the four kernels on one shape, interleaved.
-fn time_shape(
-    rows: usize,
-    cols: usize,
-    repeat: usize,
-    t4: &BasisTable,
-    t3: &BasisTable,
-) -> Result<ShapeResult> {
+fn time_shape(rows: usize, cols: usize, repeat: usize) -> Result<ShapeResult> {
     let seed = (rows as u64) << 32 | cols as u64;
     let w32 = random_f32(rows * cols, seed);
     let w16: Vec<f16> = w32.iter().map(|&v| f16::from_f32(v)).collect();
-    let s4 = SeedMatrix::random(&Config::BITS4, rows, cols, seed + 1);
-    let s3 = SeedMatrix::random(&Config::BITS3, rows, cols, seed + 2);
+    let seed_matrix = |cfg: Config, seed| -> Result<SeedMatrix> {
+        let blocks = random_blocks(&cfg, rows * cols.div_ceil(cfg.c), seed);
+        Ok(SeedMatrix::new(&BlockMatrix {
+            cfg,
+            rows,
+            cols,
+            blocks: &blocks,
+        })?)
+    };
+    let s4 = seed_matrix(Config::BITS4, seed + 1)?;
+    let s3 = seed_matrix(Config::BITS3, seed + 2)?;
     let x = random_f32(cols, seed + 3);
     let mut y = vec![0f32; rows];
     let io = 4 * (rows + cols) as u64;
@@ -214,30 +215,30 @@ fn time_shape(
         4 * (rows * cols) as u64 + io,
         2 * (rows * cols) as u64 + io,
         b4,
+        b3,
         b4,
         b3,
-        b3,
     ];
-    let (l4, l3) = (
-        Basis::Lfsr(Lfsr::new(Config::BITS4.k)),
-        Basis::Lfsr(Lfsr::new(Config::BITS3.k)),
-    );
+    // The integer form as a device backend pays it: quantize, accumulate,
+    // scale back.
+    let int = |m: &SeedMatrix, y: &mut [f32]| -> Result<()> {
+        let q: QuantizedActs = quantize_activations(&x)?;
+        let acc = m.matvec_acc(&[&q])?;
+        for (yi, &a) in y.iter_mut().zip(&acc[0]) {
+            *yi = seedlm::fixed::acc_to_f32(m.config(), a, q.scale);
+        }
+        Ok(())
+    };
     let call = |k: usize, y: &mut [f32]| -> Result<()> {
-        let r = match k {
-            0 => {
-                matvec_f32(&w32, &x, y);
-                Ok(())
-            }
-            1 => {
-                matvec_f16(&w16, &x, y);
-                Ok(())
-            }
-            2 => s4.matvec(&Basis::Table(t4), &x, y),
-            3 => s4.matvec(&l4, &x, y),
-            4 => s3.matvec(&Basis::Table(t3), &x, y),
-            _ => s3.matvec(&l3, &x, y),
-        };
-        r.map_err(anyhow::Error::msg)
+        match k {
+            0 => matvec_f32(&w32, &x, y),
+            1 => matvec_f16(&w16, &x, y),
+            2 => s4.matvec_f32(&x, y)?,
+            3 => s3.matvec_f32(&x, y)?,
+            4 => int(&s4, y)?,
+            _ => int(&s3, y)?,
+        }
+        Ok(())
     };
     // Warm-up, and enough calls per sample that one sample takes >= 20 ms.
     let mut iters = [1usize; NK];
@@ -293,8 +294,9 @@ impl Report {
     fn render(&self) -> String {
         let gbs = |b: u64, s: f64| b as f64 / s / 1e9;
         let mut out = format!(
-            "CPU, {} threads; memory bandwidth (best of 5): copy {:.1} GB/s, read {:.1} GB/s\n\n",
+            "CPU, {} threads, {} kernels; memory bandwidth (best of 5): copy {:.1} GB/s, read {:.1} GB/s\n\n",
             self.threads,
+            Isa::detect().name(),
             self.bandwidth.copy / 1e9,
             self.bandwidth.read / 1e9
         );

@@ -16,9 +16,7 @@ pub mod output;
 pub mod resume;
 
 use anyhow::{Context, Result};
-use rayon::prelude::*;
 use seedlm::container::{SeedFile, TensorInfo, TensorKind};
-use seedlm::Lfsr;
 
 /// Most worker threads a `--threads` option takes: far above any machine
 /// this runs on, far below what makes the OS refuse or the process crawl
@@ -52,29 +50,23 @@ pub fn is_embedding(name: &str) -> bool {
 
 /// The values of tensor `t` of `file` as f32, row-major, shape `t.shape`.
 ///
-/// Seed tensors: each row's `ceil(cols / C)` blocks are decoded with
-/// [`seedlm::Block::decode`] and the zero padding of the last block is
-/// dropped. Raw tensors: converted exactly.
+/// Seed tensors: the weights of [`seedlm::Block::decode`], by
+/// [`seedlm::kernel::SeedMatrix::decode`] (the zero padding of each row's
+/// last block dropped). Raw tensors: converted exactly.
 pub fn decode_tensor(file: &SeedFile, t: &TensorInfo) -> Result<Vec<f32>> {
     let cfg = match t.kind {
         TensorKind::Raw(_) => return Ok(file.raw_f32(t)?),
         TensorKind::Seed(cfg) => cfg,
     };
     let blocks = file.blocks(t)?;
-    let lfsr = Lfsr::new(cfg.k);
-    let cols = t.cols();
-    let per_row = cols.div_ceil(cfg.c);
-    let mut out = vec![0f32; t.numel()];
-    out.par_chunks_mut(cols)
-        .zip(blocks.par_chunks(per_row))
-        .for_each(|(row, blocks)| {
-            let mut buf = vec![0f32; per_row * cfg.c];
-            for (b, o) in blocks.iter().zip(buf.chunks_mut(cfg.c)) {
-                b.decode(&cfg, &lfsr, o);
-            }
-            row.copy_from_slice(&buf[..cols]);
-        });
-    Ok(out)
+    let m = seedlm::kernel::SeedMatrix::new(&seedlm::fixed::BlockMatrix {
+        cfg,
+        rows: t.rows(),
+        cols: t.cols(),
+        blocks: &blocks,
+    })
+    .with_context(|| format!("tensor '{}'", printable(&t.name)))?;
+    Ok(m.decode())
 }
 
 /// A plain-text table: the first column left-aligned, the others right.

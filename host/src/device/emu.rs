@@ -8,12 +8,12 @@
 //! DONE, and a second START before it finds the shell busy, as on the
 //! RTL). A job is checked with [`Job::flags`] (the flags of the RTL
 //! shell), reads its tile words and activations from [`SimMemory`] and
-//! computes the accumulators with [`BlockMatrix::matvec_acc_batch_with`]
-//! (a precomputed [`BasisTable`], rayon over rows, every block rebuilt
-//! once per batch). A read of an injected [`Fault`] range ends the job
-//! with [`shell::SERR_READ_RESP`], a result write into one with
-//! [`shell::SERR_WRITE_RESP`] (nothing is written), as the RTL shell does
-//! on an SLVERR response.
+//! computes the accumulators with the integer form of [`seedlm::kernel`]
+//! ([`SeedMatrix::matvec_acc`]: bit-exact with the golden model, rayon over
+//! rows, every block rebuilt once per batch). A read of an injected
+//! [`Fault`] range ends the job with [`shell::SERR_READ_RESP`], a result
+//! write into one with [`shell::SERR_WRITE_RESP`] (nothing is written), as
+//! the RTL shell does on an SLVERR response.
 //!
 //! Decoded tiles are cached by their address range and dropped when the
 //! host writes into that range, so a layer is unpacked once, not per call.
@@ -24,9 +24,9 @@ use super::memory::{Fault, SimMemory};
 use super::packer::unpack_tiles;
 use super::shell::{self, act_stride, tile_stride, Job, ShellRegs, RESULT_STRIDE};
 use super::{DevBuf, Device, OpenOptions};
-use seedlm::basis::BasisTable;
 use seedlm::fixed::{BlockMatrix, QuantizedActs};
-use seedlm::{hw, Block, Config};
+use seedlm::kernel::SeedMatrix;
+use seedlm::{hw, Config};
 use std::sync::Arc;
 
 /// Decoded tiles of one layer: `(tile_addr, tile byte length, rows, col_blocks)`.
@@ -40,8 +40,9 @@ pub struct EmuDevice {
     mem: SimMemory,
     regs: ShellRegs,
     engine_error: u32,
-    table: Arc<BasisTable>,
-    cache: Vec<(TileKey, Arc<Vec<Block>>)>,
+    cache: Vec<(TileKey, Arc<SeedMatrix>)>,
+    /// The kernel's cycle, built at open (and checked to exist for K).
+    _cycle: Arc<seedlm::cycle::Cycle>,
     faults: Vec<Fault>,
 }
 
@@ -57,7 +58,8 @@ impl EmuDevice {
             mem: SimMemory::new(opts.mem_size)?,
             regs: ShellRegs::default(),
             engine_error: 0,
-            table: Arc::new(BasisTable::try_new(&opts.cfg)?),
+            // Fails for K > 16 (the kernel's centred states are i16).
+            _cycle: seedlm::kernel::shared_cycle(opts.cfg.k)?,
             cache: Vec::new(),
             faults: Vec::new(),
         })
@@ -96,14 +98,8 @@ impl EmuDevice {
         if hit(job.res_addr, res_len, false) {
             return shell::SERR_WRITE_RESP;
         }
-        let blocks = self.tiles(job);
         let (rows, bpr) = (job.rows as usize, job.col_blocks as usize);
-        let m = BlockMatrix {
-            cfg: self.cfg,
-            rows,
-            cols: bpr * self.cfg.c,
-            blocks: &blocks,
-        };
+        let m = self.tiles(job);
         let xs: Vec<QuantizedActs> = (0..job.batch)
             .map(|v| {
                 // Each word: C values in the first 2C of its stride bytes.
@@ -121,8 +117,8 @@ impl EmuDevice {
             .collect();
         let refs: Vec<&QuantizedActs> = xs.iter().collect();
         let accs = m
-            .matvec_acc_batch_with(&self.table, &refs)
-            .expect("shape, table and row length checked above");
+            .matvec_acc(&refs)
+            .expect("shape and activation lengths checked above");
         for (v, acc) in accs.iter().enumerate() {
             let out = self.mem.at_mut(job.res_at(v as u32), rows * RESULT_STRIDE);
             for (row, (&a, word)) in acc.iter().zip(out.chunks_exact_mut(16)).enumerate() {
@@ -132,22 +128,31 @@ impl EmuDevice {
         0
     }
 
-    /// The decoded blocks of the job's tiles, from the cache if present.
-    fn tiles(&mut self, job: &Job) -> Arc<Vec<Block>> {
+    /// The job's tiles in the kernel's layout, from the cache if present.
+    fn tiles(&mut self, job: &Job) -> Arc<SeedMatrix> {
         let len = job.tile_words as u64 * tile_stride(&self.cfg, self.lanes) as u64;
         let key = (job.tile_addr, len, job.rows, job.col_blocks);
-        if let Some((_, b)) = self.cache.iter().find(|(k, _)| *k == key) {
-            return b.clone();
+        if let Some((_, m)) = self.cache.iter().find(|(k, _)| *k == key) {
+            return m.clone();
         }
-        let blocks = Arc::new(unpack_tiles(
+        let (rows, bpr) = (job.rows as usize, job.col_blocks as usize);
+        let blocks = unpack_tiles(
             &self.cfg,
             self.lanes,
-            job.rows as usize,
-            job.col_blocks as usize,
+            rows,
+            bpr,
             self.mem.at(job.tile_addr, len as usize),
-        ));
-        self.cache.push((key, blocks.clone()));
-        blocks
+        );
+        let m = SeedMatrix::new(&BlockMatrix {
+            cfg: self.cfg,
+            rows,
+            cols: bpr * self.cfg.c,
+            blocks: &blocks,
+        })
+        .expect("K <= 16 checked at open; unpacked seeds are K bits wide");
+        let m = Arc::new(m);
+        self.cache.push((key, m.clone()));
+        m
     }
 
     /// Drops cached tiles that overlap `[addr, addr + len)`.

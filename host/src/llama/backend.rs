@@ -1,12 +1,11 @@
 //! Which implementation of [`Linear`] runs the model's linear layers, and
 //! building each layer for it.
 
-use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
-use seedlm::basis::BasisTable;
 use seedlm::fixed::{acc_to_f32, quantize_activations, BlockMatrix, QuantizedActs};
+use seedlm::kernel::SeedMatrix;
 use seedlm::{Block, Config};
 
 use super::weights::{decode_blocks, StoredLinear};
@@ -66,55 +65,35 @@ impl std::fmt::Display for Backend {
 
 /// A SeedLM layer run through the device numerics of [`seedlm::fixed`]:
 /// activations quantized to 16 bits with one scale per vector, exact
-/// integer rebuild and accumulation, one rounding at the end.
+/// integer rebuild and accumulation (the integer form of
+/// [`seedlm::kernel`]), one rounding at the end.
 pub struct GoldenLinear {
-    cfg: Config,
-    rows: usize,
-    cols: usize,
-    blocks: Vec<Block>,
-    table: Arc<BasisTable>,
+    m: SeedMatrix,
 }
 
 impl GoldenLinear {
-    /// A layer of `rows × cols` weights stored as blocks of `table`'s
-    /// configuration.
-    pub fn new(
-        rows: usize,
-        cols: usize,
-        blocks: Vec<Block>,
-        table: Arc<BasisTable>,
-    ) -> Result<GoldenLinear> {
-        let cfg = *table.config();
-        let m = BlockMatrix {
-            cfg,
-            rows,
-            cols,
-            blocks: &blocks,
-        };
-        if rows == 0 || cols == 0 || blocks.len() != rows * m.blocks_per_row() {
-            return Err(Error::Invalid(format!(
-                "{} blocks for a {rows}x{cols} layer at C={}",
-                blocks.len(),
-                cfg.c
-            )));
+    /// A layer of `rows × cols` weights stored as `blocks` of `cfg`.
+    pub fn new(rows: usize, cols: usize, cfg: Config, blocks: &[Block]) -> Result<GoldenLinear> {
+        if rows == 0 || cols == 0 {
+            return Err(Error::Invalid(format!("empty {rows}x{cols} layer")));
         }
-        Ok(GoldenLinear {
+        let m = SeedMatrix::new(&BlockMatrix {
             cfg,
             rows,
             cols,
             blocks,
-            table,
-        })
+        })?;
+        Ok(GoldenLinear { m })
     }
 }
 
 impl Linear for GoldenLinear {
     fn rows(&self) -> usize {
-        self.rows
+        self.m.rows()
     }
 
     fn cols(&self) -> usize {
-        self.cols
+        self.m.cols()
     }
 
     fn forward(&self, x: &[f32], y: &mut [f32]) -> Result<()> {
@@ -122,35 +101,26 @@ impl Linear for GoldenLinear {
     }
 
     fn forward_batch(&self, x: &[f32], n: usize, y: &mut [f32]) -> Result<()> {
-        check_batch(self.rows, self.cols, x, n, y)?;
+        let (rows, cols) = (self.rows(), self.cols());
+        check_batch(rows, cols, x, n, y)?;
         let qs: Vec<QuantizedActs> = x
-            .chunks_exact(self.cols)
+            .chunks_exact(cols)
             .map(quantize_activations)
             .collect::<seedlm::Result<_>>()
-            .map_err(|e| {
-                Error::from(e).context(format!(
-                    "activations of a {}x{} layer",
-                    self.rows, self.cols
-                ))
-            })?;
+            .map_err(|e| Error::from(e).context(format!("activations of a {rows}x{cols} layer")))?;
         let refs: Vec<&QuantizedActs> = qs.iter().collect();
-        let m = BlockMatrix {
-            cfg: self.cfg,
-            rows: self.rows,
-            cols: self.cols,
-            blocks: &self.blocks,
-        };
-        let accs = m.matvec_acc_batch_with(&self.table, &refs)?;
-        for ((yr, acc), q) in y.chunks_exact_mut(self.rows).zip(accs).zip(&qs) {
+        let accs = self.m.matvec_acc(&refs)?;
+        let cfg = *self.m.config();
+        for ((yr, acc), q) in y.chunks_exact_mut(rows).zip(accs).zip(&qs) {
             for (yi, a) in yr.iter_mut().zip(acc) {
-                *yi = acc_to_f32(&self.cfg, a, q.scale);
+                *yi = acc_to_f32(&cfg, a, q.scale);
             }
         }
         Ok(())
     }
 
     fn weight_bytes(&self) -> usize {
-        seedlm::pack::packed_len(&self.cfg, self.blocks.len())
+        self.m.bytes()
     }
 }
 
@@ -224,11 +194,10 @@ impl Linear for DeviceLinear {
     }
 }
 
-/// Builds layers for one backend, sharing one basis table per block
-/// configuration and, for a device backend, one engine.
+/// Builds layers for one backend, sharing, for a device backend, one
+/// engine.
 pub struct LayerFactory {
     backend: Backend,
-    tables: Mutex<HashMap<(usize, usize, u32), Arc<BasisTable>>>,
     engine: Mutex<Option<Arc<Mutex<Engine>>>>,
     device_memory: u64,
 }
@@ -242,7 +211,6 @@ impl LayerFactory {
     pub fn new(backend: Backend) -> LayerFactory {
         LayerFactory {
             backend,
-            tables: Mutex::new(HashMap::new()),
             engine: Mutex::new(None),
             device_memory: DEFAULT_DEVICE_MEMORY,
         }
@@ -276,16 +244,6 @@ impl LayerFactory {
         &self.backend
     }
 
-    fn table(&self, cfg: &Config) -> Result<Arc<BasisTable>> {
-        let mut t = self.tables.lock().expect("table cache poisoned");
-        if let Some(tb) = t.get(&(cfg.c, cfg.p, cfg.k)) {
-            return Ok(tb.clone());
-        }
-        let tb = Arc::new(BasisTable::try_new(cfg)?);
-        t.insert((cfg.c, cfg.p, cfg.k), tb.clone());
-        Ok(tb)
-    }
-
     /// The layer called `name` for this backend.
     pub fn build(&self, name: &str, stored: StoredLinear) -> Result<Box<dyn Linear>> {
         let named = |e: Error| e.context(format!("layer '{name}'"));
@@ -294,17 +252,17 @@ impl LayerFactory {
                 Ok(Box::new(DenseLinear::new(rows, cols, w).map_err(named)?))
             }
             (Backend::Dense, StoredLinear::Seed { rows, cols, cfg, blocks }) => Ok(Box::new(
-                DenseLinear::new(rows, cols, decode_blocks(rows, cols, &cfg, &blocks))
+                DenseLinear::new(rows, cols, decode_blocks(rows, cols, &cfg, &blocks).map_err(named)?)
                     .map_err(named)?,
             )),
             (Backend::Rtn(bits), StoredLinear::Dense { rows, cols, w }) => {
                 Ok(Box::new(DenseLinear::rtn(rows, cols, &w, *bits).map_err(named)?))
             }
             (Backend::Cpu, StoredLinear::Seed { rows, cols, cfg, blocks }) => Ok(Box::new(
-                SeedCpuLinear::new(rows, cols, blocks, self.table(&cfg)?).map_err(named)?,
+                SeedCpuLinear::new(rows, cols, cfg, &blocks).map_err(named)?,
             )),
             (Backend::Golden, StoredLinear::Seed { rows, cols, cfg, blocks }) => Ok(Box::new(
-                GoldenLinear::new(rows, cols, blocks, self.table(&cfg)?).map_err(named)?,
+                GoldenLinear::new(rows, cols, cfg, &blocks).map_err(named)?,
             )),
             (Backend::Device(spec), StoredLinear::Seed { rows, cols, cfg, blocks }) => {
                 let engine = self.engine(spec, &cfg)?;

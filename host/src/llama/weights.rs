@@ -188,7 +188,8 @@ impl WeightFile {
                             cols,
                             cfg,
                             blocks,
-                        } => Ok(decode_blocks(rows, cols, &cfg, &blocks)),
+                        } => decode_blocks(rows, cols, &cfg, &blocks)
+                            .map_err(|e| e.context(format!("tensor '{name}'"))),
                     },
                 }
             }
@@ -248,22 +249,16 @@ pub fn is_seedlm(path: &Path) -> bool {
         && magic == seedlm::container::MAGIC
 }
 
-/// Decodes `rows × cols` weights from their blocks (float decode).
-pub fn decode_blocks(rows: usize, cols: usize, cfg: &Config, blocks: &[Block]) -> Vec<f32> {
-    let lfsr = seedlm::Lfsr::new(cfg.k);
-    let bpr = cols.div_ceil(cfg.c);
-    let mut out = vec![0f32; rows * cols];
-    let mut buf = vec![0f32; bpr * cfg.c];
-    for (r, o) in out.chunks_exact_mut(cols).enumerate() {
-        for (b, d) in blocks[r * bpr..(r + 1) * bpr]
-            .iter()
-            .zip(buf.chunks_exact_mut(cfg.c))
-        {
-            b.decode(cfg, &lfsr, d);
-        }
-        o.copy_from_slice(&buf[..cols]);
-    }
-    out
+/// Decodes `rows × cols` weights from their blocks (the weights of
+/// [`Block::decode`], by [`seedlm::kernel::SeedMatrix::decode`]).
+pub fn decode_blocks(rows: usize, cols: usize, cfg: &Config, blocks: &[Block]) -> Result<Vec<f32>> {
+    let m = seedlm::kernel::SeedMatrix::new(&seedlm::fixed::BlockMatrix {
+        cfg: *cfg,
+        rows,
+        cols,
+        blocks,
+    })?;
+    Ok(m.decode())
 }
 
 /// One decoder layer. Shapes in comments as (rows, cols).

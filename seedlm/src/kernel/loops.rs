@@ -8,6 +8,7 @@
 
 use super::Isa;
 use crate::config::{MAX_C, MAX_P};
+use crate::cycle::TAIL;
 
 /// Sizes of one matrix, as the loops need them.
 pub(super) struct Shape {
@@ -29,7 +30,7 @@ impl Word for u32 {}
 impl Word for u64 {}
 
 /// `2^(e - 8)` for the stored exponent field `e` in `0..16`.
-const POW2: [f32; 16] = {
+pub(super) const POW2: [f32; 16] = {
     let mut t = [0f32; 16];
     let mut e = 0;
     while e < 16 {
@@ -57,7 +58,11 @@ fn dims<const CC: usize, const PP: usize>(sh: &Shape) -> (usize, usize) {
 /// the window at the word's start; returns the exponent field `e + 8`.
 #[inline(always)]
 fn rebuild(c: usize, p: usize, seq: &[i16], w: u64, r: &mut [i32; MAX_C]) -> u32 {
-    let s = (w & 0xffff) as usize;
+    // Start 0 is seed 0's constant window at the end (`Cycle::index`).
+    let s = match (w & 0xffff) as usize {
+        0 => seq.len() - TAIL,
+        s => s,
+    };
     let win = &seq[s..s + c * p];
     let mut q = [0i32; MAX_P];
     for (j, qj) in q.iter_mut().enumerate().take(p) {
@@ -86,6 +91,29 @@ pub(super) fn decode_row<W: Word>(sh: &Shape, seq: &[i16], words: &[W], out: &mu
     }
 }
 
+/// One block of the float form: `acc_i += r_i · (x_i · 2^e)`.
+#[inline(always)]
+fn f32_step<const FMA: bool>(
+    c: usize,
+    p: usize,
+    seq: &[i16],
+    acc: &mut [f32; MAX_C],
+    w: u64,
+    xb: &[f32],
+) {
+    let mut r = [0i32; MAX_C];
+    let e = rebuild(c, p, seq, w, &mut r);
+    let sc = POW2[e as usize];
+    for i in 0..c {
+        let xs = xb[i] * sc;
+        acc[i] = if FMA {
+            (r[i] as f32).mul_add(xs, acc[i])
+        } else {
+            acc[i] + r[i] as f32 * xs
+        };
+    }
+}
+
 /// Float form over a tile of rows: `y[k]` for the rows of `words`.
 #[inline(always)]
 fn f32_body<const CC: usize, const PP: usize, const FMA: bool, W: Word>(
@@ -96,31 +124,32 @@ fn f32_body<const CC: usize, const PP: usize, const FMA: bool, W: Word>(
     y: &mut [f32],
 ) {
     let (c, p) = dims::<CC, PP>(sh);
-    let step = |acc: &mut [f32; MAX_C], w: W, xb: &[f32]| {
-        let mut r = [0i32; MAX_C];
-        let e = rebuild(c, p, seq, w.into(), &mut r);
-        let sc = POW2[e as usize];
-        for i in 0..c {
-            let xs = xb[i] * sc;
-            acc[i] = if FMA {
-                (r[i] as f32).mul_add(xs, acc[i])
-            } else {
-                acc[i] + r[i] as f32 * xs
-            };
-        }
-    };
     for (yr, ws) in y.iter_mut().zip(words.chunks_exact(sh.bpr)) {
         let mut acc = [[0f32; MAX_C]; UNROLL];
         let whole = ws.chunks_exact(UNROLL);
         let rest = whole.remainder();
         for (wu, xu) in whole.zip(x.chunks_exact(UNROLL * c)) {
             for u in 0..UNROLL {
-                step(&mut acc[u], wu[u], &xu[u * c..(u + 1) * c]);
+                f32_step::<FMA>(
+                    c,
+                    p,
+                    seq,
+                    &mut acc[u],
+                    wu[u].into(),
+                    &xu[u * c..(u + 1) * c],
+                );
             }
         }
         let done = sh.bpr - rest.len();
         for (k, &w) in rest.iter().enumerate() {
-            step(&mut acc[k], w, &x[(done + k) * c..(done + k + 1) * c]);
+            f32_step::<FMA>(
+                c,
+                p,
+                seq,
+                &mut acc[k],
+                w.into(),
+                &x[(done + k) * c..(done + k + 1) * c],
+            );
         }
         let sum: f32 = (0..c)
             .map(|i| (acc[0][i] + acc[1][i]) + (acc[2][i] + acc[3][i]))

@@ -25,6 +25,9 @@
 //!   `y = Σ_i lane_i / (2^(K-1) - 1)`: the products of decoded weights and
 //!   activations, summed in f32.
 //!
+//! [`dense`] holds the f32 and f16 dot products of the dense layers and of
+//! the baselines in `seedlm bench`, dispatched the same way.
+//!
 //! **Instruction sets.** The loops are written once, over const `C` and `P`
 //! for the two paper configurations (any other configuration takes the same
 //! loops with run-time sizes), and compiled three times: for AVX-512 (F, BW,
@@ -39,6 +42,9 @@
 //! handed out by that detection.
 #![allow(unsafe_code)]
 
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+pub mod dense;
 mod loops;
 
 use std::sync::{Arc, Mutex, OnceLock};
@@ -57,9 +63,9 @@ const ROW_TILE: usize = 16;
 /// An instruction set the kernel is compiled for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Isa {
-    /// AVX-512 F, BW, VL, DQ and VNNI (with AVX2, FMA and BMI2).
+    /// AVX-512 F, BW, VL, DQ and VNNI (with AVX2, FMA, BMI2 and F16C).
     Avx512,
-    /// AVX2, FMA and BMI2.
+    /// AVX2, FMA, BMI2 and F16C.
     Avx2,
     /// Plain Rust, any CPU.
     Portable,
@@ -76,6 +82,7 @@ impl Isa {
                 is_x86_feature_detected!("avx2"),
                 is_x86_feature_detected!("fma"),
                 is_x86_feature_detected!("bmi2"),
+                is_x86_feature_detected!("f16c"),
             ]);
             let avx512 = avx2
                 && has(&[
@@ -131,6 +138,14 @@ enum Words {
     W64(Vec<u64>),
 }
 
+/// The words of a paper configuration, for the AVX-512 loops.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+enum Special<'a> {
+    B4(&'a [u32]),
+    B3(&'a [u64]),
+}
+
 /// A SeedLM weight matrix in the kernel's layout (see module docs), with
 /// the cycle its words point into.
 #[derive(Clone, Debug)]
@@ -155,8 +170,8 @@ fn word(cfg: &Config, start: u16, b: &Block) -> u64 {
 impl SeedMatrix {
     /// The kernel's form of `m`: each seed mapped to its window start.
     /// Fails on a shape that does not match the blocks, a configuration
-    /// with `K > 16` or `P > 8`, or a seed that is 0 or wider than K bits
-    /// (naming the block).
+    /// with `K > 16`, or a seed wider than K bits (naming the block). Seed
+    /// 0 is run as the hardware runs it (see [`crate::cycle`]).
     pub fn new(m: &BlockMatrix<'_>) -> Result<SeedMatrix> {
         let cfg = m.cfg;
         cfg.validate()?;
@@ -175,7 +190,7 @@ impl SeedMatrix {
         let one = |(i, b): (usize, &Block)| -> Result<u64> {
             let start = cycle.start(b.seed).ok_or_else(|| {
                 Error::InvalidInput(format!(
-                    "row {}, block {}: seed {} is not a nonzero {}-bit state",
+                    "row {}, block {}: seed {} is wider than {} bits",
                     i / bpr.max(1),
                     i % bpr.max(1),
                     b.seed,
@@ -321,6 +336,22 @@ impl SeedMatrix {
         let mut xp = x.to_vec();
         xp.resize(bpr * c, 0.0);
         let (sh, seq, isa) = (self.args(), self.cycle.seq(), self.isa);
+        #[cfg(target_arch = "x86_64")]
+        if let Some(special) = self.avx512() {
+            // Each x_i twice, for the pairs of dwords of `vpmaddwd`.
+            let x2: Vec<f32> = xp.iter().flat_map(|&v| [v, v]).collect();
+            y.par_chunks_mut(ROW_TILE).enumerate().for_each(|(t, yt)| {
+                let rows = t * ROW_TILE * bpr..(t * ROW_TILE + yt.len()) * bpr;
+                match special {
+                    // SAFETY: `avx512()` returns a loop only for
+                    // `Isa::Avx512`, detected by `Isa::available`.
+                    Special::B4(w) => unsafe { avx512::f32_83(&sh, seq, &w[rows], &x2, yt) },
+                    // SAFETY: as above.
+                    Special::B3(w) => unsafe { avx512::f32_124(&sh, seq, &w[rows], &x2, yt) },
+                }
+            });
+            return Ok(());
+        }
         y.par_chunks_mut(ROW_TILE).enumerate().for_each(|(t, yt)| {
             let rows = t * ROW_TILE * bpr..(t * ROW_TILE + yt.len()) * bpr;
             match &self.words {
@@ -329,6 +360,20 @@ impl SeedMatrix {
             }
         });
         Ok(())
+    }
+
+    /// The AVX-512 loops' view of the words, for the paper configurations
+    /// when the matrix runs on AVX-512.
+    #[cfg(target_arch = "x86_64")]
+    fn avx512(&self) -> Option<Special<'_>> {
+        if self.isa != Isa::Avx512 {
+            return None;
+        }
+        match (&self.words, self.cfg.c, self.cfg.p) {
+            (Words::W32(w), 8, 3) => Some(Special::B4(w)),
+            (Words::W64(w), 12, 4) => Some(Special::B3(w)),
+            _ => None,
+        }
     }
 
     /// Integer form: the accumulators of [`BlockMatrix::matvec_acc`] for
@@ -348,24 +393,45 @@ impl SeedMatrix {
             xp.extend_from_slice(&x.x);
             xp.resize((v + 1) * bpr * c, 0);
         }
+        if n == 0 {
+            return Ok(Vec::new());
+        }
         // Row-major per vector in `acc[row · n + v]`, then transposed.
         let mut acc = vec![0i128; self.rows * n];
         let (sh, seq, isa) = (self.args(), self.cycle.seq(), self.isa);
-        if n > 0 {
-            acc.par_chunks_mut(ROW_TILE * n)
-                .enumerate()
-                .for_each(|(t, at)| {
-                    let rows = t * ROW_TILE * bpr..(t * ROW_TILE + at.len() / n) * bpr;
-                    match &self.words {
-                        Words::W32(w) => loops::rows_acc(isa, &sh, seq, &w[rows], &xp, n, at),
-                        Words::W64(w) => loops::rows_acc(isa, &sh, seq, &w[rows], &xp, n, at),
-                    }
-                });
+        let tiles = acc.par_chunks_mut(ROW_TILE * n).enumerate();
+        #[cfg(target_arch = "x86_64")]
+        if let Some(special) = self.avx512() {
+            // Each x_i in its own i64, for `vpmuldq`.
+            let x64: Vec<i64> = xp.iter().map(|&v| v as i64).collect();
+            tiles.for_each(|(t, at)| {
+                let rows = t * ROW_TILE * bpr..(t * ROW_TILE + at.len() / n) * bpr;
+                match special {
+                    // SAFETY: `avx512()` returns a loop only for
+                    // `Isa::Avx512`, detected by `Isa::available`.
+                    Special::B4(w) => unsafe { avx512::acc_83(&sh, seq, &w[rows], &x64, n, at) },
+                    // SAFETY: as above.
+                    Special::B3(w) => unsafe { avx512::acc_124(&sh, seq, &w[rows], &x64, n, at) },
+                }
+            });
+            return Ok(transpose(&acc, n));
         }
-        Ok((0..n)
-            .map(|v| (0..self.rows).map(|r| acc[r * n + v]).collect())
-            .collect())
+        tiles.for_each(|(t, at)| {
+            let rows = t * ROW_TILE * bpr..(t * ROW_TILE + at.len() / n) * bpr;
+            match &self.words {
+                Words::W32(w) => loops::rows_acc(isa, &sh, seq, &w[rows], &xp, n, at),
+                Words::W64(w) => loops::rows_acc(isa, &sh, seq, &w[rows], &xp, n, at),
+            }
+        });
+        Ok(transpose(&acc, n))
     }
+}
+
+/// `acc[row · n + v]` as one vector per `v`.
+fn transpose(acc: &[i128], n: usize) -> Vec<Vec<i128>> {
+    (0..n)
+        .map(|v| acc.iter().skip(v).step_by(n).copied().collect())
+        .collect()
 }
 
 #[cfg(test)]

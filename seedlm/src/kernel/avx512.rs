@@ -1,0 +1,338 @@
+//! AVX-512 loops of the two paper configurations: the block's integer
+//! weights by one `vpmaddwd` on the window, no scalar work per weight.
+//!
+//! **4-bit (C = 8, P = 3).** One 32-word load from the window start;
+//! `vpermw` lays out word `4i + k` = `u[3i + k]` (`k = 3` takes the next
+//! row's first state, multiplied by 0); the mantissas `[q0, q1, q2, 0]`
+//! repeated come from the block word by `pdep` and one broadcast.
+//! `vpmaddwd` then gives dword `2i` = `u_i0 q0 + u_i1 q1` and `2i + 1` =
+//! `u_i2 q2`: `r_i` is the sum of dwords `2i` and `2i + 1`.
+//!
+//! **3-bit (C = 12, P = 4).** The window is already `4i + j`: two loads
+//! (32 + 16 words) and `vpmaddwd` with `[q0, q1, q2, q3]` repeated.
+//!
+//! - Float form: the dwords converted to f32 (exact, `< 2^22`) and
+//!   multiplied by `x` with each entry twice (`x2[2i] = x2[2i + 1] = x_i`),
+//!   scaled by `2^e`; four accumulators per row hide the latency.
+//! - Integer form: `r_i` = dword `2i` + dword `2i + 1` (the low dword of
+//!   qword `i` after adding the qword shifted right by 32), then `vpmuldq`
+//!   by `x_i` (low dword of qword `i` of `x64`) gives `r_i · x_i` in `i64`,
+//!   shifted left by `e + 8` and added to the row's `i64` lanes, folded to
+//!   `i128` every segment as in the portable loop.
+//!
+//! Every load is bounds-checked against its slice first. The helpers carry
+//! the same `#[target_feature]` as the loops (calls between them are safe
+//! and inline).
+
+use std::arch::x86_64::*;
+
+use super::loops::Shape;
+use crate::cycle::TAIL;
+
+/// `vpermw` indices of the 4-bit layout: word `4i + k` takes `u[3i + k]`.
+const IDX83: [i16; 32] = {
+    let mut t = [0i16; 32];
+    let mut l = 0;
+    while l < 32 {
+        t[l] = (3 * (l / 4) + l % 4) as i16;
+        l += 1;
+    }
+    t
+};
+
+/// The 4-bit mantissa patterns of [`mantissas`] for every 12-bit field
+/// (32 KiB).
+static Q83: [u64; 4096] = {
+    let mut t = [0u64; 4096];
+    let mut f = 0;
+    while f < 4096 {
+        let mut j = 0;
+        while j < 3 {
+            let q = ((f >> (4 * j)) & 15) as u64;
+            t[f] |= (if q >= 8 { q | 0xfff0 } else { q }) << (16 * j);
+            j += 1;
+        }
+        f += 1;
+    }
+    t
+};
+
+/// `2^(e - 8)` for the exponent field `e` in `0..16`.
+static POW2: [f32; 16] = super::loops::POW2;
+
+/// `2^(e - 8)` for the exponent field of block word `w`.
+#[inline(always)]
+fn pow2(w: u64) -> f32 {
+    POW2[(w >> 16) as usize & 15]
+}
+
+/// Where the window of block word `w` starts (seed 0: the constant run).
+#[inline(always)]
+fn start(seq: &[i16], w: u64) -> usize {
+    match (w & 0xffff) as usize {
+        0 => seq.len() - TAIL,
+        s => s,
+    }
+}
+
+/// The window of block word `w` in `seq`, 48 words readable.
+///
+/// Every word the loops see was built by `SeedMatrix::new` from
+/// `Cycle::start` of the cycle `seq` belongs to, so its start is 0 (mapped
+/// to the constant run, `TAIL` words before the end) or at most `N`, and
+/// `seq` holds `N + 2·TAIL` words (`TAIL >= 48`; `check_seq` asserts it
+/// once per call).
+#[inline(always)]
+fn window(seq: &[i16], w: u64) -> *const i16 {
+    let s = start(seq, w);
+    debug_assert!(s + 48 <= seq.len());
+    // SAFETY: `s + 48 <= seq.len()` (see above): the offset stays inside
+    // `seq`.
+    unsafe { seq.as_ptr().add(s) }
+}
+
+/// What `window` relies on besides the words' starts: `seq` is the period
+/// `N` plus two tails of at least 48 words.
+fn check_seq(seq: &[i16]) {
+    assert!(seq.len() >= 2 * TAIL && TAIL >= 48);
+}
+
+/// The `P` mantissas of block word `w` as `i16` in one `u64` (`[q0, q1,
+/// q2, 0]` or `[q0, q1, q2, q3]`), broadcast to every qword: `pdep` puts
+/// each nibble in its own 16-bit lane, and ORing `0xfff0` into the lanes
+/// whose nibble has bit 3 set sign-extends them (an OR never carries into
+/// the next lane).
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,bmi2")]
+fn mantissas(w: u64, p: usize) -> __m512i {
+    let lanes = u64::MAX >> (64 - 16 * p);
+    let n = _pdep_u64(w >> 20, 0x000f_000f_000f_000f & lanes);
+    let q = n | ((n & 0x0008_0008_0008_0008) * 0x1ffe);
+    _mm512_set1_epi64(q as i64)
+}
+
+/// Loads 32 words.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,bmi2")]
+fn load512(p: *const i16) -> __m512i {
+    // SAFETY: callers pass a pointer from `window` (48 words in bounds);
+    // the load is unaligned.
+    unsafe { _mm512_loadu_si512(p as *const __m512i) }
+}
+
+/// The `vpmaddwd` dwords of one 4-bit block (see module docs).
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,bmi2")]
+fn dwords83(seq: &[i16], w: u64, idx: __m512i) -> __m512i {
+    let v = load512(window(seq, w));
+    let t = _mm512_permutexvar_epi16(idx, v);
+    let q = _mm512_set1_epi64(Q83[(w >> 20) as usize & 0xfff] as i64);
+    _mm512_madd_epi16(t, q)
+}
+
+/// The `vpmaddwd` dwords of one 3-bit block, rows 0..8 and 8..12.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,bmi2")]
+fn dwords124(seq: &[i16], w: u64) -> (__m512i, __m256i) {
+    let p = window(seq, w);
+    let q = mantissas(w, 4);
+    let lo = load512(p);
+    // SAFETY: `p` points at 48 words in bounds: words 32..48 are read.
+    let hi = unsafe { _mm256_loadu_si256(p.add(32) as *const __m256i) };
+    (
+        _mm512_madd_epi16(lo, q),
+        _mm256_madd_epi16(hi, _mm512_castsi512_si256(q)),
+    )
+}
+
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,bmi2")]
+fn vec512(t: &[i16; 32]) -> __m512i {
+    // SAFETY: `t` holds 32 words.
+    unsafe { _mm512_loadu_si512(t.as_ptr() as *const __m512i) }
+}
+
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,bmi2")]
+fn loadf(x: &[f32], at: usize) -> __m512 {
+    // SAFETY: bounds-checked slice of 16 f32.
+    unsafe { _mm512_loadu_ps(x[at..at + 16].as_ptr()) }
+}
+
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,bmi2")]
+fn loadf8(x: &[f32], at: usize) -> __m256 {
+    // SAFETY: bounds-checked slice of 8 f32.
+    unsafe { _mm256_loadu_ps(x[at..at + 8].as_ptr()) }
+}
+
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,bmi2")]
+fn loadq(x: &[i64], at: usize) -> __m512i {
+    // SAFETY: bounds-checked slice of 8 i64.
+    unsafe { _mm512_loadu_si512(x[at..at + 8].as_ptr() as *const __m512i) }
+}
+
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,bmi2")]
+fn loadq4(x: &[i64], at: usize) -> __m256i {
+    // SAFETY: bounds-checked slice of 4 i64.
+    unsafe { _mm256_loadu_si256(x[at..at + 4].as_ptr() as *const __m256i) }
+}
+
+/// Float form, 4-bit: `x2` holds `bpr · 16` entries (each `x_i` twice).
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,bmi2")]
+pub(super) fn f32_83(sh: &Shape, seq: &[i16], words: &[u32], x2: &[f32], y: &mut [f32]) {
+    let idx = vec512(&IDX83);
+    check_seq(seq);
+    assert!(x2.len() >= sh.bpr * 16);
+    let xp = x2.as_ptr();
+    let block = |w: u32, b: usize, acc: __m512| {
+        let w = w as u64;
+        let d = _mm512_cvtepi32_ps(dwords83(seq, w, idx));
+        // SAFETY: `b < bpr` and `x2` holds `bpr · 16` f32.
+        let xv = unsafe { _mm512_loadu_ps(xp.add(b * 16)) };
+        _mm512_fmadd_ps(d, _mm512_mul_ps(xv, _mm512_set1_ps(pow2(w))), acc)
+    };
+    for (yr, ws) in y.iter_mut().zip(words.chunks_exact(sh.bpr)) {
+        let (mut a0, mut a1, mut a2, mut a3) = (
+            _mm512_setzero_ps(),
+            _mm512_setzero_ps(),
+            _mm512_setzero_ps(),
+            _mm512_setzero_ps(),
+        );
+        let quads = ws.chunks_exact(4);
+        let rest = quads.remainder();
+        for (k, q) in quads.enumerate() {
+            let b = 4 * k;
+            a0 = block(q[0], b, a0);
+            a1 = block(q[1], b + 1, a1);
+            a2 = block(q[2], b + 2, a2);
+            a3 = block(q[3], b + 3, a3);
+        }
+        for (k, &w) in rest.iter().enumerate() {
+            a0 = block(w, sh.bpr - rest.len() + k, a0);
+        }
+        let s = _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));
+        *yr = (_mm512_reduce_add_ps(s) as f64 / sh.unit) as f32;
+    }
+}
+
+/// Float form, 3-bit: `x2` holds `bpr · 24` entries (each `x_i` twice).
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,bmi2")]
+pub(super) fn f32_124(sh: &Shape, seq: &[i16], words: &[u64], x2: &[f32], y: &mut [f32]) {
+    check_seq(seq);
+    for (yr, ws) in y.iter_mut().zip(words.chunks_exact(sh.bpr)) {
+        let mut acc = [_mm512_setzero_ps(); 2];
+        let mut acc8 = [_mm256_setzero_ps(); 2];
+        for (b, &w) in ws.iter().enumerate() {
+            let (lo, hi) = dwords124(seq, w);
+            let p = pow2(w);
+            let xs = _mm512_mul_ps(loadf(x2, b * 24), _mm512_set1_ps(p));
+            let xs8 = _mm256_mul_ps(loadf8(x2, b * 24 + 16), _mm256_set1_ps(p));
+            acc[b % 2] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(lo), xs, acc[b % 2]);
+            acc8[b % 2] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(hi), xs8, acc8[b % 2]);
+        }
+        let mut t = [0f32; 8];
+        // SAFETY: `t` holds 8 f32.
+        unsafe { _mm256_storeu_ps(t.as_mut_ptr(), _mm256_add_ps(acc8[0], acc8[1])) };
+        let s = _mm512_reduce_add_ps(_mm512_add_ps(acc[0], acc[1])) + t.iter().sum::<f32>();
+        *yr = (s as f64 / sh.unit) as f32;
+    }
+}
+
+/// Adds the 8 `i64` lanes of `v` to `out` as `i128`.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,bmi2")]
+fn fold(v: __m512i, out: &mut i128) {
+    let mut l = [0i64; 8];
+    // SAFETY: `l` holds 8 i64.
+    unsafe { _mm512_storeu_si512(l.as_mut_ptr() as *mut __m512i, v) };
+    *out += l.iter().map(|&a| a as i128).sum::<i128>();
+}
+
+/// `r_i` in the low dword of qword `i` (see module docs).
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,bmi2")]
+fn pair_sums(d: __m512i) -> __m512i {
+    _mm512_add_epi32(d, _mm512_srli_epi64(d, 32))
+}
+
+/// Integer form, 4-bit: `x64` holds `n` vectors of `bpr · 8` entries;
+/// `out[k · n + v]` as in the portable loop.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,bmi2")]
+pub(super) fn acc_83(
+    sh: &Shape,
+    seq: &[i16],
+    words: &[u32],
+    x64: &[i64],
+    n: usize,
+    out: &mut [i128],
+) {
+    check_seq(seq);
+    let idx = vec512(&IDX83);
+    let xlen = sh.bpr * 8;
+    let mut lanes = vec![_mm512_setzero_si512(); n];
+    for (o, ws) in out.chunks_exact_mut(n).zip(words.chunks_exact(sh.bpr)) {
+        o.fill(0);
+        for (s, seg) in ws.chunks(sh.segment).enumerate() {
+            lanes.fill(_mm512_setzero_si512());
+            for (k, &w) in seg.iter().enumerate() {
+                let (b, w) = (s * sh.segment + k, w as u64);
+                let r = pair_sums(dwords83(seq, w, idx));
+                let e = _mm_cvtsi32_si128((w >> 16) as i32 & 15);
+                for (v, l) in lanes.iter_mut().enumerate() {
+                    let prod = _mm512_mul_epi32(r, loadq(x64, v * xlen + b * 8));
+                    *l = _mm512_add_epi64(*l, _mm512_sll_epi64(prod, e));
+                }
+            }
+            for (ov, &l) in o.iter_mut().zip(&lanes) {
+                fold(l, ov);
+            }
+        }
+    }
+}
+
+/// Integer form, 3-bit: `x64` holds `n` vectors of `bpr · 12` entries.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,bmi2")]
+pub(super) fn acc_124(
+    sh: &Shape,
+    seq: &[i16],
+    words: &[u64],
+    x64: &[i64],
+    n: usize,
+    out: &mut [i128],
+) {
+    check_seq(seq);
+    let xlen = sh.bpr * 12;
+    let mut lanes = vec![(_mm512_setzero_si512(), _mm256_setzero_si256()); n];
+    for (o, ws) in out.chunks_exact_mut(n).zip(words.chunks_exact(sh.bpr)) {
+        o.fill(0);
+        for (s, seg) in ws.chunks(sh.segment).enumerate() {
+            lanes.fill((_mm512_setzero_si512(), _mm256_setzero_si256()));
+            for (k, &w) in seg.iter().enumerate() {
+                let b = s * sh.segment + k;
+                let (lo, hi) = dwords124(seq, w);
+                let (r, r4) = (
+                    pair_sums(lo),
+                    _mm256_add_epi32(hi, _mm256_srli_epi64(hi, 32)),
+                );
+                let e = _mm_cvtsi32_si128((w >> 16) as i32 & 15);
+                for (v, l) in lanes.iter_mut().enumerate() {
+                    let at = v * xlen + b * 12;
+                    let p = _mm512_mul_epi32(r, loadq(x64, at));
+                    let p4 = _mm256_mul_epi32(r4, loadq4(x64, at + 8));
+                    l.0 = _mm512_add_epi64(l.0, _mm512_sll_epi64(p, e));
+                    l.1 = _mm256_add_epi64(l.1, _mm256_sll_epi64(p4, e));
+                }
+            }
+            for (ov, &(l, l4)) in o.iter_mut().zip(&lanes) {
+                let mut t = [0i64; 4];
+                // SAFETY: `t` holds 4 i64.
+                unsafe { _mm256_storeu_si256(t.as_mut_ptr() as *mut __m256i, l4) };
+                *ov += t.iter().map(|&a| a as i128).sum::<i128>();
+                fold(l, ov);
+            }
+        }
+    }
+}
