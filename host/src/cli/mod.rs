@@ -53,8 +53,9 @@ pub fn is_embedding(name: &str) -> bool {
 /// The values of tensor `t` of `file` as f32, row-major, shape `t.shape`.
 ///
 /// Seed tensors: each row's `ceil(cols / C)` blocks are decoded with
-/// [`seedlm::Block::decode`] and the zero padding of the last block is
-/// dropped. Raw tensors: converted exactly.
+/// [`seedlm::Block::decode`], the zero padding of the last block is
+/// dropped and the tensor's exponent offset applied. Raw tensors: converted
+/// exactly.
 pub fn decode_tensor(file: &SeedFile, t: &TensorInfo) -> Result<Vec<f32>> {
     let cfg = match t.kind {
         TensorKind::Raw(_) => return Ok(file.raw_f32(t)?),
@@ -74,6 +75,7 @@ pub fn decode_tensor(file: &SeedFile, t: &TensorInfo) -> Result<Vec<f32>> {
             }
             row.copy_from_slice(&buf[..cols]);
         });
+    seedlm::magnitude::scale_up(&mut out, t.exp_offset);
     Ok(out)
 }
 
