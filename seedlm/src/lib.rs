@@ -13,6 +13,7 @@
 //!   exponent rule, decode, exact error.
 //! - [`search`]: the seed search (naive reference and the fast exact search).
 //! - [`magnitude`]: the per-tensor exponent offset.
+//! - [`gptq`]: error feedback for the calibrated search.
 //! - [`pack`]: bit packing of block words and block streams.
 //! - [`fixed`]: the fixed-point golden model of the accelerator datapath.
 //! - [`fixed_fp16`]: the golden model of the FP16 baseline engine.
@@ -27,6 +28,7 @@ pub mod container;
 pub mod error;
 pub mod fixed;
 pub mod fixed_fp16;
+pub mod gptq;
 pub mod hw;
 pub mod lfsr;
 pub mod magnitude;

@@ -78,6 +78,12 @@ impl Manifest {
         })
     }
 
+    /// The manifest with one more field (e.g. the calibration of the run).
+    pub fn with_field(mut self, key: &str, value: String) -> Manifest {
+        self.fields.insert(key.to_string(), value);
+        self
+    }
+
     /// The file text.
     fn text(&self) -> String {
         let mut t = format!("{FORMAT}\n");
