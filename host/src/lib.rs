@@ -1,6 +1,7 @@
 //! Host side of seedlm-fpga: everything between model files and the
 //! accelerator, and the library of the `seedlm` CLI.
 //!
+//! - [`calib`]: input second moments of every linear layer (`compress --calib`).
 //! - [`checkpoint`]: HF safetensors and GGUF readers (tensors as f32).
 //! - [`device`]: the `Device` trait (BAR0 registers, device memory, DMA
 //!   shell), the packer, and the backends `emu`, `verilator` and `vfio`.
@@ -11,6 +12,7 @@
 //! - [`perf`]: the CPU kernels `seedlm bench` times and the board model.
 //! - [`error`]: the crate's error type.
 
+pub mod calib;
 pub mod checkpoint;
 pub mod device;
 pub mod error;

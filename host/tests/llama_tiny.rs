@@ -298,6 +298,7 @@ fn seed_model(c: &LlamaConfig, t: &Tensors, cfg: Config, factory: &LayerFactory)
             cols: k,
             cfg,
             blocks: b.clone(),
+            exp_offset: 0,
         };
         factory.build(&format!("linear {j}"), stored).unwrap()
     })

@@ -16,6 +16,8 @@
 //! - [`block`]: one block: the basis `U(s)`, coefficient fitting with the
 //!   exponent rule, decode, exact error.
 //! - [`search`]: the seed search (naive reference and the fast exact search).
+//! - [`magnitude`]: the per-tensor exponent offset.
+//! - [`gptq`]: error feedback for the calibrated search.
 //! - [`pack`]: bit packing of block words and block streams.
 //! - [`fixed`]: the fixed-point golden model of the accelerator datapath.
 //! - [`fixed_fp16`]: the golden model of the FP16 baseline engine.
@@ -33,9 +35,11 @@ pub mod cycle;
 pub mod error;
 pub mod fixed;
 pub mod fixed_fp16;
+pub mod gptq;
 pub mod hw;
 pub mod kernel;
 pub mod lfsr;
+pub mod magnitude;
 pub mod pack;
 pub mod rtn;
 pub mod sample;

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
-use seedlm::container::{RawDtype, SeedFile, TensorKind, Writer, ALIGN, MAGIC, VERSION};
+use seedlm::container::{
+    RawDtype, SeedFile, TensorKind, Writer, ALIGN, MAGIC, MAX_EXP_OFFSET, VERSION, VERSION_MIN,
+};
 use seedlm::{Block, Config, Error};
 
 /// Expected content of one tensor of the sample file.
@@ -204,7 +206,8 @@ fn test_container_round_trip() {
     write_sample(&path, &sample);
     let f = SeedFile::open(&path).unwrap();
     assert_eq!(f.path(), path);
-    assert_eq!(f.version(), VERSION);
+    // No exponent offsets: version 1, as every earlier build wrote.
+    assert_eq!(f.version(), VERSION_MIN);
     assert_eq!(f.tensors().len(), sample.len());
     for ((name, shape, od, kind, want), t) in sample.iter().zip(f.tensors()) {
         assert_eq!(&t.name, name);
@@ -479,8 +482,8 @@ fn test_container_hostile_files_fail_fast() {
     );
     check(
         "unknown version",
-        &|b| b[8..12].copy_from_slice(&2u32.to_le_bytes()),
-        &["version 2"],
+        &|b| b[8..12].copy_from_slice(&3u32.to_le_bytes()),
+        &["version 3"],
     );
     check("bad magic", &|b| b[0] = b'X', &["magic"]);
     check("reserved", &|b| b[40] = 1, &["reserved byte 40"]);
@@ -773,4 +776,60 @@ fn test_container_open_errors_name_the_path() {
     assert!(err.to_string().contains("missing.seedlm"), "{err}");
     let (path, r) = open_bytes(dir.path(), "empty.seedlm", &[]);
     assert!(format_error(&path, r).contains("truncated"));
+}
+
+/// Writes one 2×16 seed tensor with `offset` (and a raw one) to `path`.
+fn write_scaled(path: &Path, offset: i16) -> seedlm::Result<()> {
+    let cfg = seedlm::Config::BITS4;
+    let blocks: Vec<seedlm::Block> = (1..=4)
+        .map(|s| seedlm::Block {
+            seed: s * 1000,
+            exp: -3,
+            q: [1, -2, 3, 0, 0, 0, 0, 0],
+        })
+        .collect();
+    let mut w = Writer::create(path)?;
+    w.add_seed_scaled("a", &[2, 16], "f32", cfg, offset, &blocks)?;
+    w.add_raw("b", &[1], "f32", RawDtype::F32, &1f32.to_le_bytes())?;
+    w.finish()
+}
+
+#[test]
+fn test_container_exponent_offset_round_trip_and_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    for offset in [0, 1, -100, MAX_EXP_OFFSET, -MAX_EXP_OFFSET] {
+        let path = dir.path().join(format!("o{offset}.seedlm"));
+        write_scaled(&path, offset).unwrap();
+        let f = SeedFile::open(&path).unwrap();
+        let want = if offset == 0 { VERSION_MIN } else { VERSION };
+        assert_eq!(f.version(), want, "offset {offset}");
+        assert_eq!(f.get("a").unwrap().exp_offset, offset);
+        assert_eq!(f.get("b").unwrap().exp_offset, 0);
+        assert_eq!(f.blocks(f.get("a").unwrap()).unwrap()[3].seed, 4000);
+    }
+    for bad in [MAX_EXP_OFFSET + 1, i16::MIN] {
+        let err = write_scaled(&dir.path().join("bad.seedlm"), bad).unwrap_err();
+        assert!(err.to_string().contains("exponent offset"), "{err}");
+    }
+    // A version-2 file whose stored offset is out of range, and a
+    // version-1 file relabelled as version 2 (its entries lack the field).
+    let v2 = std::fs::read(dir.path().join("o1.seedlm")).unwrap();
+    let mut b = v2.clone();
+    let table = u64::from_le_bytes(b[16..24].try_into().unwrap()) as usize;
+    // Entry 0: name length 2 + "a" + dtype length 1 + "f32" + kind 1 + config 3.
+    let at = table + 2 + 1 + 1 + 3 + 1 + 3;
+    assert_eq!(i16::from_le_bytes(b[at..at + 2].try_into().unwrap()), 1);
+    b[at..at + 2].copy_from_slice(&(MAX_EXP_OFFSET + 1).to_le_bytes());
+    reseal(&mut b);
+    let (path, r) = open_bytes(dir.path(), "range.seedlm", &b);
+    let msg = format_error(&path, r);
+    assert!(
+        msg.contains("exponent offset 151") && msg.contains(&format!("byte {}", at)),
+        "{msg}"
+    );
+    let mut b = std::fs::read(dir.path().join("o0.seedlm")).unwrap();
+    b[8..12].copy_from_slice(&2u32.to_le_bytes());
+    reseal(&mut b);
+    let (path, r) = open_bytes(dir.path(), "relabel.seedlm", &b);
+    assert!(r.is_err(), "{}", format_error(&path, r));
 }

@@ -32,7 +32,8 @@ use half::f16;
 use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 use regex::Regex;
 use seedlm::container::{RawDtype, Writer};
-use seedlm::search::Searcher;
+use seedlm::magnitude;
+use seedlm::search::{Found, Searcher};
 use seedlm::{Block, Config};
 use seedlm_host::checkpoint::{Checkpoint, Dtype, TensorMeta};
 use seedlm_host::llama::load;
@@ -113,6 +114,32 @@ fn pad_rows(w: Vec<f32>, cols: usize, c: usize) -> Vec<f32> {
     out
 }
 
+/// A tensor whose relative error is more than this many times RTN's (same
+/// bits, group 128) gets a warning.
+const WARN_RATIO: f64 = 2.0;
+
+/// A warning when the search's relative error on the (padded, scaled)
+/// weights `w`, rows of `cols`, is more than [`WARN_RATIO`] times RTN's at
+/// `bits`.
+fn quality_warning(w: &[f32], cols: usize, found: &[Found], bits: u32) -> Result<Option<String>> {
+    let signal: f64 = w.iter().map(|&x| (x as f64).powi(2)).sum();
+    if signal == 0.0 {
+        return Ok(None);
+    }
+    let seed = (found.iter().map(|f| f.err).sum::<f64>() / signal).sqrt();
+    let rtn = seedlm::rtn::quantize_dequantize(w, cols, bits)?;
+    let rtn = (w
+        .iter()
+        .zip(&rtn)
+        .map(|(&a, &b)| (a as f64 - b as f64).powi(2))
+        .sum::<f64>()
+        / signal)
+        .sqrt();
+    Ok((seed > WARN_RATIO * rtn).then(|| {
+        format!("relative error {seed:.3} is more than {WARN_RATIO}x RTN-{bits} g128's {rtn:.3}")
+    }))
+}
+
 /// The stored bytes of a raw tensor in `dtype`.
 fn raw_bytes(ck: &Checkpoint, t: &TensorMeta, dtype: RawDtype) -> Result<Vec<u8>> {
     let same = matches!(
@@ -163,7 +190,7 @@ pub fn run(args: &Args) -> Result<()> {
             continue;
         }
         match sidecar.load(&ck, i, cfg)? {
-            Saved::Blocks(_) => {
+            Saved::Blocks(..) => {
                 reused += 1;
                 continue;
             }
@@ -214,12 +241,18 @@ pub fn run(args: &Args) -> Result<()> {
                 w[at]
             );
         }
-        let w = pad_rows(w, t.shape[1], cfg.c);
+        let exp_offset = magnitude::exp_offset(&w);
+        let w = pad_rows(magnitude::scale_down(&w, exp_offset), t.shape[1], cfg.c);
         let found = pool
             .install(|| searcher.search_all(&w, &|n| bar.inc(n as u64)))
             .with_context(|| format!("failed to compress tensor '{}' of {input}", t.name))?;
         let blocks: Vec<Block> = found.iter().map(|f| f.block).collect();
-        sidecar.save(&ck, i, cfg, &blocks)?;
+        if let Some(warning) =
+            quality_warning(&w, t.shape[1].div_ceil(cfg.c) * cfg.c, &found, args.bits)?
+        {
+            bar.suspend(|| eprintln!("warning: tensor '{}': {warning}", printable(&t.name)));
+        }
+        sidecar.save(&ck, i, cfg, exp_offset, &blocks)?;
         done += blocks.len();
         if log_lines {
             let rate = done as f64 / start.elapsed().as_secs_f64();
@@ -241,14 +274,16 @@ pub fn run(args: &Args) -> Result<()> {
         let ctx = || format!("failed to write tensor '{}' to {out}", t.name);
         match *plan {
             Plan::Seed => {
-                let Saved::Blocks(blocks) = sidecar.load(&ck, i, cfg).with_context(ctx)? else {
+                let Saved::Blocks(blocks, exp_offset) =
+                    sidecar.load(&ck, i, cfg).with_context(ctx)?
+                else {
                     bail!(
                         "{}: the saved blocks of tensor '{}' are gone",
                         sidecar.dir().display(),
                         t.name
                     );
                 };
-                wr.add_seed(&t.name, &t.shape, t.dtype.name(), cfg, &blocks)
+                wr.add_seed_scaled(&t.name, &t.shape, t.dtype.name(), cfg, exp_offset, &blocks)
                     .with_context(ctx)?;
             }
             Plan::Raw(dtype) => {
@@ -293,6 +328,35 @@ pub fn run(args: &Args) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn test_quality_warning_compares_with_rtn() {
+        let w: Vec<f32> = (0..256)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0)
+            .collect();
+        let rtn = seedlm::rtn::quantize_dequantize(&w, 128, 4).unwrap();
+        let rtn_err: f64 = w
+            .iter()
+            .zip(&rtn)
+            .map(|(a, b)| (*a as f64 - *b as f64).powi(2))
+            .sum();
+        let found = |total: f64| {
+            vec![
+                Found {
+                    block: Block::default(),
+                    err: total / 32.0,
+                };
+                32
+            ]
+        };
+        assert_eq!(quality_warning(&w, 128, &found(rtn_err), 4).unwrap(), None);
+        // Relative error is a square root: 5x the squared error is 2.24x.
+        let msg = quality_warning(&w, 128, &found(5.0 * rtn_err), 4)
+            .unwrap()
+            .unwrap();
+        assert!(msg.contains("RTN-4"), "{msg}");
+        assert_eq!(quality_warning(&[0.0; 8], 8, &found(0.0), 4).unwrap(), None);
+    }
 
     #[test]
     fn test_pad_rows_zero_pads_each_row() {

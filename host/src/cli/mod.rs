@@ -52,7 +52,7 @@ pub fn is_embedding(name: &str) -> bool {
 ///
 /// Seed tensors: the weights of [`seedlm::Block::decode`], by
 /// [`seedlm::kernel::SeedMatrix::decode`] (the zero padding of each row's
-/// last block dropped). Raw tensors: converted exactly.
+/// last block dropped), times `2^exp_offset`. Raw tensors: converted exactly.
 pub fn decode_tensor(file: &SeedFile, t: &TensorInfo) -> Result<Vec<f32>> {
     let cfg = match t.kind {
         TensorKind::Raw(_) => return Ok(file.raw_f32(t)?),
@@ -66,7 +66,9 @@ pub fn decode_tensor(file: &SeedFile, t: &TensorInfo) -> Result<Vec<f32>> {
         blocks: &blocks,
     })
     .with_context(|| format!("tensor '{}'", printable(&t.name)))?;
-    Ok(m.decode())
+    let mut out = m.decode();
+    seedlm::magnitude::scale_up(&mut out, t.exp_offset);
+    Ok(out)
 }
 
 /// A plain-text table: the first column left-aligned, the others right.

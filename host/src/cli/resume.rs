@@ -78,6 +78,12 @@ impl Manifest {
         })
     }
 
+    /// The manifest with one more field (e.g. the calibration of the run).
+    pub fn with_field(mut self, key: &str, value: String) -> Manifest {
+        self.fields.insert(key.to_string(), value);
+        self
+    }
+
     /// The file text.
     fn text(&self) -> String {
         let mut t = format!("{FORMAT}\n");
@@ -230,8 +236,8 @@ pub enum Saved {
     Missing,
     /// A part that does not belong to this tensor, and why.
     Stale(String),
-    /// The blocks of a part that does.
-    Blocks(Vec<Block>),
+    /// The blocks of a part that does, and the tensor's exponent offset.
+    Blocks(Vec<Block>, i16),
 }
 
 /// An open, locked sidecar.
@@ -366,16 +372,24 @@ impl Sidecar {
         if saved.as_deref() != Some(self.digest(ck, i)?.as_bytes()) {
             return stale("saved from other input bytes (its digest differs)");
         }
-        Ok(Saved::Blocks(file.blocks(info)?))
+        Ok(Saved::Blocks(file.blocks(info)?, info.exp_offset))
     }
 
-    /// Saves the blocks of tensor `i` of `ck`, searched with `cfg`.
-    pub fn save(&mut self, ck: &Checkpoint, i: usize, cfg: Config, blocks: &[Block]) -> Result<()> {
+    /// Saves the blocks of tensor `i` of `ck`, searched with `cfg` after
+    /// scaling by `2^-exp_offset`.
+    pub fn save(
+        &mut self,
+        ck: &Checkpoint,
+        i: usize,
+        cfg: Config,
+        exp_offset: i16,
+        blocks: &[Block],
+    ) -> Result<()> {
         let t = &ck.tensors()[i];
         let digest = self.digest(ck, i)?;
         let path = self.part_path(i);
         let mut wr = Writer::create(&path)?;
-        wr.add_seed(&t.name, &t.shape, t.dtype.name(), cfg, blocks)?;
+        wr.add_seed_scaled(&t.name, &t.shape, t.dtype.name(), cfg, exp_offset, blocks)?;
         wr.add_raw(
             DIGEST,
             &[digest.len()],

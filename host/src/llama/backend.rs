@@ -194,6 +194,39 @@ impl Linear for DeviceLinear {
     }
 }
 
+/// A layer whose outputs are its inner layer's times `2^offset` (a seed
+/// tensor's exponent offset, applied with the activation scale on the host).
+pub struct Scaled {
+    inner: Box<dyn Linear>,
+    offset: i16,
+}
+
+impl Linear for Scaled {
+    fn rows(&self) -> usize {
+        self.inner.rows()
+    }
+
+    fn cols(&self) -> usize {
+        self.inner.cols()
+    }
+
+    fn forward(&self, x: &[f32], y: &mut [f32]) -> Result<()> {
+        self.inner.forward(x, y)?;
+        seedlm::magnitude::scale_up(y, self.offset);
+        Ok(())
+    }
+
+    fn forward_batch(&self, x: &[f32], n: usize, y: &mut [f32]) -> Result<()> {
+        self.inner.forward_batch(x, n, y)?;
+        seedlm::magnitude::scale_up(y, self.offset);
+        Ok(())
+    }
+
+    fn weight_bytes(&self) -> usize {
+        self.inner.weight_bytes()
+    }
+}
+
 /// Builds layers for one backend, sharing, for a device backend, one
 /// engine.
 pub struct LayerFactory {
@@ -244,27 +277,54 @@ impl LayerFactory {
         &self.backend
     }
 
-    /// The layer called `name` for this backend.
+    /// The layer called `name` for this backend. A seed layer with an
+    /// exponent offset is built from its blocks as stored and its outputs
+    /// are scaled by `2^offset` ([`Scaled`]): the engine does not change.
     pub fn build(&self, name: &str, stored: StoredLinear) -> Result<Box<dyn Linear>> {
+        let stored = match stored {
+            StoredLinear::Seed {
+                rows,
+                cols,
+                cfg,
+                blocks,
+                exp_offset,
+            } if exp_offset != 0 => {
+                let inner = self.build(
+                    name,
+                    StoredLinear::Seed {
+                        rows,
+                        cols,
+                        cfg,
+                        blocks,
+                        exp_offset: 0,
+                    },
+                )?;
+                return Ok(Box::new(Scaled {
+                    inner,
+                    offset: exp_offset,
+                }));
+            }
+            s => s,
+        };
         let named = |e: Error| e.context(format!("layer '{name}'"));
         match (&self.backend, stored) {
             (Backend::Dense, StoredLinear::Dense { rows, cols, w }) => {
                 Ok(Box::new(DenseLinear::new(rows, cols, w).map_err(named)?))
             }
-            (Backend::Dense, StoredLinear::Seed { rows, cols, cfg, blocks }) => Ok(Box::new(
+            (Backend::Dense, StoredLinear::Seed { rows, cols, cfg, blocks, .. }) => Ok(Box::new(
                 DenseLinear::new(rows, cols, decode_blocks(rows, cols, &cfg, &blocks).map_err(named)?)
                     .map_err(named)?,
             )),
             (Backend::Rtn(bits), StoredLinear::Dense { rows, cols, w }) => {
                 Ok(Box::new(DenseLinear::rtn(rows, cols, &w, *bits).map_err(named)?))
             }
-            (Backend::Cpu, StoredLinear::Seed { rows, cols, cfg, blocks }) => Ok(Box::new(
+            (Backend::Cpu, StoredLinear::Seed { rows, cols, cfg, blocks, .. }) => Ok(Box::new(
                 SeedCpuLinear::new(rows, cols, cfg, &blocks).map_err(named)?,
             )),
-            (Backend::Golden, StoredLinear::Seed { rows, cols, cfg, blocks }) => Ok(Box::new(
+            (Backend::Golden, StoredLinear::Seed { rows, cols, cfg, blocks, .. }) => Ok(Box::new(
                 GoldenLinear::new(rows, cols, cfg, &blocks).map_err(named)?,
             )),
-            (Backend::Device(spec), StoredLinear::Seed { rows, cols, cfg, blocks }) => {
+            (Backend::Device(spec), StoredLinear::Seed { rows, cols, cfg, blocks, .. }) => {
                 let engine = self.engine(spec, &cfg)?;
                 Ok(Box::new(
                     DeviceLinear::new(engine, rows, cols, cfg, &blocks).map_err(named)?,
@@ -299,5 +359,41 @@ mod tests {
             assert_eq!(b.to_string().parse::<Backend>().unwrap(), b);
         }
         assert!("gpu".parse::<Backend>().is_err());
+    }
+
+    #[test]
+    fn test_exponent_offset_scales_every_backend_exactly() {
+        let cfg = Config::BITS4;
+        let (rows, cols) = (5usize, 20usize);
+        let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(3);
+        let blocks = seedlm::sample::random_blocks(&cfg, rows * cols.div_ceil(cfg.c), &mut rng);
+        let x: Vec<f32> = (0..2 * cols).map(|i| (i as f32 * 0.37).sin()).collect();
+        let stored = |exp_offset| StoredLinear::Seed {
+            rows,
+            cols,
+            cfg,
+            blocks: blocks.clone(),
+            exp_offset,
+        };
+        for backend in [Backend::Dense, Backend::Cpu, Backend::Golden] {
+            let f = LayerFactory::new(backend.clone());
+            let mut y0 = vec![0f32; 2 * rows];
+            f.build("l", stored(0))
+                .unwrap()
+                .forward_batch(&x, 2, &mut y0)
+                .unwrap();
+            for o in [3i16, -70] {
+                let mut y = vec![0f32; 2 * rows];
+                f.build("l", stored(o))
+                    .unwrap()
+                    .forward_batch(&x, 2, &mut y)
+                    .unwrap();
+                let want: Vec<f32> = y0
+                    .iter()
+                    .map(|v| (*v as f64 * (o as f64).exp2()) as f32)
+                    .collect();
+                assert_eq!(y, want, "{backend} offset {o}");
+            }
+        }
     }
 }

@@ -41,6 +41,9 @@ pub enum StoredLinear {
         cfg: Config,
         /// `rows · ceil(cols / C)` blocks, row-major.
         blocks: Vec<Block>,
+        /// The weights are the decoded blocks times `2^exp_offset`
+        /// ([`seedlm::magnitude`]); 0 for most tensors.
+        exp_offset: i16,
     },
 }
 
@@ -188,8 +191,13 @@ impl WeightFile {
                             cols,
                             cfg,
                             blocks,
-                        } => decode_blocks(rows, cols, &cfg, &blocks)
-                            .map_err(|e| e.context(format!("tensor '{name}'"))),
+                            exp_offset,
+                        } => {
+                            let mut w = decode_blocks(rows, cols, &cfg, &blocks)
+                                .map_err(|e| e.context(format!("tensor '{name}'")))?;
+                            seedlm::magnitude::scale_up(&mut w, exp_offset);
+                            Ok(w)
+                        }
                     },
                 }
             }
@@ -208,6 +216,7 @@ impl WeightFile {
                     cols,
                     cfg,
                     blocks,
+                    exp_offset: t.exp_offset,
                 });
             }
         }

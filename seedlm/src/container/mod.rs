@@ -23,7 +23,7 @@
 //! | offset | type     | field                                                 |
 //! |--------|----------|-------------------------------------------------------|
 //! | 0      | `[u8;8]` | magic `b"SEEDLM\0\x1a"`                               |
-//! | 8      | `u32`    | version, `1`                                          |
+//! | 8      | `u32`    | version, `1` or `2` (see below)                       |
 //! | 12     | `u32`    | tensor count                                          |
 //! | 16     | `u64`    | table offset: a multiple of 64, at least 64           |
 //! | 24     | `u64`    | table length L in bytes; offset + L = file length     |
@@ -41,11 +41,19 @@
 //! | D            | ASCII     | original dtype (`"bf16"`, `"q4_1"`, ...), graphic characters |
 //! | 1            | `u8`      | kind: `1` = seed blocks, `2` = raw             |
 //! | 3            | `[u8;3]`  | seed: `C, P, K` (a valid [`Config`]); raw: dtype code (`0` f32, `1` f16, `2` bf16, `3` u8), `0`, `0` |
+//! | 2            | `i16`     | version 2, seed entries only: exponent offset `o`, `|o| <=` [`MAX_EXP_OFFSET`] |
 //! | 1            | `u8`      | ndim, `1..=8`                                  |
 //! | 8·ndim       | `[u64]`   | dims, outermost first, each at least 1, product fits `usize` |
 //! | 8            | `u64`     | payload offset                                 |
 //! | 8            | `u64`     | payload length                                 |
 //! | 4            | `u32`     | CRC-32 of the payload                          |
+//!
+//! **Versions.** Version 2 adds the exponent offset of seed tensors: the
+//! tensor's weights are its decoded blocks times `2^o` (see
+//! [`crate::magnitude`]). Version-1 files have no such field and mean `o = 0`.
+//! The writer writes version 1 when every offset is 0 (so such files are
+//! byte-identical to earlier builds' and readable by them), version 2
+//! otherwise; the reader takes both.
 //!
 //! An entry is at least [`MIN_ENTRY_LEN`] bytes, so the tensor count is at
 //! most `L / 38`; the table must end exactly after the last entry.
@@ -77,11 +85,16 @@ pub use reader::SeedFile;
 pub use writer::{temp_beside, Writer};
 
 use crate::config::Config;
+pub use crate::magnitude::MAX_EXP_OFFSET;
 
 /// File magic, bytes 0..8.
 pub const MAGIC: [u8; 8] = *b"SEEDLM\0\x1a";
-/// The format version this build writes and reads.
-pub const VERSION: u32 = 1;
+/// The newest format version, which this build writes when a seed tensor has
+/// a nonzero exponent offset.
+pub const VERSION: u32 = 2;
+/// The oldest format version this build reads (and writes when every offset
+/// is zero).
+pub const VERSION_MIN: u32 = 1;
 /// Header length in bytes; the first payload starts here.
 pub const HEADER_LEN: usize = 64;
 /// Alignment of every payload and of the table, in bytes.
@@ -190,6 +203,9 @@ pub struct TensorInfo {
     pub len: u64,
     /// CRC-32 of the payload.
     pub crc32: u32,
+    /// Seed tensors: the weights are the decoded blocks times
+    /// `2^exp_offset` (0 in version-1 files). Always 0 for raw tensors.
+    pub exp_offset: i16,
 }
 
 impl TensorInfo {

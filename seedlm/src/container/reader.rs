@@ -17,8 +17,8 @@ use memmap2::Mmap;
 
 use super::{
     align_up, check_dtype_name, check_shape, payload_len, RawDtype, TensorInfo, TensorKind,
-    HEADER_CRC_AT, HEADER_LEN, KIND_RAW, KIND_SEED, MAGIC, MAX_NDIM, MIN_ENTRY_LEN, RESERVED_LEN,
-    VERSION,
+    HEADER_CRC_AT, HEADER_LEN, KIND_RAW, KIND_SEED, MAGIC, MAX_EXP_OFFSET, MAX_NDIM, MIN_ENTRY_LEN,
+    RESERVED_LEN, VERSION, VERSION_MIN,
 };
 use crate::block::Block;
 use crate::config::Config;
@@ -209,9 +209,10 @@ fn parse(bytes: &[u8]) -> std::result::Result<Parsed, String> {
         ));
     }
     let version = h.u32(who, "version")?;
-    if version != VERSION {
+    if !(VERSION_MIN..=VERSION).contains(&version) {
         return Err(format!(
-            "unsupported format version {version} at byte 8 (this build reads version {VERSION})"
+            "unsupported format version {version} at byte 8 (this build reads versions \
+             {VERSION_MIN} to {VERSION})"
         ));
     }
     let count = h.u32(who, "tensor count")?;
@@ -267,7 +268,7 @@ fn parse(bytes: &[u8]) -> std::result::Result<Parsed, String> {
     let mut tensors = Vec::with_capacity(count as usize);
     let mut index = HashMap::with_capacity(count as usize);
     for i in 0..count as usize {
-        let t = parse_entry(&mut c, base, i)?;
+        let t = parse_entry(&mut c, base, i, version)?;
         if let Some(j) = index.insert(t.name.clone(), i) {
             return Err(format!(
                 "tensor #{i} '{}': duplicate name (also tensor #{j})",
@@ -295,9 +296,15 @@ fn parse(bytes: &[u8]) -> std::result::Result<Parsed, String> {
     Ok((version, tensors, index))
 }
 
-/// Reads one table entry at `c` (field by field, as in the module docs);
-/// `base` is the file offset of the table, `i` the entry index.
-fn parse_entry(c: &mut Cursor, base: u64, i: usize) -> std::result::Result<TensorInfo, String> {
+/// Reads one table entry of a file of `version` at `c` (field by field, as
+/// in the module docs); `base` is the file offset of the table, `i` the
+/// entry index.
+fn parse_entry(
+    c: &mut Cursor,
+    base: u64,
+    i: usize,
+    version: u32,
+) -> std::result::Result<TensorInfo, String> {
     let mut who = format!("tensor #{i}");
     let at = |c: &Cursor| base + c.pos as u64;
 
@@ -323,6 +330,7 @@ fn parse_entry(c: &mut Cursor, base: u64, i: usize) -> std::result::Result<Tenso
     let kind_at = at(c);
     let kind = c.u8(&who, "kind")?;
     let a = c.take(3, &who, "kind parameters")?;
+    let mut exp_offset = 0;
     let kind = match kind {
         KIND_SEED => {
             let cfg = Config {
@@ -332,6 +340,16 @@ fn parse_entry(c: &mut Cursor, base: u64, i: usize) -> std::result::Result<Tenso
             };
             cfg.validate()
                 .map_err(|e| format!("{who}: config at byte {}: {e}", kind_at + 1))?;
+            if version >= 2 {
+                let b = c.take(2, &who, "exponent offset")?;
+                exp_offset = LE::read_i16(b);
+                if exp_offset.unsigned_abs() > MAX_EXP_OFFSET as u16 {
+                    return Err(format!(
+                        "{who}: exponent offset {exp_offset} at byte {} is outside ±{MAX_EXP_OFFSET}",
+                        kind_at + 4
+                    ));
+                }
+            }
             TensorKind::Seed(cfg)
         }
         KIND_RAW => {
@@ -390,6 +408,7 @@ fn parse_entry(c: &mut Cursor, base: u64, i: usize) -> std::result::Result<Tenso
         offset,
         len,
         crc32,
+        exp_offset,
     })
 }
 

@@ -17,7 +17,8 @@ use tempfile::NamedTempFile;
 
 use super::{
     align_up, check_dtype_name, check_name, check_shape, payload_len, RawDtype, TensorInfo,
-    TensorKind, HEADER_LEN, KIND_RAW, KIND_SEED, MAGIC, RESERVED_LEN, VERSION,
+    TensorKind, HEADER_LEN, KIND_RAW, KIND_SEED, MAGIC, MAX_EXP_OFFSET, RESERVED_LEN, VERSION,
+    VERSION_MIN,
 };
 use crate::block::Block;
 use crate::config::{Config, EXP_MAX, EXP_MIN, Q_MAX, Q_MIN};
@@ -101,8 +102,28 @@ impl Writer {
         cfg: Config,
         blocks: &[Block],
     ) -> Result<()> {
+        self.add_seed_scaled(name, shape, orig_dtype, cfg, 0, blocks)
+    }
+
+    /// [`Writer::add_seed`] for a tensor whose weights are the decoded blocks
+    /// times `2^exp_offset` (`|exp_offset| <=` [`MAX_EXP_OFFSET`]); a nonzero
+    /// offset makes the file version 2.
+    pub fn add_seed_scaled(
+        &mut self,
+        name: &str,
+        shape: &[usize],
+        orig_dtype: &str,
+        cfg: Config,
+        exp_offset: i16,
+        blocks: &[Block],
+    ) -> Result<()> {
         let bad = |why: String| Error::InvalidInput(format!("tensor '{name}': {why}"));
         cfg.validate().map_err(|e| bad(e.to_string()))?;
+        if exp_offset.unsigned_abs() > MAX_EXP_OFFSET as u16 {
+            return Err(bad(format!(
+                "exponent offset {exp_offset} is outside ±{MAX_EXP_OFFSET}"
+            )));
+        }
         let kind = TensorKind::Seed(cfg);
         let len = self.check(name, shape, orig_dtype, kind)?;
         let rows: usize = shape[..shape.len() - 1].iter().product();
@@ -123,7 +144,9 @@ impl Writer {
         }
         let payload = pack::pack_blocks(&cfg, blocks);
         debug_assert_eq!(payload.len() as u64, len);
-        self.append(name, shape, orig_dtype, kind, &payload)
+        self.append(name, shape, orig_dtype, kind, &payload)?;
+        self.tensors.last_mut().expect("just appended").exp_offset = exp_offset;
+        Ok(())
     }
 
     /// Adds a raw tensor: `bytes` holds `product(shape)` little-endian
@@ -159,15 +182,20 @@ impl Writer {
         }
         self.pad()?;
         let table_offset = self.pos;
+        let version = if self.tensors.iter().all(|t| t.exp_offset == 0) {
+            VERSION_MIN
+        } else {
+            VERSION
+        };
         let mut table = Vec::new();
         for t in &self.tensors {
-            encode_entry(t, &mut table).map_err(|e| io_error("encode", &self.path, e))?;
+            encode_entry(t, version, &mut table).map_err(|e| io_error("encode", &self.path, e))?;
         }
         self.write(&table)?;
         let count = u32::try_from(self.tensors.len()).map_err(|_| {
             Error::InvalidInput(format!("{} tensors: too many", self.tensors.len()))
         })?;
-        let header = encode_header(count, table_offset, &table)
+        let header = encode_header(version, count, table_offset, &table)
             .map_err(|e| io_error("encode", &self.path, e))?;
         let path = self.path;
         let mut tmp = self
@@ -232,6 +260,7 @@ impl Writer {
             offset,
             len: payload.len() as u64,
             crc32: crc32fast::hash(payload),
+            exp_offset: 0,
         });
         self.names.insert(name.to_owned());
         Ok(())
@@ -264,8 +293,9 @@ fn block_is_valid(cfg: &Config, b: &Block) -> bool {
         && b.q[cfg.p..].iter().all(|&q| q == 0)
 }
 
-/// Appends one table entry (see the module docs, field by field).
-fn encode_entry(t: &TensorInfo, out: &mut Vec<u8>) -> io::Result<()> {
+/// Appends one table entry of a file of `version` (see the module docs,
+/// field by field).
+fn encode_entry(t: &TensorInfo, version: u32, out: &mut Vec<u8>) -> io::Result<()> {
     out.write_u16::<LE>(t.name.len() as u16)?;
     out.write_all(t.name.as_bytes())?;
     out.write_u8(t.orig_dtype.len() as u8)?;
@@ -274,6 +304,9 @@ fn encode_entry(t: &TensorInfo, out: &mut Vec<u8>) -> io::Result<()> {
         TensorKind::Seed(cfg) => {
             out.write_u8(KIND_SEED)?;
             out.write_all(&[cfg.c as u8, cfg.p as u8, cfg.k as u8])?;
+            if version >= 2 {
+                out.write_i16::<LE>(t.exp_offset)?;
+            }
         }
         TensorKind::Raw(dtype) => {
             out.write_u8(KIND_RAW)?;
@@ -290,10 +323,10 @@ fn encode_entry(t: &TensorInfo, out: &mut Vec<u8>) -> io::Result<()> {
 }
 
 /// The 64-byte header (see the module docs, field by field).
-fn encode_header(count: u32, table_offset: u64, table: &[u8]) -> io::Result<Vec<u8>> {
+fn encode_header(version: u32, count: u32, table_offset: u64, table: &[u8]) -> io::Result<Vec<u8>> {
     let mut h = Vec::with_capacity(HEADER_LEN);
     h.write_all(&MAGIC)?;
-    h.write_u32::<LE>(VERSION)?;
+    h.write_u32::<LE>(version)?;
     h.write_u32::<LE>(count)?;
     h.write_u64::<LE>(table_offset)?;
     h.write_u64::<LE>(table.len() as u64)?;

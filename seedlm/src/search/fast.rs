@@ -38,6 +38,7 @@
 //! `(12, 4)` (any K); other shapes fall back to the naive search.
 
 use super::kernel::{self, any_negative, Isa, Lanes, Pass, Visit, LANES, QUAD_ROWS};
+use super::weighted::{Metric, Weighted};
 use super::{zero_block, Found, Searcher};
 use crate::config::{Config, MAX_C, MAX_P};
 
@@ -110,10 +111,35 @@ impl Fast {
             (12, 4) => Shape::C12P4,
             _ => return None,
         };
-        Some(Self::build(shape, Isa::detect(), cfg, centred))
+        Some(Self::build(shape, Isa::detect(), cfg, centred, None))
     }
 
-    fn build(shape: Shape, isa: Isa, cfg: &Config, centred: &[i32]) -> Fast {
+    /// The tables of the weighted search for `metric` ([`super::weighted`]):
+    /// the window columns are transformed by `Aᵀ` before they are factored,
+    /// so the pass bounds `||Aᵀw||² - bᵀG⁻¹b` with `G = UᵀMU`, given the
+    /// block `Mw`. `None` without a specialised kernel.
+    pub(crate) fn new_weighted(cfg: &Config, centred: &[i32], metric: &Metric) -> Option<Fast> {
+        let shape = match (cfg.c, cfg.p) {
+            (8, 3) => Shape::C8P3,
+            (12, 4) => Shape::C12P4,
+            _ => return None,
+        };
+        Some(Self::build(
+            shape,
+            Isa::detect(),
+            cfg,
+            centred,
+            Some(metric),
+        ))
+    }
+
+    fn build(
+        shape: Shape,
+        isa: Isa,
+        cfg: &Config,
+        centred: &[i32],
+        metric: Option<&Metric>,
+    ) -> Fast {
         let (c, p) = (cfg.c, cfg.p);
         let n = cfg.num_seeds() as usize;
         let unit = cfg.unit();
@@ -145,6 +171,9 @@ impl Fast {
                 for (i, x) in col.iter_mut().enumerate().take(c) {
                     *x = centred[first + 1 + j + i * p] as f64 / unit;
                 }
+                if let Some(m) = metric {
+                    *col = m.at(&col[..c]);
+                }
             }
             for (seed, own) in [(0, 0), (1, p)] {
                 // Column order [1..P-1, own]: the first P-1 rows of the factor
@@ -152,7 +181,11 @@ impl Fast {
                 let mut cols = [[0f64; MAX_C]; MAX_P];
                 cols[..p - 1].copy_from_slice(&ext[1..p]);
                 cols[p - 1] = ext[own];
-                if let Some(l) = factor(&cols, c, p) {
+                let l = match metric {
+                    None => factor(&cols, c, p),
+                    Some(m) => factor_with(&cols, c, p, Limit::Trace(LINV_MAX / m.lmax())),
+                };
+                if let Some(l) = l {
                     let mut at = 0;
                     for (j, row) in l.iter().enumerate().take(p - 1) {
                         for &x in &row[..=j] {
@@ -203,19 +236,35 @@ impl Fast {
     /// Searches up to 8 blocks (`blocks[k]` has `C` weights) into `out[k]`.
     pub(crate) fn search_batch(&self, s: &Searcher, blocks: &[&[f32]], out: &mut [Found]) {
         match self.shape {
-            Shape::C8P3 => self.batch::<8, 3, 9, 2>(s, blocks, out),
-            Shape::C12P4 => self.batch::<12, 4, 14, 3>(s, blocks, out),
+            Shape::C8P3 => self.batch::<8, 3, 9, 2>(s, None, blocks, out),
+            Shape::C12P4 => self.batch::<12, 4, 14, 3>(s, None, blocks, out),
+        }
+    }
+
+    /// [`Fast::search_batch`] for the weighted search `wt` (whose tables
+    /// these are).
+    pub(crate) fn search_batch_weighted(
+        &self,
+        s: &Searcher,
+        wt: &Weighted,
+        blocks: &[&[f32]],
+        out: &mut [Found],
+    ) {
+        match self.shape {
+            Shape::C8P3 => self.batch::<8, 3, 9, 2>(s, Some(wt), blocks, out),
+            Shape::C12P4 => self.batch::<12, 4, 14, 3>(s, Some(wt), blocks, out),
         }
     }
 
     fn batch<const C: usize, const P: usize, const W: usize, const G: usize>(
         &self,
         s: &Searcher,
+        wt: Option<&Weighted>,
         blocks: &[&[f32]],
         out: &mut [Found],
     ) {
         assert!(blocks.len() <= LANES && out.len() == blocks.len());
-        let mut b = Batch::<C>::new(blocks);
+        let mut b = Batch::<C>::new(blocks, wt);
         let w32 = b.w32;
         let live = b.active();
         let delta = b.delta(self.unit);
@@ -248,7 +297,7 @@ impl Fast {
             thr[l] = b.threshold(l);
         }
         let mut bounds = Vec::with_capacity(self.ill_pos.len());
-        kernel::ortho_bounds::<C, P>(self.isa, &self.ill_q, &b.wn, &b.ww, &mut bounds);
+        kernel::ortho_bounds::<C, P>(self.isa, &self.ill_q, &b.zn, &b.ww, &mut bounds);
         for (&pos, r) in self.ill_pos.iter().zip(&bounds) {
             for &l in &live {
                 if r[l] <= thr[l] {
@@ -307,6 +356,13 @@ impl Fast {
             b.fit_sorted(s, l, &mut cands[l]);
         }
         out.copy_from_slice(&b.best[..blocks.len()]);
+        if let Some(wt) = wt {
+            for (l, o) in out.iter_mut().enumerate() {
+                if b.degenerate[l] {
+                    *o = wt.search_naive(s, blocks[l]);
+                }
+            }
+        }
     }
 }
 
@@ -374,33 +430,44 @@ impl Visit for CollectAll {
 }
 
 /// The state of one batch of up to 8 blocks.
-struct Batch<const C: usize> {
+struct Batch<'a, const C: usize> {
+    /// The weighted search, or `None` for the plain error.
+    wt: Option<&'a Weighted>,
     /// Number of blocks in the batch.
     len: usize,
     /// Lane is a nonzero block (zero blocks and padding lanes are idle).
     live: [bool; LANES],
+    /// Lane is a nonzero block with `||Aᵀw||²` zero or subnormal (idle in
+    /// the pass, searched naively).
+    degenerate: [bool; LANES],
     /// The blocks as given, f64.
     w64: [[f64; MAX_C]; LANES],
-    /// Normalised blocks, `w · 2^k` per lane (exact), lane-major, f64.
+    /// What the pass correlates with the basis, normalised: `w · 2^k` per
+    /// lane (exact), or `Mw · 2^k` when weighted; lane-major, f64.
     wn: [[f64; LANES]; C],
     /// The same as f32, for the pass.
     w32: [Lanes; C],
+    /// What the f64 bound projects: `wn`, or `Aᵀw · 2^k` when weighted.
+    zn: [[f64; LANES]; C],
     /// `4^k` per lane: normalised error = error · `scale2`.
     scale2: [f64; LANES],
-    /// Normalised `||w||²`, in `[0.5, 2]`.
+    /// Normalised `||w||²` (or `||Aᵀw||²`), in `[0.5, 2]`.
     ww: [f64; LANES],
     /// Best exact result so far.
     best: [Found; LANES],
 }
 
-impl<const C: usize> Batch<C> {
-    fn new(blocks: &[&[f32]]) -> Batch<C> {
+impl<'a, const C: usize> Batch<'a, C> {
+    fn new(blocks: &[&[f32]], wt: Option<&'a Weighted>) -> Batch<'a, C> {
         let mut b = Batch {
+            wt,
             len: blocks.len(),
             live: [false; LANES],
+            degenerate: [false; LANES],
             w64: [[0.0; MAX_C]; LANES],
             wn: [[0.0; LANES]; C],
             w32: [[0.0; LANES]; C],
+            zn: [[0.0; LANES]; C],
             scale2: [1.0; LANES],
             ww: [0.0; LANES],
             best: [zero_block(); LANES],
@@ -410,18 +477,33 @@ impl<const C: usize> Batch<C> {
             for (o, &x) in b.w64[l].iter_mut().zip(w.iter()) {
                 *o = x as f64;
             }
-            let ss: f64 = b.w64[l].iter().map(|x| x * x).sum();
-            if ss == 0.0 {
+            if b.w64[l].iter().all(|&x| x == 0.0) {
                 continue;
             }
-            // 2^k with ||w · 2^k||² ∈ [0.5, 2]; both scalings are exact.
+            // The pass's vector and the projected one: w and w, or Mw and Aᵀw.
+            let (v, z) = match wt {
+                None => (b.w64[l], b.w64[l]),
+                Some(wt) => {
+                    let z = wt.metric().at(&b.w64[l][..C]);
+                    (wt.metric().a(&z[..C]), z)
+                }
+            };
+            let ss: f64 = z[..C].iter().map(|x| x * x).sum();
+            if !ss.is_normal() {
+                // A nonzero block a singular metric does not see (or one
+                // whose error underflows): left to the naive search.
+                b.degenerate[l] = true;
+                continue;
+            }
+            // 2^k with ||z · 2^k||² ∈ [0.5, 2]; both scalings are exact.
             let k = (-0.5 * ss.log2()).round() as i32;
             let scale = 2f64.powi(k);
             b.scale2[l] = scale * scale;
             b.ww[l] = ss * b.scale2[l];
             for i in 0..C {
-                b.wn[i][l] = b.w64[l][i] * scale;
+                b.wn[i][l] = v[i] * scale;
                 b.w32[i][l] = b.wn[i][l] as f32;
+                b.zn[i][l] = z[i] * scale;
             }
             b.live[l] = true;
             b.best[l].err = f64::INFINITY;
@@ -442,7 +524,10 @@ impl<const C: usize> Batch<C> {
     /// Fits position `pos` for lane `l` and keeps it if it beats the best
     /// (lower error, or equal error and lower seed).
     fn offer(&mut self, s: &Searcher, l: usize, pos: usize) {
-        let f = s.fit_position(&self.w64[l], pos);
+        let f = match self.wt {
+            None => s.fit_position(&self.w64[l], pos),
+            Some(wt) => wt.fit_position(s, &self.w64[l], pos),
+        };
         let best = &mut self.best[l];
         if f.err < best.err || (f.err == best.err && f.block.seed < best.block.seed) {
             *best = f;
@@ -491,19 +576,40 @@ impl<const C: usize> Batch<C> {
     }
 }
 
+/// Which windows the f32 pass bounds (the others are ill).
+#[derive(Clone, Copy, Debug)]
+enum Limit {
+    /// `cond(G) <= COND_MAX` (the plain search).
+    Cond,
+    /// `tr(G⁻¹) = ||L⁻¹||_F² <=` this (the weighted search: `LINV_MAX / λ`,
+    /// `λ` a bound on the metric's largest eigenvalue), which bounds the
+    /// amplification of the pass's f32 errors as `cond` does in the plain
+    /// search, without an eigenvalue computation per window.
+    Trace(f64),
+}
+
+/// Largest `tr(G⁻¹)` of a window the weighted pass bounds, times the metric's
+/// largest eigenvalue: the largest `tr(G⁻¹)` among the plain search's
+/// windows with `cond(G) <= COND_MAX` is 405 at K = 16, C = 8 (40 at C = 12;
+/// `test_linv_max_covers_the_plain_windows`), so the weighted pass amplifies
+/// f32 errors no more than the plain one does.
+pub const LINV_MAX: f64 = 450.0;
+
 /// Cholesky of the Gram matrix of `cols` (`P` columns of length `C`) and its
-/// inverse factor, or `None` (an ill window) when `cond(G) > COND_MAX` or `G`
-/// is not numerically positive definite.
-fn factor(cols: &[[f64; MAX_C]; MAX_P], c: usize, p: usize) -> Option<Linv> {
+/// inverse factor, or `None` (an ill window) when `G` is outside `limit` or
+/// not numerically positive definite.
+fn factor_with(cols: &[[f64; MAX_C]; MAX_P], c: usize, p: usize, limit: Limit) -> Option<Linv> {
     let mut g = [[0f64; MAX_P]; MAX_P];
     for j in 0..p {
         for k in 0..p {
             g[j][k] = (0..c).map(|i| cols[j][i] * cols[k][i]).sum();
         }
     }
-    let (lo, hi) = eigen_range(g, p);
-    if lo <= 0.0 || hi > COND_MAX * lo {
-        return None;
+    if let Limit::Cond = limit {
+        let (lo, hi) = eigen_range(g, p);
+        if lo <= 0.0 || hi > COND_MAX * lo {
+            return None;
+        }
     }
     // G = L Lᵀ.
     let mut l = [[0f64; MAX_P]; MAX_P];
@@ -531,7 +637,18 @@ fn factor(cols: &[[f64; MAX_C]; MAX_P], c: usize, p: usize) -> Option<Linv> {
             inv[j][col] = x;
         }
     }
+    if let Limit::Trace(max) = limit {
+        let tr: f64 = inv.iter().flat_map(|r| r.iter()).map(|x| x * x).sum();
+        if tr.is_nan() || tr > max {
+            return None;
+        }
+    }
     Some(inv)
+}
+
+/// [`factor_with`] for the plain search: `cond(G) <= COND_MAX`.
+fn factor(cols: &[[f64; MAX_C]; MAX_P], c: usize, p: usize) -> Option<Linv> {
+    factor_with(cols, c, p, Limit::Cond)
 }
 
 /// Smallest and largest eigenvalue of the symmetric `p × p` matrix `a`
@@ -622,11 +739,13 @@ mod tests {
     }
 
     /// Largest `|f32 bound - f64 bound|` over all well-conditioned positions
-    /// for `batches` batches of 8 random blocks (N(0,1) times 10^-4..10^2).
+    /// for `batches` batches of 8 random blocks (N(0,1) times 10^-4..10^2),
+    /// plain or under the metric of the weighted search `wt`.
     fn max_bound_error<const C: usize, const P: usize, const W: usize, const G: usize>(
         cfg: Config,
         isa: Isa,
         batches: usize,
+        metric: Option<&Metric>,
     ) -> f64 {
         let s = Searcher::new(cfg).unwrap();
         let f = Fast::build(
@@ -634,7 +753,9 @@ mod tests {
             isa,
             &cfg,
             &s.centred,
+            metric,
         );
+        let wt = metric.map(|m| Weighted::new(&s, m.clone(), false));
         let mut rng = rand::rngs::StdRng::seed_from_u64(11);
         let ill: std::collections::HashSet<u32> = f.ill_positions().collect();
         let mut worst = 0f64;
@@ -648,7 +769,7 @@ mod tests {
                 })
                 .collect();
             let refs: Vec<&[f32]> = w.iter().map(|b| b.as_slice()).collect();
-            let b = Batch::<C>::new(&refs);
+            let b = Batch::<C>::new(&refs, wt.as_ref());
             let delta = b.delta(f.unit);
             let pass = Pass {
                 u: &f.u,
@@ -670,13 +791,20 @@ mod tests {
                     for (i, x) in col.iter_mut().enumerate().take(C) {
                         *x = win[i * P + j] as f64 / unit;
                     }
+                    if let Some(m) = metric {
+                        *col = m.at(&col[..C]);
+                    }
                 }
-                let Some(l) = factor(&cols, C, P) else {
+                let l = match metric {
+                    None => factor(&cols, C, P),
+                    Some(m) => factor_with(&cols, C, P, Limit::Trace(LINV_MAX / m.lmax())),
+                };
+                let Some(l) = l else {
                     panic!("position {pos} is ill but not listed")
                 };
                 for (lane, &got) in acc.iter().enumerate() {
                     let bv: Vec<f64> = (0..P)
-                        .map(|j| (0..C).map(|i| cols[j][i] * b.wn[i][lane]).sum())
+                        .map(|j| (0..C).map(|i| cols[j][i] * b.zn[i][lane]).sum())
                         .collect();
                     let yy: f64 = (0..P)
                         .map(|j| (0..=j).map(|k| l[j][k] * bv[k]).sum::<f64>().powi(2))
@@ -691,11 +819,68 @@ mod tests {
     #[test]
     fn test_margin_covers_f32_bound_error() {
         for isa in [Isa::detect(), Isa::portable()] {
-            let e4 = max_bound_error::<8, 3, 9, 2>(Config::BITS4, isa, 6);
-            let e3 = max_bound_error::<12, 4, 14, 3>(Config::BITS3, isa, 6);
+            let e4 = max_bound_error::<8, 3, 9, 2>(Config::BITS4, isa, 6, None);
+            let e3 = max_bound_error::<12, 4, 14, 3>(Config::BITS3, isa, 6, None);
             println!("{isa:?}: max |f32 - f64 bound| 4-bit {e4:.3e}, 3-bit {e3:.3e}, margin {MARGIN:.3e}");
             assert!(e4 <= MARGIN / 8.0 && e3 <= MARGIN / 8.0);
         }
+    }
+
+    /// A random metric factor of condition number about `cond`: `A = Q D`
+    /// with `Q` from a random matrix's QR-free Gram–Schmidt and `D`
+    /// log-spaced from 1 to `1/sqrt(cond)`... (kept simple: a random
+    /// matrix times a log-spaced diagonal).
+    fn random_metric(cfg: &Config, cond: f64, seed: u64) -> Metric {
+        let c = cfg.c;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let mut a = vec![0f64; c * c];
+        for i in 0..c {
+            for j in 0..c {
+                let d = cond.powf(-0.5 * j as f64 / (c - 1) as f64);
+                a[i * c + j] = rng.sample::<f64, _>(StandardNormal) * d;
+            }
+        }
+        Metric::new(cfg, &a).unwrap()
+    }
+
+    #[test]
+    fn test_margin_covers_weighted_f32_bound_error() {
+        let isa = Isa::detect();
+        for (k, cond) in [1e1, 1e3, 1e5].into_iter().enumerate() {
+            let m4 = random_metric(&Config::BITS4, cond, k as u64);
+            let m3 = random_metric(&Config::BITS3, cond, 10 + k as u64);
+            let e4 = max_bound_error::<8, 3, 9, 2>(Config::BITS4, isa, 2, Some(&m4));
+            let e3 = max_bound_error::<12, 4, 14, 3>(Config::BITS3, isa, 2, Some(&m3));
+            println!("cond {cond:e}: weighted max |f32 - f64 bound| 4-bit {e4:.3e}, 3-bit {e3:.3e}, margin {MARGIN:.3e}");
+            assert!(e4 <= MARGIN / 8.0 && e3 <= MARGIN / 8.0);
+        }
+    }
+
+    #[test]
+    fn test_linv_max_covers_the_plain_windows() {
+        let mut largest = 0f64;
+        for cfg in [Config::BITS4, Config::BITS3] {
+            let s = Searcher::new(cfg).unwrap();
+            let (c, p) = (cfg.c, cfg.p);
+            let mut worst = 0f64;
+            let mut cols = [[0f64; MAX_C]; MAX_P];
+            for pos in 0..cfg.num_seeds() as usize {
+                let win = s.window(pos);
+                for (j, col) in cols.iter_mut().enumerate().take(p) {
+                    for (i, x) in col.iter_mut().enumerate().take(c) {
+                        *x = win[i * p + j] as f64 / cfg.unit();
+                    }
+                }
+                if let Some(l) = factor(&cols, c, p) {
+                    let tr: f64 = l.iter().flat_map(|r| r.iter()).map(|x| x * x).sum();
+                    worst = worst.max(tr);
+                }
+            }
+            println!("{cfg}: largest tr(G^-1) of a well window {worst:.1}");
+            assert!(worst <= LINV_MAX, "{worst}");
+            largest = largest.max(worst);
+        }
+        assert!(largest > LINV_MAX * 0.8, "LINV_MAX is loose: {largest}");
     }
 
     #[test]

@@ -15,6 +15,7 @@
 pub mod bench;
 pub mod fast;
 mod kernel;
+pub mod weighted;
 
 use rayon::prelude::*;
 
@@ -22,6 +23,8 @@ use crate::block::{fit, Block};
 use crate::config::{Config, EXP_MIN, MAX_C, MAX_P};
 use crate::error::{Error, Result};
 use crate::lfsr::Lfsr;
+
+pub use weighted::{Metric, Weighted};
 
 /// A block chosen by the search and its exact squared error.
 #[derive(Clone, Copy, Debug, PartialEq)]

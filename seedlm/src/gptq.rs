@@ -1,0 +1,313 @@
+//! GPTQ-style error feedback for the calibrated search (Frantar et al.,
+//! arXiv 2210.17323), with SeedLM blocks as the quantizer of each group of
+//! `C` columns.
+//!
+//! **Objective.** For a layer `y = W x` with input second moment
+//! `H = Σ x xᵀ`, the output error of a row is `(w - ŵ)ᵀ H (w - ŵ)`. `H` is
+//! dampened, `H + λI` with `λ = DAMP · mean(diag H)` (a zero diagonal entry,
+//! an input that is always zero, becomes 1 first), and factored as
+//! `H⁻¹ = RᵀR`, `R` upper triangular (from `H = U Uᵀ`, `U` upper, by
+//! Cholesky in reverse order, then `R = U⁻¹`).
+//!
+//! **Order.** The column groups `g = [g0, g0 + C)` are quantized in stored
+//! order, which is the order the engine reads activations in (no act-order
+//! permutation: permuting the columns would need the activations permuted at
+//! run time too). With the columns before `g` fixed and the ones after free
+//! to compensate, fixing the group at `ŵ_g` costs `||δᵀ R_gg⁻¹||²`
+//! (`δ = w_g - ŵ_g`, `R_gg` the group's diagonal block of `R`), the metric
+//! `M_g = A Aᵀ` with `A = R_gg⁻¹` that the weighted search minimises exactly
+//! ([`crate::search::weighted`]); the best compensation is
+//! `w_F -= E R_gF` with `E = δᵀ R_gg⁻¹`, over the columns `F` after the group.
+//! Rows are independent; a batch of 8 rows shares each group's search tables.
+
+use rayon::prelude::*;
+
+use crate::block::Block;
+use crate::config::{Config, MAX_C};
+use crate::error::{Error, Result};
+use crate::search::{Found, Metric, Searcher, Weighted};
+
+/// Dampening of `H`, as a fraction of its mean diagonal (GPTQ's default).
+pub const DAMP: f64 = 0.01;
+
+/// The factor `R` of one layer input's dampened `H⁻¹ = RᵀR`.
+pub struct Feedback {
+    /// Input length.
+    d: usize,
+    /// `R` column by column: `rt[f·d + k] = R_kf` (zero for `k > f`).
+    rt: Vec<f64>,
+}
+
+impl Feedback {
+    /// Factors `H` (`d × d`, row-major, symmetric) dampened by `damp`.
+    pub fn new(h: &[f64], d: usize, damp: f64) -> Result<Feedback> {
+        if d == 0 || h.len() != d * d || h.iter().any(|x| !x.is_finite()) {
+            return Err(Error::InvalidInput(format!(
+                "a {d} x {d} second moment needs {} finite entries, got {}",
+                d * d,
+                h.len()
+            )));
+        }
+        let mut a = h.to_vec();
+        for i in 0..d {
+            if a[i * d + i] <= 0.0 {
+                a[i * d + i] = 1.0;
+            }
+        }
+        let mean = (0..d).map(|i| a[i * d + i]).sum::<f64>() / d as f64;
+        for i in 0..d {
+            a[i * d + i] += damp * mean;
+        }
+        // H = U Uᵀ, U upper (row-major), last column first.
+        let mut u = vec![0f64; d * d];
+        for j in (0..d).rev() {
+            let tail = |r: &[f64]| -> f64 {
+                let y = &u[j * d + j + 1..(j + 1) * d];
+                r.iter().zip(y).map(|(a, b)| a * b).sum()
+            };
+            let s = a[j * d + j] - tail(&u[j * d + j + 1..(j + 1) * d]);
+            if s.is_nan() || s <= 0.0 {
+                return Err(Error::InvalidInput(format!(
+                    "the dampened second moment is not positive definite (column {j})"
+                )));
+            }
+            let ujj = s.sqrt();
+            let col: Vec<f64> = (0..j)
+                .into_par_iter()
+                .map(|i| (a[i * d + j] - tail(&u[i * d + j + 1..(i + 1) * d])) / ujj)
+                .collect();
+            u[j * d + j] = ujj;
+            for (i, v) in col.into_iter().enumerate() {
+                u[i * d + j] = v;
+            }
+        }
+        // R = U⁻¹ (upper), column by column: R_ff = 1/U_ff,
+        // R_if = -(Σ_{k=i+1..=f} U_ik R_kf) / U_ii for i < f.
+        let mut rt = vec![0f64; d * d];
+        rt.par_chunks_mut(d).enumerate().for_each(|(f, col)| {
+            col[f] = 1.0 / u[f * d + f];
+            for i in (0..f).rev() {
+                let s: f64 = (i + 1..=f).map(|k| u[i * d + k] * col[k]).sum();
+                col[i] = -s / u[i * d + i];
+            }
+        });
+        Ok(Feedback { d, rt })
+    }
+
+    /// Input length.
+    pub fn dim(&self) -> usize {
+        self.d
+    }
+
+    /// `R_kf`.
+    fn r(&self, k: usize, f: usize) -> f64 {
+        self.rt[f * self.d + k]
+    }
+
+    /// `A = R_gg⁻¹` (`c × c`, row-major, upper) of the group at `g0`.
+    fn group_factor(&self, g0: usize, c: usize) -> Vec<f64> {
+        // Back substitution on the upper block, column by column.
+        let mut a = vec![0f64; c * c];
+        for f in 0..c {
+            a[f * c + f] = 1.0 / self.r(g0 + f, g0 + f);
+            for i in (0..f).rev() {
+                let s: f64 = (i + 1..=f)
+                    .map(|k| self.r(g0 + i, g0 + k) * a[k * c + f])
+                    .sum();
+                a[i * c + f] = -s / self.r(g0 + i, g0 + i);
+            }
+        }
+        a
+    }
+
+    /// The metric of the group at `g0` (see the module docs).
+    pub fn metric(&self, cfg: &Config, g0: usize) -> Result<Metric> {
+        Metric::new(cfg, &self.group_factor(g0, cfg.c))
+    }
+
+    /// Pushes one row's error `delta = w_g - ŵ_g` of the group at `g0` onto
+    /// the row's later columns: `w_F -= (δᵀ A) R_gF`.
+    fn propagate(&self, row: &mut [f64], g0: usize, a: &[f64], delta: &[f64]) {
+        let c = delta.len();
+        let mut e = [0f64; MAX_C];
+        for (j, ej) in e.iter_mut().enumerate().take(c) {
+            *ej = (0..=j).map(|i| delta[i] * a[i * c + j]).sum();
+        }
+        for (f, x) in row.iter_mut().enumerate().skip(g0 + c) {
+            let col = &self.rt[f * self.d + g0..f * self.d + g0 + c];
+            *x -= col.iter().zip(&e).map(|(r, e)| r * e).sum::<f64>();
+        }
+    }
+}
+
+/// The calibrated search of a `rows × cols` tensor (`cols` a multiple of
+/// `C`, `w` finite): each row's groups in order, each block the exact
+/// minimum of its group's metric (neighbour rounding on), its error pushed
+/// onto the row's later columns. Returns the blocks row-major and each
+/// block's error in its (normalised) metric. `progress` gets the number of
+/// blocks finished since its last call.
+pub fn search_calibrated(
+    s: &Searcher,
+    fb: &Feedback,
+    w: &[f32],
+    cols: usize,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<Vec<Found>> {
+    let cfg = *s.config();
+    let c = cfg.c;
+    if cols != fb.dim() || !cols.is_multiple_of(c) || !w.len().is_multiple_of(cols) {
+        return Err(Error::InvalidInput(format!(
+            "{} weights in rows of {cols} do not fit a {}-column second moment in blocks of {c}",
+            w.len(),
+            fb.dim()
+        )));
+    }
+    if let Some(i) = w.iter().position(|v| !v.is_finite()) {
+        return Err(Error::InvalidInput(format!("weight {i} is {}", w[i])));
+    }
+    let groups = cols / c;
+    // The search tables of every group (they are shared by all rows).
+    let tables: Vec<(Weighted, Vec<f64>)> = (0..groups)
+        .into_par_iter()
+        .map(|g| {
+            let m = fb.metric(&cfg, g * c)?;
+            Ok((Weighted::new(s, m, true), fb.group_factor(g * c, c)))
+        })
+        .collect::<Result<_>>()?;
+    const ROWS: usize = 8;
+    let lfsr = s.lfsr();
+    let out: Vec<Vec<Found>> = w
+        .par_chunks(cols * ROWS)
+        .map(|chunk| {
+            let n = chunk.len() / cols;
+            let mut rows: Vec<Vec<f64>> = chunk
+                .chunks(cols)
+                .map(|r| r.iter().map(|&x| x as f64).collect())
+                .collect();
+            let mut found = vec![
+                Found {
+                    block: Block::default(),
+                    err: 0.0
+                };
+                n * groups
+            ];
+            let mut blocks32 = vec![[0f32; MAX_C]; n];
+            let mut got = vec![found[0]; n];
+            let mut dec = [0f32; MAX_C];
+            for (g, (wt, a)) in tables.iter().enumerate() {
+                let g0 = g * c;
+                for (b, r) in blocks32.iter_mut().zip(&rows) {
+                    for (x, &v) in b.iter_mut().zip(&r[g0..g0 + c]) {
+                        *x = v as f32;
+                    }
+                }
+                let refs: Vec<&[f32]> = blocks32.iter().map(|b| &b[..c]).collect();
+                wt.search_batch(s, &refs, &mut got);
+                for (k, (r, f)) in rows.iter_mut().zip(&got).enumerate() {
+                    found[k * groups + g] = *f;
+                    f.block.decode(&cfg, lfsr, &mut dec[..c]);
+                    let delta: Vec<f64> = (0..c)
+                        .map(|i| blocks32[k][i] as f64 - dec[i] as f64)
+                        .collect();
+                    fb.propagate(r, g0, a, &delta);
+                }
+                progress(n);
+            }
+            found
+        })
+        .collect();
+    Ok(out.into_iter().flatten().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_distr::StandardNormal;
+
+    /// `H = XᵀX + small` for `n` random correlated inputs of length `d`.
+    fn random_h(d: usize, n: usize, rng: &mut impl Rng) -> Vec<f64> {
+        let mix: Vec<f64> = (0..d * d).map(|_| rng.sample(StandardNormal)).collect();
+        let mut h = vec![0f64; d * d];
+        for _ in 0..n {
+            let z: Vec<f64> = (0..d).map(|_| rng.sample(StandardNormal)).collect();
+            let x: Vec<f64> = (0..d)
+                .map(|i| z[i] * 3.0 + (0..d).map(|k| mix[i * d + k] * z[k]).sum::<f64>() * 0.3)
+                .collect();
+            for i in 0..d {
+                for j in 0..d {
+                    h[i * d + j] += x[i] * x[j];
+                }
+            }
+        }
+        h
+    }
+
+    #[test]
+    fn test_factor_inverts_the_dampened_moment() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let d = 24;
+        let h = random_h(d, 40, &mut rng);
+        let fb = Feedback::new(&h, d, DAMP).unwrap();
+        let mean = (0..d).map(|i| h[i * d + i]).sum::<f64>() / d as f64;
+        // (RᵀR)(H + λI) = I.
+        for i in 0..d {
+            for j in 0..d {
+                let v: f64 = (0..d)
+                    .map(|k| {
+                        let hinv: f64 = (0..d).map(|m| fb.r(m, i) * fb.r(m, k)).sum();
+                        hinv * (h[k * d + j] + if k == j { DAMP * mean } else { 0.0 })
+                    })
+                    .sum();
+                let want = if i == j { 1.0 } else { 0.0 };
+                assert!((v - want).abs() < 1e-9, "({i}, {j}): {v}");
+            }
+        }
+        for f in 0..d {
+            for k in f + 1..d {
+                assert_eq!(fb.r(k, f), 0.0);
+            }
+        }
+        assert!(Feedback::new(&h[..10], d, DAMP).is_err());
+        assert!(Feedback::new(&vec![0.0; d * d], d, DAMP).is_ok());
+    }
+
+    /// `Σ_rows (w - ŵ)ᵀ H (w - ŵ)`.
+    fn output_error(h: &[f64], d: usize, w: &[f32], what: &[f32]) -> f64 {
+        w.chunks(d)
+            .zip(what.chunks(d))
+            .map(|(a, b)| {
+                let e: Vec<f64> = a.iter().zip(b).map(|(x, y)| (x - y) as f64).collect();
+                (0..d)
+                    .map(|i| (0..d).map(|j| e[i] * h[i * d + j] * e[j]).sum::<f64>())
+                    .sum::<f64>()
+            })
+            .sum()
+    }
+
+    #[test]
+    fn test_feedback_lowers_the_output_error() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let cfg = Config::new(8, 3, 12).unwrap();
+        let s = Searcher::new(cfg).unwrap();
+        let (rows, d) = (16, 32);
+        let h = random_h(d, 64, &mut rng);
+        let w: Vec<f32> = (0..rows * d)
+            .map(|_| rng.sample::<f32, _>(StandardNormal) * 0.05)
+            .collect();
+        let fb = Feedback::new(&h, d, DAMP).unwrap();
+        let cal = search_calibrated(&s, &fb, &w, d, &|_| {}).unwrap();
+        let plain = s.search_all(&w, &|_| {}).unwrap();
+        let decode = |f: &[Found]| {
+            let mut out = vec![0f32; w.len()];
+            for (o, b) in out.chunks_mut(cfg.c).zip(f) {
+                b.block.decode(&cfg, s.lfsr(), o);
+            }
+            out
+        };
+        let e_cal = output_error(&h, d, &w, &decode(&cal));
+        let e_plain = output_error(&h, d, &w, &decode(&plain));
+        println!("output error: data-free {e_plain:.4e}, calibrated {e_cal:.4e}");
+        assert!(e_cal < 0.8 * e_plain, "{e_cal} vs {e_plain}");
+    }
+}

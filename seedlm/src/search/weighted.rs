@@ -1,0 +1,428 @@
+//! The weighted search of the calibrated mode: each block minimises
+//! `(w - ŵ)ᵀ M (w - ŵ)` for a `C × C` metric `M = A Aᵀ` shared by a column
+//! group (see [`crate::gptq`] for where `M` comes from), exactly, over every
+//! seed, exponent and coefficient vector considered.
+//!
+//! **Fit.** For one seed, with `z = Aᵀw` and `V = Aᵀ U` (`U` the seed's basis
+//! scaled to `[-1, 1]`), the error of mantissas `q` at exponent `e` is
+//! `||z - V q 2^e||²`. The least-squares `t = argmin ||z - V t||` is
+//! computed in f64 (modified Gram–Schmidt, as [`crate::block::least_squares`]).
+//! For each exponent the rounded vector `q_j = clamp(round(t_j / 2^e))` and,
+//! with neighbour rounding, every vector with each `q_j` moved by `-1, 0, +1`
+//! (clamped; `3^P` candidates) are scored; the smallest error wins, ties
+//! going to the lowest exponent, then to the first candidate in the order
+//! `-1, 0, +1` per coefficient, the first coefficient slowest.
+//!
+//! **Search.** [`Weighted::search_naive`] fits every seed; the fast path is
+//! the bound pass of [`super::fast`] over tables built for `M` (the pass
+//! bounds `||z||² - bᵀG⁻¹b` with `b = Uᵀ(Mw)`, `G = UᵀMU`), which returns
+//! the same block. Errors are in the units of the normalised metric
+//! ([`Metric::new`]).
+
+use super::fast::Fast;
+use super::{zero_block, Found, Searcher};
+use crate::block::{Block, Fit};
+use crate::config::{Config, EXP_MAX, EXP_MIN, MAX_C, MAX_P, Q_MAX, Q_MIN};
+use crate::error::{Error, Result};
+
+/// A block metric `M = A Aᵀ`, `A` scaled by a power of two so that
+/// `||A||_F² ∈ (1/4, 1]` (so `M`'s largest eigenvalue is at most 1).
+#[derive(Clone, Debug)]
+pub struct Metric {
+    /// Block length.
+    c: usize,
+    /// `A`, row-major, `C × C` used.
+    a: [[f64; MAX_C]; MAX_C],
+    /// An upper bound on the largest eigenvalue of `M` (Gershgorin), at most 1.
+    lmax: f64,
+}
+
+impl Metric {
+    /// The metric of the factor `a` (`C × C`, row-major, finite, nonzero).
+    pub fn new(cfg: &Config, a: &[f64]) -> Result<Metric> {
+        let c = cfg.c;
+        if a.len() != c * c || a.iter().any(|x| !x.is_finite()) {
+            return Err(Error::InvalidInput(format!(
+                "a metric factor needs {} finite entries, got {}",
+                c * c,
+                a.len()
+            )));
+        }
+        let ss: f64 = a.iter().map(|x| x * x).sum();
+        if ss == 0.0 {
+            return Err(Error::InvalidInput("the metric factor is zero".into()));
+        }
+        // 2^k with ||A 2^k||_F² in (1/4, 1]: exact.
+        let k = (-0.5 * ss.log2()).floor() as i32;
+        let k = if ss * 4f64.powi(k) > 1.0 { k - 1 } else { k };
+        let scale = 2f64.powi(k);
+        let mut m = Metric {
+            c,
+            a: [[0.0; MAX_C]; MAX_C],
+            lmax: 0.0,
+        };
+        for (i, row) in a.chunks_exact(c).enumerate() {
+            for (j, &x) in row.iter().enumerate() {
+                m.a[i][j] = x * scale;
+            }
+        }
+        // Gershgorin on M = A Aᵀ, and trace(M) = ||A||_F² <= 1 also bounds it.
+        let dot = |i: usize, j: usize| -> f64 { (0..c).map(|k| m.a[i][k] * m.a[j][k]).sum() };
+        let gersh = (0..c)
+            .map(|i| (0..c).map(|j| dot(i, j).abs()).sum::<f64>())
+            .fold(0f64, f64::max);
+        m.lmax = gersh.min(ss * scale * scale);
+        Ok(m)
+    }
+
+    /// The identity metric (the data-free error, for neighbour rounding).
+    pub fn identity(cfg: &Config) -> Metric {
+        let mut a = vec![0.0; cfg.c * cfg.c];
+        for i in 0..cfg.c {
+            a[i * cfg.c + i] = 1.0;
+        }
+        Metric::new(cfg, &a).expect("the identity is a valid factor")
+    }
+
+    /// An upper bound on the largest eigenvalue of `M`, at most 1.
+    pub(crate) fn lmax(&self) -> f64 {
+        self.lmax
+    }
+
+    /// `Aᵀ x` for a block `x`.
+    pub(crate) fn at(&self, x: &[f64]) -> [f64; MAX_C] {
+        let mut out = [0f64; MAX_C];
+        for (i, &xi) in x.iter().enumerate().take(self.c) {
+            for (o, &aij) in out.iter_mut().zip(&self.a[i][..self.c]) {
+                *o += aij * xi;
+            }
+        }
+        out
+    }
+
+    /// `A y`.
+    pub(crate) fn a(&self, y: &[f64]) -> [f64; MAX_C] {
+        let mut out = [0f64; MAX_C];
+        for (o, row) in out.iter_mut().zip(&self.a).take(self.c) {
+            *o = row[..self.c].iter().zip(y).map(|(a, b)| a * b).sum();
+        }
+        out
+    }
+
+    /// `Aᵀ` applied to each of the `p` columns of a window of a centred
+    /// basis (`u[i·P + j]`, scaled by `1 / unit`): `V = Aᵀ U`, column-major.
+    pub(crate) fn transform(&self, u: &[i32], p: usize, unit: f64) -> [[f64; MAX_C]; MAX_P] {
+        let mut v = [[0f64; MAX_C]; MAX_P];
+        for (j, col) in v.iter_mut().enumerate().take(p) {
+            let mut x = [0f64; MAX_C];
+            for (i, xi) in x.iter_mut().enumerate().take(self.c) {
+                *xi = u[i * p + j] as f64 / unit;
+            }
+            *col = self.at(&x);
+        }
+        v
+    }
+}
+
+/// Least squares `t = argmin ||z - V t||` over `p` columns of length `c`
+/// (modified Gram–Schmidt; a column whose remaining norm falls below `1e-9`
+/// of its own is dropped, `t_j = 0`).
+fn least_squares(v: &[[f64; MAX_C]; MAX_P], z: &[f64], c: usize, p: usize) -> [f64; MAX_P] {
+    let mut q = *v;
+    let mut r = [[0f64; MAX_P]; MAX_P];
+    let mut keep = [false; MAX_P];
+    for j in 0..p {
+        let norm0 = q[j][..c].iter().map(|x| x * x).sum::<f64>().sqrt();
+        for k in 0..j {
+            if !keep[k] {
+                continue;
+            }
+            let d: f64 = (0..c).map(|i| q[k][i] * q[j][i]).sum();
+            r[k][j] = d;
+            let (done, rest) = q.split_at_mut(j);
+            for (x, y) in rest[0][..c].iter_mut().zip(&done[k][..c]) {
+                *x -= d * y;
+            }
+        }
+        let norm = q[j][..c].iter().map(|x| x * x).sum::<f64>().sqrt();
+        if norm > 1e-9 * norm0 && norm > 0.0 {
+            keep[j] = true;
+            r[j][j] = norm;
+            for x in &mut q[j][..c] {
+                *x /= norm;
+            }
+        }
+    }
+    let mut qtz = [0f64; MAX_P];
+    for j in 0..p {
+        if keep[j] {
+            qtz[j] = (0..c).map(|i| q[j][i] * z[i]).sum();
+        }
+    }
+    let mut t = [0f64; MAX_P];
+    for j in (0..p).rev() {
+        if keep[j] {
+            let s: f64 = (j + 1..p)
+                .filter(|&k| keep[k])
+                .map(|k| r[j][k] * t[k])
+                .sum();
+            t[j] = (qtz[j] - s) / r[j][j];
+        }
+    }
+    t
+}
+
+/// `clamp(round(x), Q_MIN, Q_MAX)`, half away from zero (NaN gives 0).
+fn quantize(x: f64) -> i8 {
+    let r = x.round();
+    if r.is_nan() {
+        0
+    } else {
+        r.clamp(Q_MIN as f64, Q_MAX as f64) as i8
+    }
+}
+
+/// Fits one seed's window `u` (`C·P` centred entries) to `z = Aᵀw` under
+/// `m` (see the module docs); `neighbours` scores the `3^P` neighbours of
+/// each rounded vector too.
+pub(crate) fn fit(cfg: &Config, m: &Metric, u: &[i32], z: &[f64], neighbours: bool) -> Fit {
+    let (c, p) = (cfg.c, cfg.p);
+    let v = m.transform(u, p, cfg.unit());
+    let t = least_squares(&v, z, c, p);
+    let zz: f64 = z[..c].iter().map(|x| x * x).sum();
+    let mut best = Fit {
+        exp: EXP_MIN,
+        q: [0; MAX_P],
+        err: f64::INFINITY,
+    };
+    let steps: &[i8] = if neighbours { &[-1, 0, 1] } else { &[0] };
+    let count = steps.len().pow(p as u32);
+    for exp in EXP_MIN..=EXP_MAX {
+        let s = (exp as f64).exp2();
+        let mut base = [0i8; MAX_P];
+        for j in 0..p {
+            base[j] = quantize(t[j] / s);
+        }
+        for k in 0..count {
+            let mut q = [0i8; MAX_P];
+            let mut rest = k;
+            for j in (0..p).rev() {
+                let d = steps[rest % steps.len()];
+                rest /= steps.len();
+                q[j] = (base[j] + d).clamp(Q_MIN, Q_MAX);
+            }
+            let err = if q == [0; MAX_P] {
+                zz
+            } else {
+                (0..c)
+                    .map(|i| {
+                        let r: f64 = (0..p).map(|j| v[j][i] * q[j] as f64).sum();
+                        (z[i] - r * s).powi(2)
+                    })
+                    .sum()
+            };
+            if err < best.err {
+                best = Fit { exp, q, err };
+            }
+        }
+    }
+    best
+}
+
+/// Search tables for one metric (one column group): the fast path's tables
+/// built for `M`, or none for shapes the fast kernel does not cover.
+pub struct Weighted {
+    metric: Metric,
+    neighbours: bool,
+    fast: Option<Fast>,
+}
+
+impl Weighted {
+    /// Builds the tables of `metric` for `s`'s configuration; `neighbours`
+    /// turns on neighbour rounding in every fit.
+    pub fn new(s: &Searcher, metric: Metric, neighbours: bool) -> Weighted {
+        let fast = Fast::new_weighted(&s.cfg, &s.centred, &metric);
+        Weighted {
+            metric,
+            neighbours,
+            fast,
+        }
+    }
+
+    /// The metric.
+    pub fn metric(&self) -> &Metric {
+        &self.metric
+    }
+
+    /// Fits the seed at cycle position `pos` to `w` (as f64).
+    pub(crate) fn fit_position(&self, s: &Searcher, w: &[f64], pos: usize) -> Found {
+        let z = self.metric.at(w);
+        let f = fit(&s.cfg, &self.metric, s.window(pos), &z, self.neighbours);
+        Found {
+            block: Block {
+                seed: (s.centred[pos] + s.cfg.half()) as u32,
+                exp: f.exp,
+                q: f.q,
+            },
+            err: f.err,
+        }
+    }
+
+    /// Reference search: fits every seed. `w.len()` must be `C`.
+    pub fn search_naive(&self, s: &Searcher, w: &[f32]) -> Found {
+        let w64 = super::to_f64(&s.cfg, w);
+        if w64.iter().all(|&x| x == 0.0) {
+            return zero_block();
+        }
+        let mut best = Found {
+            block: Block::default(),
+            err: f64::INFINITY,
+        };
+        for seed in 1..=s.cfg.num_seeds() {
+            let f = self.fit_position(s, &w64, s.pos[seed as usize] as usize);
+            if f.err < best.err {
+                best = f;
+            }
+        }
+        best
+    }
+
+    /// Searches up to 8 blocks (`C` weights each) into `out` (same length):
+    /// the same blocks as [`Weighted::search_naive`].
+    pub fn search_batch(&self, s: &Searcher, blocks: &[&[f32]], out: &mut [Found]) {
+        match &self.fast {
+            Some(f) => f.search_batch_weighted(s, self, blocks, out),
+            None => {
+                for (o, w) in out.iter_mut().zip(blocks) {
+                    *o = self.search_naive(s, w);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::block::centred_basis;
+    use crate::lfsr::Lfsr;
+    use rand::{Rng, SeedableRng};
+
+    #[test]
+    fn test_identity_metric_without_neighbours_is_the_plain_fit() {
+        let cfg = Config::BITS4;
+        let l = Lfsr::new(16);
+        let m = Metric::identity(&cfg);
+        let mut rng = rand::rngs::StdRng::seed_from_u64(2);
+        for _ in 0..200 {
+            let w: Vec<f64> = (0..8).map(|_| rng.gen_range(-1.0..1.0) * 0.05).collect();
+            let mut u = vec![0i32; 24];
+            centred_basis(&cfg, &l, rng.gen_range(1..65536), &mut u);
+            let a = crate::block::fit(&cfg, &u, &w);
+            // ||A||_F² = 8 is scaled to 1/2 (A = I/4): errors scale by 1/16.
+            let b = fit(&cfg, &m, &u, &m.at(&w), false);
+            assert_eq!((a.exp, a.q), (b.exp, b.q));
+            assert!((a.err / 16.0 - b.err).abs() <= 1e-12 * a.err.max(1e-30));
+            let n = fit(&cfg, &m, &u, &m.at(&w), true);
+            assert!(n.err <= b.err);
+        }
+    }
+
+    #[test]
+    fn test_weighted_fit_error_is_the_decoded_blocks_metric_error() {
+        let cfg = Config::BITS3;
+        let l = Lfsr::new(16);
+        let mut rng = rand::rngs::StdRng::seed_from_u64(4);
+        for _ in 0..50 {
+            let a: Vec<f64> = (0..cfg.c * cfg.c)
+                .map(|_| rng.gen_range(-1.0..1.0))
+                .collect();
+            let m = Metric::new(&cfg, &a).unwrap();
+            let w: Vec<f64> = (0..cfg.c).map(|_| rng.gen_range(-1.0..1.0) * 0.1).collect();
+            let seed = rng.gen_range(1..65536);
+            let mut u = vec![0i32; cfg.c * cfg.p];
+            centred_basis(&cfg, &l, seed, &mut u);
+            let f = fit(&cfg, &m, &u, &m.at(&w), true);
+            let blk = Block {
+                seed,
+                exp: f.exp,
+                q: f.q,
+            };
+            let mut dec = vec![0f32; cfg.c];
+            blk.decode(&cfg, &l, &mut dec);
+            let d: Vec<f64> = (0..cfg.c).map(|i| w[i] - dec[i] as f64).collect();
+            let direct: f64 = m.at(&d)[..cfg.c].iter().map(|x| x * x).sum();
+            assert!(
+                (direct - f.err).abs() <= 1e-6 * f.err.max(1e-12),
+                "{direct} vs {}",
+                f.err
+            );
+        }
+    }
+
+    /// A random metric factor: a Gaussian matrix times a diagonal
+    /// log-spaced from 1 to `1/sqrt(cond)`.
+    fn random_metric(cfg: &Config, cond: f64, rng: &mut impl Rng) -> Metric {
+        let c = cfg.c;
+        let a: Vec<f64> = (0..c * c)
+            .map(|k| {
+                let d = cond.powf(-0.5 * (k % c) as f64 / (c - 1) as f64);
+                rng.sample::<f64, _>(rand_distr::StandardNormal) * d
+            })
+            .collect();
+        Metric::new(cfg, &a).unwrap()
+    }
+
+    #[test]
+    fn test_weighted_fast_search_equals_naive() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+        // Small K keeps the naive search cheap (K = 10 has windows with
+        // dependent columns); one K = 16 case per shape, few blocks.
+        let cases = [
+            (8, 3, 10, 12, 4),
+            (12, 4, 10, 12, 4),
+            (8, 3, 12, 12, 4),
+            (12, 4, 12, 12, 4),
+            (8, 3, 16, 2, 2),
+            (12, 4, 16, 2, 2),
+        ];
+        for (c, p, k, n, metrics) in cases {
+            let cfg = Config::new(c, p, k).unwrap();
+            let s = Searcher::new(cfg).unwrap();
+            for (mi, cond) in [1e3, 0.0, 1e0, 1e6].into_iter().enumerate().take(metrics) {
+                let metric = if cond == 0.0 {
+                    Metric::identity(&cfg)
+                } else {
+                    random_metric(&cfg, cond, &mut rng)
+                };
+                let neighbours = mi % 2 == 0 || k == 12;
+                let wt = Weighted::new(&s, metric, neighbours);
+                let blocks: Vec<Vec<f32>> = (0..n)
+                    .map(|b| {
+                        if b == 3 % n {
+                            return vec![0.0; c];
+                        }
+                        let scale = 10f64.powf(rng.gen_range(-3.0..1.0));
+                        (0..c)
+                            .map(|_| {
+                                (rng.sample::<f64, _>(rand_distr::StandardNormal) * scale) as f32
+                            })
+                            .collect()
+                    })
+                    .collect();
+                for chunk in blocks.chunks(8) {
+                    let refs: Vec<&[f32]> = chunk.iter().map(|b| b.as_slice()).collect();
+                    let mut fast = vec![zero_block(); refs.len()];
+                    wt.search_batch(&s, &refs, &mut fast);
+                    for (w, f) in refs.iter().zip(&fast) {
+                        let naive = wt.search_naive(&s, w);
+                        assert_eq!(
+                            *f, naive,
+                            "{cfg} cond {cond} neighbours {neighbours}: {w:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
