@@ -8,14 +8,15 @@
 #                       tuning, bad input, f32 bound error)
 #   test-host-gpu       host/tests/gpu.rs    (GPU vs CPU on real layers)
 #   fixture.safetensors a few SmolLM2 layers as f32 (host/examples/gpu_fixture.rs)
-# Usage: device-run.sh DIR OUTDIR [BENCH_BLOCKS] [B list] [top-k list]
+# Usage: device-run.sh DIR OUTDIR [BENCH_BLOCKS] [B list] [top-k list] [unroll list]
 # Logs go to OUTDIR; the summary is printed last.
 set -u
 dir=$(cd "$1" && pwd)
 out=$2
 blocks=${3:-2000000}
-bpt=${4:-4}
-topk=${5:-8}
+bpt=${4:-2}
+topk=${5:-16}
+unroll=${6:-2}
 mkdir -p "$out"
 log() { echo "== $*" | tee -a "$out/summary.txt"; }
 
@@ -40,7 +41,7 @@ run() {
     "$@" >"$out/$name.log" 2>&1
     local rc=$?
     local t1=$(date +%s.%N)
-    log "$name: rc=$rc $(echo "$t1 - $t0" | bc) s"
+    log "$name: rc=$rc $(python3 -c "print(round($t1 - $t0, 1))") s"
     [ $rc -eq 0 ] || status=1
     tail -n 25 "$out/$name.log"
 }
@@ -64,8 +65,38 @@ for bits in 4 3; do
 done
 rm -rf "$tmp"
 
-# 3. Throughput.
-run bench "$dir/seedlm" bench-search --device cuda --blocks "$blocks" --gpu-blocks-per-thread "$bpt" --gpu-top-k "$topk"
+# 3. A larger checkpoint as a stream (BIG_TENSORS tensors of 4096 x 4096
+#    f32, 64 MiB each): progress lines, peak host memory, and resume after
+#    an interrupt giving the same bytes as an uninterrupted run.
+big=${BIG_TENSORS:-16}
+if [ "$big" -gt 0 ]; then
+    tmp=$(mktemp -d)
+    python3 - "$tmp/big.safetensors" "$big" <<'PY'
+import sys, numpy as np
+from safetensors.numpy import save_file
+rng = np.random.default_rng(1)
+save_file({f"layers.{i}.mlp.weight": (rng.standard_normal((4096, 4096), dtype=np.float32) * 0.02)
+           for i in range(int(sys.argv[2]))}, sys.argv[1])
+PY
+    log "big checkpoint: $(stat -c %s "$tmp/big.safetensors") bytes"
+    run big-cuda /usr/bin/time -v "$dir/seedlm" compress "$tmp/big.safetensors" -o "$tmp/a.seedlm" --bits 4 --device cuda
+    grep -h "searched\|Maximum resident\|Elapsed" "$out/big-cuda.log" | tee -a "$out/summary.txt"
+    grep -h "^\[" "$out/big-cuda.log" | head -3 | tee -a "$out/summary.txt"
+    timeout -s INT 4 "$dir/seedlm" compress "$tmp/big.safetensors" -o "$tmp/b.seedlm" --bits 4 --device cuda >"$out/big-interrupted.log" 2>&1
+    log "interrupted run: rc=$? ($(grep -c '^\[' "$out/big-interrupted.log") tensors logged)"
+    run big-resume "$dir/seedlm" compress "$tmp/big.safetensors" -o "$tmp/b.seedlm" --bits 4 --device cuda
+    grep -h "resuming\|reused\|searched" "$out/big-resume.log" | tee -a "$out/summary.txt"
+    if cmp "$tmp/a.seedlm" "$tmp/b.seedlm"; then
+        log "big: resumed output identical to the uninterrupted one"
+    else
+        log "big: resumed output DIFFERS"
+        status=1
+    fi
+    rm -rf "$tmp"
+fi
+
+# 4. Throughput.
+run bench "$dir/seedlm" bench-search --device cuda --blocks "$blocks" --gpu-blocks-per-thread "$bpt" --gpu-top-k "$topk" --gpu-unroll "$unroll"
 cat "$out/bench.log" >>"$out/summary.txt"
 nvidia-smi --query-gpu=clocks.sm,temperature.gpu,power.draw --format=csv >>"$out/summary.txt" 2>&1
 echo

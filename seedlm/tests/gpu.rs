@@ -127,7 +127,7 @@ fn gpu_equals_naive_search() {
 
 #[test]
 fn gpu_result_does_not_depend_on_tuning() {
-    // Other launch shapes, a top list of one (most blocks rescanned), chunks
+    // Other launch shapes, a top list of two (many blocks rescanned), chunks
     // that split the input unevenly, ragged thread counts.
     let cfg = Config::BITS4;
     let w = hard_blocks(&cfg, 3001, 5);
@@ -135,18 +135,21 @@ fn gpu_result_does_not_depend_on_tuning() {
     for tuning in [
         Tuning {
             blocks_per_thread: 1,
-            top_k: 1,
+            top_k: 2,
             chunk: 1000,
+            scan_unroll: 1,
         },
         Tuning {
             blocks_per_thread: 3,
             top_k: 16,
             chunk: 777,
+            scan_unroll: 2,
         },
         Tuning {
             blocks_per_thread: 8,
             top_k: 4,
             chunk: 1 << 20,
+            scan_unroll: 4,
         },
     ] {
         let g = gpu(cfg, tuning);

@@ -24,12 +24,16 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t)]
     pub device: SearchDevice,
     /// GPU only: blocks per scan thread, comma-separated values to compare.
-    #[arg(long, value_delimiter = ',', value_name = "N,..", default_value = "4")]
+    #[arg(long, value_delimiter = ',', value_name = "N,..", default_value = "2")]
     pub gpu_blocks_per_thread: Vec<u32>,
     /// GPU only: smallest bounds kept per block, comma-separated values to
     /// compare.
-    #[arg(long, value_delimiter = ',', value_name = "N,..", default_value = "8")]
+    #[arg(long, value_delimiter = ',', value_name = "N,..", default_value = "16")]
     pub gpu_top_k: Vec<u32>,
+    /// GPU only: unrolling of the scan's position loop, comma-separated
+    /// values to compare.
+    #[arg(long, value_delimiter = ',', value_name = "N,..", default_value = "2")]
+    pub gpu_unroll: Vec<u32>,
 }
 
 /// Runs `seedlm bench-search`.
@@ -74,11 +78,14 @@ fn bench_cuda(args: &Args) -> Result<()> {
     let mut tunings = Vec::new();
     for &b in &args.gpu_blocks_per_thread {
         for &k in &args.gpu_top_k {
-            tunings.push(seedlm::search::gpu::Tuning {
-                blocks_per_thread: b,
-                top_k: k,
-                ..Default::default()
-            });
+            for &u in &args.gpu_unroll {
+                tunings.push(seedlm::search::gpu::Tuning {
+                    blocks_per_thread: b,
+                    top_k: k,
+                    scan_unroll: u,
+                    ..Default::default()
+                });
+            }
         }
     }
     super::gpu::bench(args.blocks, &tunings)

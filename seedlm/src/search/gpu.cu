@@ -8,11 +8,14 @@
 // Three kernels, in the order the host runs them:
 //   scan      every position's f32 lower bound for SL_B blocks per thread;
 //             keeps each block's SL_TOPK smallest bounds;
-//   fit_top   one thread per block: exact f64 fits of the kept positions in
-//             increasing bound order; flags the block when a position it
-//             did not keep could still win;
+//   fit_first one thread per block: the exact f64 fit of its smallest bound,
+//             which sets the block's threshold `error + MARGIN`;
+//   fit_rest  one thread per (block, other kept position): the exact fit of
+//             the position if its bound is within the threshold;
+//   pick      one thread per block: the best fit; flags the block when a
+//             position not fitted may still win;
 //   rescan    one thread-block per flagged block: bounds every position
-//             again and fits each one under the (shrinking) threshold.
+//             again and fits each one within the threshold.
 //
 // The exact fit (fit_window) is block.rs's `fit` operation for operation:
 // every f64 multiply, add and subtract goes through the __d*_rn intrinsics,
@@ -59,15 +62,18 @@ struct FitResult {
 };
 
 // Least squares by modified Gram-Schmidt, then the exponent rule: the CPU's
-// `fit` for the centred window `u` (C*P ints, row-major C x P).
-__device__ FitResult fit_window(const int* __restrict__ u, const double* w) {
+// `fit` for the centred window `u` (C*P ints, row-major C x P). `ud` holds
+// the same window as `u / unit` and `sc[e + 8]` is `2^e / unit` (tables made
+// by the same f64 divisions the CPU does).
+__device__ FitResult fit_window(const int* __restrict__ u, const double* __restrict__ ud,
+                                const double* __restrict__ sc, const double* w) {
     double qc[SL_P][SL_C];
     double r[SL_P][SL_P];
     bool keep[SL_P];
     for (int j = 0; j < SL_P; j++) {
         keep[j] = false;
         for (int k = 0; k < SL_P; k++) r[j][k] = 0.0;
-        for (int i = 0; i < SL_C; i++) qc[j][i] = (double)u[i * SL_P + j] / SL_UNIT;
+        for (int i = 0; i < SL_C; i++) qc[j][i] = __ldg(ud + i * SL_P + j);
     }
     for (int j = 0; j < SL_P; j++) {
         double n0 = -0.0;
@@ -126,7 +132,7 @@ __device__ FitResult fit_window(const int* __restrict__ u, const double* w) {
         if (all_zero) {
             err = zero_err;
         } else {
-            double scale = pow2(e) / SL_UNIT;
+            double scale = __ldg(sc + e - EXP_MIN);
             err = -0.0;
             for (int i = 0; i < SL_C; i++) {
                 int dot = 0;
@@ -164,8 +170,15 @@ __device__ __forceinline__ bool better(double err, unsigned seed, const Best& b)
 }
 
 // Fits the seed at cycle position `pos` and keeps it if it is better.
-__device__ void offer(const int* __restrict__ centred, unsigned pos, const double* w, Best& b) {
-    FitResult f = fit_window(centred + pos + 1, w);
+struct Tables {
+    const int* centred;  // the extended centred cycle
+    const double* ud;    // centred / unit, f64
+    const double* sc;    // 2^e / unit for e = EXP_MIN..EXP_MAX
+};
+
+__device__ void offer(const Tables& tb, unsigned pos, const double* w, Best& b) {
+    FitResult f = fit_window(tb.centred + pos + 1, tb.ud + pos + 1, tb.sc, w);
+    const int* centred = tb.centred;
     unsigned seed = (unsigned)(centred[pos] + SL_HALF);
     if (better(f.err, seed, b)) {
         b.err = f.err;
@@ -196,31 +209,26 @@ __device__ bool normalise(const float* __restrict__ w, double* w64, float* wn, d
     return true;
 }
 
-// Result record of one block, written by fit_top and rescan.
-struct Out {
-    double err;
-    unsigned seed;
-    int exp;
-    int q[8];
-    int flagged;  // 1: a position not kept by the scan may still win
-    int pad;
-};
-
-__device__ void write_out(Out* o, const Best& b, int flagged) {
-    o->err = b.err;
-    o->seed = b.seed;
-    o->exp = b.exp;
-    for (int j = 0; j < 8; j++) o->q[j] = j < SL_P ? b.q[j] : 0;
-    o->flagged = flagged;
+// A block's result as two words: the error's bits, and
+// seed (bits 0-23) | exp + 8 (24-27) | q_j & 15 (28 + 4j) | flag (63), the
+// flag meaning that a position the scan did not keep may still win.
+__device__ __forceinline__ unsigned long long pack(const Best& b, bool flag) {
+    unsigned long long x = (unsigned long long)(b.seed & 0xffffffu);
+    x |= (unsigned long long)(b.exp - EXP_MIN) << 24;
+    for (int j = 0; j < SL_P; j++) x |= (unsigned long long)(b.q[j] & 15) << (28 + 4 * j);
+    return x | (flag ? 1ull << 63 : 0ull);
 }
 
-// The all-zero block: seed 1, the lowest exponent, zero mantissas, error 0.
-__device__ void zero_out(Out* o) {
-    Best b;
-    best_init(b);
-    b.err = 0.0;
-    b.seed = 1;
-    write_out(o, b, 0);
+__device__ __forceinline__ void unpack(unsigned long long err, unsigned long long x, Best& b) {
+    b.err = __longlong_as_double((long long)err);
+    b.seed = (unsigned)(x & 0xffffffu);
+    b.exp = (int)((x >> 24) & 15) + EXP_MIN;
+    for (int j = 0; j < SL_P; j++) b.q[j] = (int)((x >> (28 + 4 * j)) & 15) - (((x >> (28 + 4 * j)) & 8) ? 16 : 0);
+}
+
+__device__ __forceinline__ void put(unsigned long long* o, const Best& b, bool flag) {
+    o[0] = (unsigned long long)__double_as_longlong(b.err);
+    o[1] = pack(b, flag);
 }
 
 // ---------------------------------------------------------------------------
@@ -316,6 +324,7 @@ extern "C" __global__ void __launch_bounds__(128) scan(
 #pragma unroll
         for (int j = 0; j + 1 < SL_P; j++) z[b][j + 1] = z_at(u, j, wn[b]);
     }
+#pragma unroll SL_UNROLL
     for (unsigned p = 0; p < SL_N; p++) {
         float r[SL_REC];
 #pragma unroll
@@ -378,81 +387,181 @@ extern "C" __global__ void __launch_bounds__(128) scan(
     }
 }
 
-// One thread per block: fits the kept positions (and the windows with
-// dependent columns) in increasing bound order while the bound is within
-// the threshold; flags the block if its last kept bound is within it too.
-extern "C" __global__ void fit_top(
+// Candidate records: per block SL_TOPK slots of two words (put/unpack), the
+// unfitted ones with seed 0.
+
+// One thread per block: the all-zero block's result, or the exact fit of
+// the smallest bound (and of the windows with dependent columns) in slot 0,
+// and the threshold (normalised) for the other kept positions.
+extern "C" __global__ void fit_first(
     const float* __restrict__ w, unsigned nblocks, const int* __restrict__ centred,
-    const float* __restrict__ top_b, const unsigned* __restrict__ top_p,
-    const unsigned* __restrict__ dep_pos, unsigned ndep, Out* __restrict__ out) {
+    const double* __restrict__ ud, const double* __restrict__ sc,
+    const unsigned* __restrict__ top_p, const unsigned* __restrict__ dep_pos, unsigned ndep,
+    unsigned long long* __restrict__ cand, double* __restrict__ thr) {
     unsigned blk = blockIdx.x * blockDim.x + threadIdx.x;
     if (blk >= nblocks) return;
+    Tables t = {centred, ud, sc};
     double w64[SL_C], ww;
     float wn[SL_C];
     int k;
-    if (!normalise(w + (size_t)blk * SL_C, w64, wn, &ww, &k)) {
-        zero_out(out + blk);
-        return;
-    }
     Best b;
     best_init(b);
-    for (unsigned d = 0; d < ndep; d++) offer(centred, dep_pos[d], w64, b);
-    const float* tb = top_b + (size_t)blk * SL_TOPK;
-    const unsigned* tp = top_p + (size_t)blk * SL_TOPK;
-    for (int t = 0; t < SL_TOPK; t++) {
-        double thr = rn_add(ldexp(b.err, 2 * k), SL_MARGIN);
-        if ((double)tb[t] > thr) break;
-        offer(centred, tp[t], w64, b);
+    if (!normalise(w + (size_t)blk * SL_C, w64, wn, &ww, &k)) {
+        b.err = 0.0;
+        b.seed = 1;
+        thr[blk] = -__longlong_as_double(0x7ff0000000000000LL);
+    } else {
+        for (unsigned d = 0; d < ndep; d++) offer(t, dep_pos[d], w64, b);
+        offer(t, top_p[(size_t)blk * SL_TOPK], w64, b);
+        thr[blk] = rn_add(ldexp(b.err, 2 * k), SL_MARGIN);
     }
-    double thr = rn_add(ldexp(b.err, 2 * k), SL_MARGIN);
-    write_out(out + blk, b, (double)tb[SL_TOPK - 1] > thr ? 0 : 1);
+    put(cand + (size_t)blk * SL_TOPK * 2, b, false);
+}
+
+// One thread per (block, kept position 1..SL_TOPK-1): the exact fit of the
+// position if its bound is within the block's threshold from fit_first.
+extern "C" __global__ void fit_rest(
+    const float* __restrict__ w, unsigned nblocks, const int* __restrict__ centred,
+    const double* __restrict__ ud, const double* __restrict__ sc,
+    const float* __restrict__ top_b, const unsigned* __restrict__ top_p,
+    const double* __restrict__ thr, unsigned long long* __restrict__ cand) {
+    size_t id = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (id >= (size_t)nblocks * (SL_TOPK - 1)) return;
+    unsigned blk = (unsigned)(id / (SL_TOPK - 1));
+    unsigned slot = (unsigned)(id % (SL_TOPK - 1)) + 1;
+    size_t at = (size_t)blk * SL_TOPK + slot;
+    Best b;
+    best_init(b);
+    if ((double)top_b[at] <= thr[blk]) {
+        Tables t = {centred, ud, sc};
+        double w64[SL_C];
+        for (int i = 0; i < SL_C; i++) w64[i] = (double)w[(size_t)blk * SL_C + i];
+        offer(t, top_p[at], w64, b);
+    } else {
+        b.seed = 0;  // not fitted (no seed is 0)
+    }
+    put(cand + at * 2, b, false);
+}
+
+// One thread per block: the lexicographic minimum of (err, seed) over the
+// fitted slots; flags the block if a kept position that was not fitted, or
+// one not kept (bound >= the last kept one), is within the final threshold.
+extern "C" __global__ void pick(
+    const float* __restrict__ w, unsigned nblocks, const float* __restrict__ top_b,
+    const unsigned long long* __restrict__ cand, unsigned long long* __restrict__ out) {
+    unsigned blk = blockIdx.x * blockDim.x + threadIdx.x;
+    if (blk >= nblocks) return;
+    const unsigned long long* c = cand + (size_t)blk * SL_TOPK * 2;
+    Best b;
+    unpack(c[0], c[1], b);
+    for (int t = 1; t < SL_TOPK; t++) {
+        Best x;
+        unpack(c[2 * t], c[2 * t + 1], x);
+        if (x.seed != 0 && better(x.err, x.seed, b)) b = x;
+    }
+    double w64[SL_C], ww;
+    float wn[SL_C];
+    int k;
+    bool flag = false;
+    if (normalise(w + (size_t)blk * SL_C, w64, wn, &ww, &k)) {
+        double thr = rn_add(ldexp(b.err, 2 * k), SL_MARGIN);
+        const float* tb = top_b + (size_t)blk * SL_TOPK;
+        flag = (double)tb[SL_TOPK - 1] <= thr;
+        for (int t = 1; t < SL_TOPK; t++)
+            flag = flag || ((c[2 * t + 1] & 0xffffffu) == 0 && (double)tb[t] <= thr);
+    }
+    put(out + (size_t)blk * 2, b, flag);
 }
 
 #define RESCAN_THREADS 256
+#define RESCAN_CAP 2048
 
-// One thread-block per flagged block (`which` lists them): every position's
-// bound, and the exact fit of each one within the threshold, which starts
-// at the block's best from fit_top and shrinks per thread.
+// One thread-block per flagged block (`which` lists them; results to
+// `res`, two words each): every position's bound; the positions within the
+// threshold (from pick) are listed, then fitted in parallel. If the list
+// overflows, each thread fits its positions within its own (shrinking)
+// threshold instead.
 extern "C" __global__ void __launch_bounds__(RESCAN_THREADS) rescan(
     const float* __restrict__ w, const unsigned* __restrict__ which,
     const float* __restrict__ u, const float4* __restrict__ rec,
-    const int* __restrict__ centred, const unsigned* __restrict__ ill_pos,
-    const float* __restrict__ ill_q, unsigned nill, Out* __restrict__ out) {
+    const int* __restrict__ centred, const double* __restrict__ ud,
+    const double* __restrict__ sc, const unsigned* __restrict__ ill_pos,
+    const float* __restrict__ ill_q, unsigned nill, const unsigned long long* __restrict__ out,
+    unsigned long long* __restrict__ res) {
+    __shared__ unsigned s_list[RESCAN_CAP];
+    __shared__ unsigned s_cnt;
+    __shared__ double s_err[RESCAN_THREADS];
+    __shared__ unsigned s_seed[RESCAN_THREADS];
+    __shared__ unsigned s_who[RESCAN_THREADS];
     unsigned blk = which[blockIdx.x];
+    Tables t = {centred, ud, sc};
     double w64[SL_C], ww;
     float wn[SL_C];
     int k;
     normalise(w + (size_t)blk * SL_C, w64, wn, &ww, &k);
     float wwf = (float)ww;
-    Out* o = out + blk;
     Best b;
-    best_init(b);
-    b.err = o->err;
-    b.seed = o->seed;
-    b.exp = o->exp;
-    for (int j = 0; j < SL_P; j++) b.q[j] = o->q[j];
-    for (unsigned p = threadIdx.x; p < SL_N; p += RESCAN_THREADS) {
-        float zz[SL_P];
-        for (int j = 0; j < SL_P; j++) zz[j] = z_at(u, p + j, wn);
-        float r[SL_REC];
-        for (int v = 0; v < SL_REC / 4; v++) {
-            float4 x = __ldg(rec + (size_t)p * (SL_REC / 4) + v);
-            r[4 * v] = x.x;
-            r[4 * v + 1] = x.y;
-            r[4 * v + 2] = x.z;
-            r[4 * v + 3] = x.w;
+    unpack(out[(size_t)blk * 2], out[(size_t)blk * 2 + 1], b);
+    const double thr0 = rn_add(ldexp(b.err, 2 * k), SL_MARGIN);
+    if (threadIdx.x == 0) s_cnt = 0;
+    __syncthreads();
+    // Pass 1: list the positions within thr0.
+    for (unsigned p = threadIdx.x; p < SL_N + nill; p += RESCAN_THREADS) {
+        float v;
+        unsigned pos;
+        if (p < SL_N) {
+            pos = p;
+            float zz[SL_P];
+            for (int j = 0; j < SL_P; j++) zz[j] = z_at(u, p + j, wn);
+            float r[SL_REC];
+            for (int q = 0; q < SL_REC / 4; q++) {
+                float4 x = __ldg(rec + (size_t)p * (SL_REC / 4) + q);
+                r[4 * q] = x.x;
+                r[4 * q + 1] = x.y;
+                r[4 * q + 2] = x.z;
+                r[4 * q + 3] = x.w;
+            }
+            v = wwf - proj(r + SL_C, zz);
+        } else {
+            pos = ill_pos[p - SL_N];
+            v = wwf - proj_q(ill_q + (size_t)(p - SL_N) * SL_CP, wn);
         }
-        float v = wwf - proj(r + SL_C, zz);
-        if ((double)v <= rn_add(ldexp(b.err, 2 * k), SL_MARGIN)) offer(centred, p, w64, b);
+        if ((double)v <= thr0) {
+            unsigned i = atomicAdd(&s_cnt, 1u);
+            if (i < RESCAN_CAP) s_list[i] = pos;
+        }
     }
-    for (unsigned i = threadIdx.x; i < nill; i += RESCAN_THREADS) {
-        float v = wwf - proj_q(ill_q + (size_t)i * SL_CP, wn);
-        if ((double)v <= rn_add(ldexp(b.err, 2 * k), SL_MARGIN)) offer(centred, ill_pos[i], w64, b);
+    __syncthreads();
+    unsigned cnt = s_cnt;
+    if (cnt <= RESCAN_CAP) {
+        // Pass 2: fit the listed positions, one per thread at a time.
+        for (unsigned i = threadIdx.x; i < cnt; i += RESCAN_THREADS) offer(t, s_list[i], w64, b);
+    } else {
+        // Too many (e.g. every seed ties): fit within a shrinking threshold.
+        for (unsigned p = threadIdx.x; p < SL_N + nill; p += RESCAN_THREADS) {
+            float v;
+            unsigned pos;
+            if (p < SL_N) {
+                pos = p;
+                float zz[SL_P];
+                for (int j = 0; j < SL_P; j++) zz[j] = z_at(u, p + j, wn);
+                float r[SL_REC];
+                for (int q = 0; q < SL_REC / 4; q++) {
+                    float4 x = __ldg(rec + (size_t)p * (SL_REC / 4) + q);
+                    r[4 * q] = x.x;
+                    r[4 * q + 1] = x.y;
+                    r[4 * q + 2] = x.z;
+                    r[4 * q + 3] = x.w;
+                }
+                v = wwf - proj(r + SL_C, zz);
+            } else {
+                pos = ill_pos[p - SL_N];
+                v = wwf - proj_q(ill_q + (size_t)(p - SL_N) * SL_CP, wn);
+            }
+            if ((double)v <= rn_add(ldexp(b.err, 2 * k), SL_MARGIN)) offer(t, pos, w64, b);
+        }
     }
     // Reduce (err, seed) over the thread-block.
-    __shared__ double s_err[RESCAN_THREADS];
-    __shared__ unsigned s_seed[RESCAN_THREADS];
-    __shared__ unsigned s_who[RESCAN_THREADS];
     s_err[threadIdx.x] = b.err;
     s_seed[threadIdx.x] = b.seed;
     s_who[threadIdx.x] = threadIdx.x;
@@ -468,5 +577,5 @@ extern "C" __global__ void __launch_bounds__(RESCAN_THREADS) rescan(
         }
         __syncthreads();
     }
-    if (threadIdx.x == s_who[0]) write_out(o, b, 0);
+    if (threadIdx.x == s_who[0]) put(res + (size_t)blockIdx.x * 2, b, false);
 }

@@ -13,15 +13,16 @@
 //!    bounded with an f32 orthonormal basis instead, and windows with
 //!    dependent columns are always fitted (the CPU's rules and tables,
 //!    [`super::fast`]).
-//! 2. `fit_top`: one thread per block fits the kept positions exactly in
-//!    f64 (the same operations as [`crate::block::fit`], rounded the same
-//!    way) in increasing bound order while the bound is within
-//!    `best error + MARGIN`; ties go to the lowest seed.
+//! 2. `fit_first`, `fit_rest`, `pick`: the exact f64 fit (the same
+//!    operations as [`crate::block::fit`], rounded the same way) of each
+//!    block's smallest bound sets its threshold `error + MARGIN`; every other
+//!    kept position within it is fitted, one thread per fit; the best
+//!    `(error, seed)` wins, ties going to the lowest seed.
 //! 3. `rescan`: a block whose last kept bound is still within the threshold
 //!    may have a winner the scan did not keep; one thread-block bounds all
 //!    its positions again and fits each one within the threshold (rare:
-//!    about 5% of N(0,1) blocks at `top_k = 8`; every seed of a block so
-//!    small that every seed quantizes to zero).
+//!    0.3% of N(0,1) blocks at `top_k = 16`; every seed of a block so small
+//!    that every seed quantizes to zero).
 //!
 //! **Exactness.** As for the CPU search: the bound's f32 error is far below
 //! [`MARGIN`] (checked on the device by the test `gpu_bound_error`), so
@@ -45,7 +46,7 @@ use cudarc::nvrtc::{compile_ptx_with_opts, CompileOptions};
 use super::fast::{factor, orthonormal, MARGIN};
 use super::{Found, Searcher};
 use crate::block::Block;
-use crate::config::{Config, MAX_C, MAX_P};
+use crate::config::{Config, EXP_MAX, EXP_MIN, MAX_C, MAX_P};
 use crate::error::{Error, Result};
 
 /// The kernels' source.
@@ -58,8 +59,8 @@ const THREADS: u32 = 128;
 /// Threads per thread-block of `rescan` (`RESCAN_THREADS` in `gpu.cu`).
 const RESCAN_THREADS: u32 = 256;
 
-/// 64-bit words of one result record (`struct Out` in `gpu.cu`).
-const OUT_WORDS: usize = 7;
+/// 64-bit words of one result record (`put` in `gpu.cu`).
+const OUT_WORDS: usize = 2;
 
 /// Launch parameters of the GPU search (they change speed, never results).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,14 +72,17 @@ pub struct Tuning {
     /// Blocks per launch (bounds device memory; progress is reported per
     /// launch).
     pub chunk: usize,
+    /// Unrolling of the scan's position loop (1..=4).
+    pub scan_unroll: u32,
 }
 
 impl Default for Tuning {
     fn default() -> Tuning {
         Tuning {
-            blocks_per_thread: 4,
-            top_k: 8,
+            blocks_per_thread: 2,
+            top_k: 16,
             chunk: 1 << 20,
+            scan_unroll: 2,
         }
     }
 }
@@ -95,7 +99,8 @@ pub struct Stats {
     pub upload_s: f64,
     /// Seconds in `scan`.
     pub scan_s: f64,
-    /// Seconds in `fit_top` and copying its results back.
+    /// Seconds in `fit_first`, `fit_rest` and `pick`, and copying the
+    /// results back.
     pub fit_s: f64,
     /// Seconds in `rescan` and copying its results back.
     pub rescan_s: f64,
@@ -110,7 +115,9 @@ pub struct GpuSearcher {
     stream: Arc<CudaStream>,
     _module: Arc<CudaModule>,
     scan: CudaFunction,
-    fit_top: CudaFunction,
+    fit_first: CudaFunction,
+    fit_rest: CudaFunction,
+    pick: CudaFunction,
     rescan: CudaFunction,
     /// `centred[m] / unit` as f32 (the extended cycle).
     u: CudaSlice<f32>,
@@ -119,12 +126,29 @@ pub struct GpuSearcher {
     rec: CudaSlice<f32>,
     /// The extended centred cycle (exact fits, seeds).
     centred: CudaSlice<i32>,
+    /// `centred[m] / unit` in f64 (exact fits).
+    ud: CudaSlice<f64>,
+    /// `2^e / unit` for `e` in `EXP_MIN..=EXP_MAX` (exact fits).
+    sc: CudaSlice<f64>,
     ill_pos: CudaSlice<u32>,
     ill_q: CudaSlice<f32>,
     n_ill: u32,
     dep_pos: CudaSlice<u32>,
     n_dep: u32,
     stats: Mutex<Stats>,
+    /// Device buffers of the last launch, reused while large enough.
+    buffers: Mutex<Option<Buffers>>,
+}
+
+/// Device buffers for one launch of up to `blocks` blocks.
+struct Buffers {
+    blocks: usize,
+    w: CudaSlice<f32>,
+    top_b: CudaSlice<f32>,
+    top_p: CudaSlice<u32>,
+    cand: CudaSlice<u64>,
+    thr: CudaSlice<f64>,
+    out: CudaSlice<u64>,
 }
 
 /// A device error with what was being done.
@@ -185,7 +209,8 @@ impl GpuSearcher {
     /// Compiles the kernels for `cfg` on GPU `ordinal` and uploads the tables.
     pub fn new(cfg: Config, ordinal: usize, tuning: Tuning) -> Result<GpuSearcher> {
         if !(1..=8).contains(&tuning.blocks_per_thread)
-            || !(1..=64).contains(&tuning.top_k)
+            || !(2..=64).contains(&tuning.top_k)
+            || !(1..=4).contains(&tuning.scan_unroll)
             || tuning.chunk == 0
         {
             return Err(Error::InvalidConfig(format!("GPU tuning {tuning:?}")));
@@ -213,6 +238,7 @@ impl GpuSearcher {
             ("SL_MARGIN", format!("{MARGIN:?}")),
             ("SL_B", tuning.blocks_per_thread.to_string()),
             ("SL_TOPK", tuning.top_k.to_string()),
+            ("SL_UNROLL", tuning.scan_unroll.to_string()),
         ];
         let mut options: Vec<String> = defines.iter().map(|(k, v)| format!("-D{k}={v}")).collect();
         options.push(format!("--gpu-architecture=sm_{major}{minor}"));
@@ -235,18 +261,26 @@ impl GpuSearcher {
                 .load_function(f)
                 .map_err(|e| Error::Gpu(format!("kernel {f}: {e}")))
         };
-        let (scan, fit_top, rescan) = (load("scan")?, load("fit_top")?, load("rescan")?);
+        let (scan, fit_first) = (load("scan")?, load("fit_first")?);
+        let (fit_rest, pick, rescan) = (load("fit_rest")?, load("pick")?, load("rescan")?);
         let stream = ctx.default_stream();
         let (u, rec, ill_pos, ill_q, dep) = tables(&cpu);
         let up = gpu_err("failed to upload the search tables");
         // A zero-length slice cannot be allocated: pad the lists to one entry.
         let nonempty = |v: &[u32]| if v.is_empty() { vec![0] } else { v.to_vec() };
+        let unit = cfg.unit();
+        let ud: Vec<f64> = cpu.centred.iter().map(|&x| x as f64 / unit).collect();
+        let sc: Vec<f64> = (EXP_MIN..=EXP_MAX)
+            .map(|e| 2f64.powi(e as i32) / unit)
+            .collect();
         Ok(GpuSearcher {
             tuning,
             name,
             u: stream.clone_htod(&u).map_err(&up)?,
             rec: stream.clone_htod(&rec).map_err(&up)?,
             centred: stream.clone_htod(&cpu.centred).map_err(&up)?,
+            ud: stream.clone_htod(&ud).map_err(&up)?,
+            sc: stream.clone_htod(&sc).map_err(&up)?,
             n_ill: ill_pos.len() as u32,
             ill_pos: stream.clone_htod(&nonempty(&ill_pos)).map_err(&up)?,
             ill_q: stream
@@ -257,10 +291,13 @@ impl GpuSearcher {
             stream,
             _module: module,
             scan,
-            fit_top,
+            fit_first,
+            fit_rest,
+            pick,
             rescan,
             cpu,
             stats: Mutex::new(Stats::default()),
+            buffers: Mutex::new(None),
         })
     }
 
@@ -338,40 +375,53 @@ impl GpuSearcher {
         let nb32 = u32::try_from(nb)
             .map_err(|_| Error::InvalidInput(format!("{nb} blocks in one launch")))?;
         let k = self.tuning.top_k as usize;
-        let t0 = Instant::now();
-        let dw = s
-            .clone_htod(w)
-            .map_err(gpu_err("failed to copy weights to the device"))?;
         let alloc = gpu_err("failed to allocate device memory");
-        let mut top_b = s.alloc_zeros::<f32>(nb * k).map_err(&alloc)?;
-        let mut top_p = s.alloc_zeros::<u32>(nb * k).map_err(&alloc)?;
-        let mut out = s.alloc_zeros::<u64>(nb * OUT_WORDS).map_err(&alloc)?;
+        let mut guard = self.buffers.lock().unwrap_or_else(|e| e.into_inner());
+        if guard.as_ref().is_none_or(|b| b.blocks < nb) {
+            *guard = None;
+            let n = nb.max(self.tuning.chunk.min(1 << 16));
+            *guard = Some(Buffers {
+                blocks: n,
+                w: s.alloc_zeros::<f32>(n * cfg.c).map_err(&alloc)?,
+                top_b: s.alloc_zeros::<f32>(n * k).map_err(&alloc)?,
+                top_p: s.alloc_zeros::<u32>(n * k).map_err(&alloc)?,
+                cand: s.alloc_zeros::<u64>(n * k * OUT_WORDS).map_err(&alloc)?,
+                thr: s.alloc_zeros::<f64>(n).map_err(&alloc)?,
+                out: s.alloc_zeros::<u64>(n * OUT_WORDS).map_err(&alloc)?,
+            });
+        }
+        let Some(bufs) = guard.as_mut() else {
+            unreachable!("allocated above")
+        };
+        let t0 = Instant::now();
+        s.memcpy_htod(w, &mut bufs.w)
+            .map_err(gpu_err("failed to copy weights to the device"))?;
         sync("failed to copy weights to the device")?;
         let t1 = Instant::now();
 
-        let per_block = THREADS * self.tuning.blocks_per_thread;
         let launch = |grid: u32, block: u32| LaunchConfig {
             grid_dim: (grid, 1, 1),
             block_dim: (block, 1, 1),
             shared_mem_bytes: 0,
         };
         let null = 0u64;
+        let per_block = THREADS * self.tuning.blocks_per_thread;
         let mut b = s.launch_builder(&self.scan);
-        b.arg(&dw)
+        b.arg(&bufs.w)
             .arg(&nb32)
             .arg(&self.u)
             .arg(&self.rec)
             .arg(&self.ill_pos)
             .arg(&self.ill_q)
             .arg(&self.n_ill)
-            .arg(&mut top_b)
-            .arg(&mut top_p);
+            .arg(&mut bufs.top_b)
+            .arg(&mut bufs.top_p);
         match dump {
             Some(d) => b.arg(d),
             None => b.arg(&null),
         };
         // SAFETY: the arguments match `scan`'s parameters in gpu.cu in number,
-        // order and type; every buffer holds what the kernel indexes: `dw`
+        // order and type; every buffer holds what the kernel indexes: `w`
         // nb·C weights, `u` the extended cycle (2^K - 1 + C·P + 1 entries),
         // `rec` 2^K - 1 records, `ill_q` n_ill bases of C·P, `top_b`/`top_p`
         // nb·top_k entries, the dump (when given) nb·(2^K - 1) entries.
@@ -380,46 +430,84 @@ impl GpuSearcher {
         sync("scan failed")?;
         let t2 = Instant::now();
 
-        let mut b = s.launch_builder(&self.fit_top);
-        b.arg(&dw)
+        let mut b = s.launch_builder(&self.fit_first);
+        b.arg(&bufs.w)
             .arg(&nb32)
             .arg(&self.centred)
-            .arg(&top_b)
-            .arg(&top_p)
+            .arg(&self.ud)
+            .arg(&self.sc)
+            .arg(&bufs.top_p)
             .arg(&self.dep_pos)
             .arg(&self.n_dep)
-            .arg(&mut out);
-        // SAFETY: as for scan; `out` holds nb records of OUT_WORDS words
-        // (`struct Out`), `centred` the extended cycle, `dep_pos` n_dep
-        // positions.
+            .arg(&mut bufs.cand)
+            .arg(&mut bufs.thr);
+        // SAFETY: as for scan; `centred`/`ud` hold the extended cycle, `sc`
+        // 16 scales, `dep_pos` n_dep positions, `cand` nb·top_k records of
+        // OUT_WORDS words, `thr` nb entries.
         unsafe { b.launch(launch(nb32.div_ceil(THREADS), THREADS)) }
-            .map_err(gpu_err("failed to launch fit_top"))?;
-        let words = s.clone_dtoh(&out).map_err(gpu_err("fit_top failed"))?;
+            .map_err(gpu_err("failed to launch fit_first"))?;
+        let rest = nb * (k - 1);
+        let rest32 = u32::try_from(rest.div_ceil(THREADS as usize))
+            .map_err(|_| Error::InvalidInput(format!("{nb} blocks in one launch")))?;
+        let mut b = s.launch_builder(&self.fit_rest);
+        b.arg(&bufs.w)
+            .arg(&nb32)
+            .arg(&self.centred)
+            .arg(&self.ud)
+            .arg(&self.sc)
+            .arg(&bufs.top_b)
+            .arg(&bufs.top_p)
+            .arg(&bufs.thr)
+            .arg(&mut bufs.cand);
+        // SAFETY: as for fit_first; one thread per (block, slot 1..top_k).
+        unsafe { b.launch(launch(rest32, THREADS)) }
+            .map_err(gpu_err("failed to launch fit_rest"))?;
+        let mut b = s.launch_builder(&self.pick);
+        b.arg(&bufs.w)
+            .arg(&nb32)
+            .arg(&bufs.top_b)
+            .arg(&bufs.cand)
+            .arg(&mut bufs.out);
+        // SAFETY: as for fit_first; `out` holds nb records.
+        unsafe { b.launch(launch(nb32.div_ceil(THREADS), THREADS)) }
+            .map_err(gpu_err("failed to launch pick"))?;
+        let mut words = vec![0u64; nb * OUT_WORDS];
+        s.memcpy_dtoh(&bufs.out.slice(..nb * OUT_WORDS), &mut words)
+            .map_err(gpu_err("fitting failed"))?;
+        sync("fitting failed")?;
         let t3 = Instant::now();
 
         let flagged: Vec<u32> = (0..nb32)
-            .filter(|&i| words[i as usize * OUT_WORDS + 6] & 0xffff_ffff != 0)
+            .filter(|&i| words[i as usize * OUT_WORDS + 1] >> 63 != 0)
             .collect();
-        let words = if flagged.is_empty() {
-            words
-        } else {
+        if !flagged.is_empty() {
             let which = s.clone_htod(&flagged).map_err(&alloc)?;
+            let mut res = s
+                .alloc_zeros::<u64>(flagged.len() * OUT_WORDS)
+                .map_err(&alloc)?;
             let mut b = s.launch_builder(&self.rescan);
-            b.arg(&dw)
+            b.arg(&bufs.w)
                 .arg(&which)
                 .arg(&self.u)
                 .arg(&self.rec)
                 .arg(&self.centred)
+                .arg(&self.ud)
+                .arg(&self.sc)
                 .arg(&self.ill_pos)
                 .arg(&self.ill_q)
                 .arg(&self.n_ill)
-                .arg(&mut out);
-            // SAFETY: as for scan and fit_top; `which` holds one block index
-            // below nb per thread-block launched.
+                .arg(&bufs.out)
+                .arg(&mut res);
+            // SAFETY: as for scan and fit_first; `which` holds one block
+            // index below nb per thread-block launched, `res` one record per
+            // thread-block.
             unsafe { b.launch(launch(flagged.len() as u32, RESCAN_THREADS)) }
                 .map_err(gpu_err("failed to launch rescan"))?;
-            s.clone_dtoh(&out).map_err(gpu_err("rescan failed"))?
-        };
+            let res = s.clone_dtoh(&res).map_err(gpu_err("rescan failed"))?;
+            for (&i, r) in flagged.iter().zip(res.chunks_exact(OUT_WORDS)) {
+                words[i as usize * OUT_WORDS..][..OUT_WORDS].copy_from_slice(r);
+            }
+        }
         let t4 = Instant::now();
         {
             let mut st = self.stats.lock().unwrap_or_else(|e| e.into_inner());
@@ -437,20 +525,19 @@ impl GpuSearcher {
     }
 }
 
-/// One result record (`struct Out`: err f64; seed u32, exp i32; q[8] i32;
-/// flagged, pad) as a [`Found`].
+/// One result record (`put` in gpu.cu: the error's bits; seed in bits
+/// 0-23, exponent + 8 in 24-27, mantissa `j` in `28 + 4j`) as a [`Found`].
 fn decode(cfg: &Config, r: &[u64]) -> Found {
-    let lo = |x: u64| x as u32;
-    let hi = |x: u64| (x >> 32) as u32;
+    let x = r[1];
     let mut q = [0i8; MAX_P];
     for (j, qj) in q.iter_mut().enumerate().take(cfg.p) {
-        let word = r[2 + j / 2];
-        *qj = (if j % 2 == 0 { lo(word) } else { hi(word) }) as i32 as i8;
+        // The nibble, sign-extended.
+        *qj = (((x >> (28 + 4 * j)) as u8) << 4) as i8 >> 4;
     }
     Found {
         block: Block {
-            seed: lo(r[1]),
-            exp: hi(r[1]) as i32 as i8,
+            seed: (x & 0xff_ffff) as u32,
+            exp: ((x >> 24) & 15) as i8 + EXP_MIN,
             q,
         },
         err: f64::from_bits(r[0]),
