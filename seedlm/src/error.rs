@@ -19,6 +19,9 @@ pub enum Error {
         /// What is wrong, naming the tensor and byte offset where known.
         what: String,
     },
+    /// The GPU search failed (no device, a driver or compiler error).
+    #[error("GPU search: {0}")]
+    Gpu(String),
     /// An I/O operation on a file failed.
     #[error("failed to {action} {path}")]
     Io {

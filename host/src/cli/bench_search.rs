@@ -1,11 +1,13 @@
 //! `seedlm bench-search`: seed-search throughput and quality on N(0,1)
 //! blocks, for both paper configurations, on one thread and on all cores
-//! (a thin wrapper over `seedlm::search::bench::bench_search`).
+//! (a thin wrapper over `seedlm::search::bench::bench_search`); with
+//! `--device cuda`, on the GPU (`super::gpu::bench`).
 
 use anyhow::{Context, Result};
 use seedlm::search::bench::bench_search;
 use seedlm::Config;
 
+use super::gpu::SearchDevice;
 use super::Table;
 
 /// Arguments of `seedlm bench-search`.
@@ -18,10 +20,27 @@ pub struct Args {
     /// each at most 1024).
     #[arg(long, value_delimiter = ',', value_name = "N,..", value_parser = super::threads_arg())]
     pub threads: Vec<usize>,
+    /// Where the search runs.
+    #[arg(long, value_enum, default_value_t)]
+    pub device: SearchDevice,
+    /// GPU only: blocks per scan thread, comma-separated values to compare.
+    #[arg(long, value_delimiter = ',', value_name = "N,..", default_value = "2")]
+    pub gpu_blocks_per_thread: Vec<u32>,
+    /// GPU only: smallest bounds kept per block, comma-separated values to
+    /// compare.
+    #[arg(long, value_delimiter = ',', value_name = "N,..", default_value = "16")]
+    pub gpu_top_k: Vec<u32>,
+    /// GPU only: unrolling of the scan's position loop, comma-separated
+    /// values to compare.
+    #[arg(long, value_delimiter = ',', value_name = "N,..", default_value = "2")]
+    pub gpu_unroll: Vec<u32>,
 }
 
 /// Runs `seedlm bench-search`.
 pub fn run(args: &Args) -> Result<()> {
+    if args.device == SearchDevice::Cuda {
+        return bench_cuda(args);
+    }
     let threads = if args.threads.is_empty() {
         let all = std::thread::available_parallelism().map_or(1, |n| n.get());
         if all > 1 {
@@ -52,4 +71,27 @@ pub fn run(args: &Args) -> Result<()> {
     }
     print!("{}", t.render());
     Ok(())
+}
+
+#[cfg(feature = "cuda")]
+fn bench_cuda(args: &Args) -> Result<()> {
+    let mut tunings = Vec::new();
+    for &b in &args.gpu_blocks_per_thread {
+        for &k in &args.gpu_top_k {
+            for &u in &args.gpu_unroll {
+                tunings.push(seedlm::search::gpu::Tuning {
+                    blocks_per_thread: b,
+                    top_k: k,
+                    scan_unroll: u,
+                    ..Default::default()
+                });
+            }
+        }
+    }
+    super::gpu::bench(args.blocks, &tunings)
+}
+
+#[cfg(not(feature = "cuda"))]
+fn bench_cuda(_: &Args) -> Result<()> {
+    anyhow::bail!("--device cuda: this seedlm was built without the `cuda` feature")
 }

@@ -33,14 +33,15 @@ use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 use regex::Regex;
 use seedlm::container::{RawDtype, Writer};
 use seedlm::magnitude;
-use seedlm::search::{Found, Searcher};
+use seedlm::search::Found;
 use seedlm::{Block, Config};
 use seedlm_host::checkpoint::{Checkpoint, Dtype, TensorMeta};
 use seedlm_host::llama::load;
 
+use super::gpu::{SearchDevice, SeedSearch};
 use super::output::{self, Inputs};
 use super::resume::{Manifest, Saved, Sidecar};
-use super::{checks, fmt_bytes, is_embedding, printable, thread_pool};
+use super::{checks, fmt_bytes, is_embedding, printable};
 
 /// Arguments of `seedlm compress`.
 #[derive(clap::Args, Debug, Clone)]
@@ -62,6 +63,10 @@ pub struct Args {
     /// Store tensors whose name matches this regex raw, uncompressed.
     #[arg(long, value_name = "REGEX")]
     pub exclude: Option<Regex>,
+    /// Where the seed search runs: cpu, or cuda (the first GPU; a build
+    /// with the `cuda` feature). Both write the same bytes.
+    #[arg(long, value_enum, default_value_t)]
+    pub device: SearchDevice,
     /// Search threads (0: one per core; at most 1024).
     #[arg(long, default_value_t = 0, value_name = "N", value_parser = super::threads_arg())]
     pub threads: usize,
@@ -208,8 +213,7 @@ pub fn run(args: &Args) -> Result<()> {
         );
     }
 
-    let pool = thread_pool(args.threads)?;
-    let searcher = Searcher::new(cfg)?;
+    let searcher = SeedSearch::new(args.device, cfg, args.threads)?;
     let bar = ProgressBar::new(total as u64);
     bar.set_style(
         ProgressStyle::with_template(
@@ -243,8 +247,8 @@ pub fn run(args: &Args) -> Result<()> {
         }
         let exp_offset = magnitude::exp_offset(&w);
         let w = pad_rows(magnitude::scale_down(&w, exp_offset), t.shape[1], cfg.c);
-        let found = pool
-            .install(|| searcher.search_all(&w, &|n| bar.inc(n as u64)))
+        let found = searcher
+            .search_all(&w, &|n| bar.inc(n as u64))
             .with_context(|| format!("failed to compress tensor '{}' of {input}", t.name))?;
         let blocks: Vec<Block> = found.iter().map(|f| f.block).collect();
         if let Some(warning) =
@@ -317,9 +321,9 @@ pub fn run(args: &Args) -> Result<()> {
     }
     if total > 0 {
         println!(
-            "searched {total} blocks in {secs:.1} s ({:.0} blocks/s, {} threads)",
+            "searched {total} blocks in {secs:.1} s ({:.0} blocks/s, {})",
             total as f64 / secs,
-            pool.current_num_threads()
+            searcher.describe()
         );
     }
     Ok(())
@@ -382,6 +386,7 @@ mod tests {
             include: None,
             exclude: None,
             threads: 1,
+            device: SearchDevice::Cpu,
             compress_embeddings: false,
             force: false,
         };

@@ -187,6 +187,7 @@ pub fn run(args: &Args) -> Result<()> {
         include: None,
         exclude: None,
         threads: args.threads,
+        device: Default::default(),
         compress_embeddings: false,
         force: true,
     })?;

@@ -107,6 +107,7 @@ fn ensure_default_model() -> Result<()> {
         include: None,
         exclude: None,
         threads: 0,
+        device: Default::default(),
         compress_embeddings: false,
         force: false,
     })

@@ -11,6 +11,7 @@ pub mod demo;
 pub mod device;
 pub mod eval;
 pub mod generate;
+pub mod gpu;
 pub mod inspect;
 pub mod output;
 pub mod resume;

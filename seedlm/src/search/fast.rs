@@ -100,7 +100,7 @@ pub(crate) struct Fast {
 }
 
 /// The inverse Cholesky factor of a window's Gram matrix, row-major lower.
-type Linv = [[f64; MAX_P]; MAX_P];
+pub(crate) type Linv = [[f64; MAX_P]; MAX_P];
 
 impl Fast {
     /// Builds the tables for `cfg` over the extended centred cycle, or `None`
@@ -647,7 +647,7 @@ fn factor_with(cols: &[[f64; MAX_C]; MAX_P], c: usize, p: usize, limit: Limit) -
 }
 
 /// [`factor_with`] for the plain search: `cond(G) <= COND_MAX`.
-fn factor(cols: &[[f64; MAX_C]; MAX_P], c: usize, p: usize) -> Option<Linv> {
+pub(crate) fn factor(cols: &[[f64; MAX_C]; MAX_P], c: usize, p: usize) -> Option<Linv> {
     factor_with(cols, c, p, Limit::Cond)
 }
 
@@ -696,7 +696,7 @@ fn eigen_range(mut a: [[f64; MAX_P]; MAX_P], p: usize) -> (f64, f64) {
 /// Orthonormal basis of `cols` by modified Gram–Schmidt with one
 /// re-orthogonalisation pass, column `j` at `[j·C, (j+1)·C)`; `None` if a
 /// column is (numerically) in the span of the previous ones.
-fn orthonormal(cols: &[[f64; MAX_C]; MAX_P], c: usize, p: usize) -> Option<Vec<f64>> {
+pub(crate) fn orthonormal(cols: &[[f64; MAX_C]; MAX_P], c: usize, p: usize) -> Option<Vec<f64>> {
     let mut q = vec![0f64; c * p];
     for j in 0..p {
         let mut v: Vec<f64> = cols[j][..c].to_vec();

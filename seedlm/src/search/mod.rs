@@ -8,12 +8,17 @@
 //! [`fast`] for the method and the proof of exactness, [`mod@bench`] for the
 //! benchmark).
 //!
+//! With the feature `cuda`, [`gpu`] runs the same search on a CUDA GPU.
+//!
 //! `unsafe` is denied here and in every submodule except `kernel`, which
-//! holds the one call into a `#[target_feature]` function.
+//! holds the one call into a `#[target_feature]` function, and `gpu`, which
+//! launches the CUDA kernels.
 #![deny(unsafe_code)]
 
 pub mod bench;
 pub mod fast;
+#[cfg(feature = "cuda")]
+pub mod gpu;
 mod kernel;
 pub mod weighted;
 
@@ -164,16 +169,8 @@ impl Searcher {
         weights: &[f32],
         progress: &(dyn Fn(usize) + Sync),
     ) -> Result<Vec<Found>> {
+        self.check_weights(weights)?;
         let c = self.cfg.c;
-        if !weights.len().is_multiple_of(c) {
-            return Err(Error::InvalidInput(format!(
-                "{} weights is not a whole number of blocks of {c}",
-                weights.len()
-            )));
-        }
-        if let Some(i) = weights.iter().position(|v| !v.is_finite()) {
-            return Err(Error::InvalidInput(format!("weight {i} is {}", weights[i])));
-        }
         const CHUNK: usize = 64;
         const BATCH: usize = kernel::LANES;
         Ok(weights
@@ -188,6 +185,23 @@ impl Searcher {
                 found
             })
             .collect())
+    }
+}
+
+impl Searcher {
+    /// Checks that `weights` is a whole number of blocks of finite values.
+    pub(crate) fn check_weights(&self, weights: &[f32]) -> Result<()> {
+        let c = self.cfg.c;
+        if !weights.len().is_multiple_of(c) {
+            return Err(Error::InvalidInput(format!(
+                "{} weights is not a whole number of blocks of {c}",
+                weights.len()
+            )));
+        }
+        if let Some(i) = weights.iter().position(|v| !v.is_finite()) {
+            return Err(Error::InvalidInput(format!("weight {i} is {}", weights[i])));
+        }
+        Ok(())
     }
 }
 
