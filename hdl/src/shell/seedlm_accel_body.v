@@ -517,6 +517,18 @@
             end
             default: st <= S_IDLE;
         endcase
+        // SHELL_RESET in the short states: nothing is outstanding there
+        // (or the engine is being restored), so stop at once, cleared.
+        if (host_reset && (st == S_CHECK1 || st == S_CHECK2 || st == S_COLS || st == S_FINISH)) begin
+            st <= S_IDLE;
+            busy <= 1'b0;
+            done <= 1'b0;
+            failed <= 1'b0;
+            irq_r <= 1'b0;
+            serr <= 32'd0;
+            soft_reset <= 1'b0;
+        end
+        if (host_reset && (st == S_ERST || st == S_ROWS)) soft_reset <= 1'b1;
         if (rst) begin
             st <= S_IDLE;
             busy <= 1'b0;
