@@ -44,8 +44,11 @@ fn test_accel_bench_jobs_and_faults() {
             "{fault}"
         );
     }
-    // Soft reset in the middle of a job: status and error cleared, not busy.
-    let out = run(&spec(4, 60, 2, "reset"), &dir).unwrap();
-    assert_eq!(out.fault, Some((0, 0)));
+    // Soft reset in the middle of a job and right after START (in the job
+    // check): status and error cleared, not busy.
+    for fault in ["reset", "reset_early"] {
+        let out = run(&spec(4, 60, 2, fault), &dir).unwrap();
+        assert_eq!(out.fault, Some((0, 0)), "{fault}");
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }

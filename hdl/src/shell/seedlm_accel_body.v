@@ -121,6 +121,13 @@
 
     // ---------------- the job check (two cycles) ----------------
     reg [32:0] tiles_r;                 // ceil(ROWS / lanes)
+    // ceil(ROWS / lanes) without a divider: floor(x / lanes) =
+    // (x * RECIP) >> RECIP_SHIFT for every x < 2^33 (see shell.rs).
+    wire [32:0] rows_up = {1'b0, rows} + LANES33 - 33'd1;
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [RECIP_BITS+32:0] rows_prod = {{RECIP_BITS{1'b0}}, rows_up} * {33'd0, RECIP};
+    wire [RECIP_BITS+32:0] tiles_wide = rows_prod >> RECIP_SHIFT;
+    /* verilator lint_on UNUSEDSIGNAL */
     reg [71:0] tile_len, act_len, res_len;
     wire [63:0] want = {31'd0, tiles_r} * {32'd0, col_blocks};
     wire len_bad = tile_words == 32'd0 || {32'd0, tile_words} != want
@@ -422,7 +429,7 @@
                 end
             end
             S_CHECK1: begin
-                tiles_r <= ({1'b0, rows} + LANES33 - 33'd1) / LANES33;
+                tiles_r <= tiles_wide[32:0];
                 tile_len <= {40'd0, tile_words} << TS_LOG;
                 act_len <= ({40'd0, batch} * {40'd0, col_blocks}) << AS_LOG;
                 res_len <= ({40'd0, batch} * {40'd0, rows}) << 4;
@@ -510,6 +517,18 @@
             end
             default: st <= S_IDLE;
         endcase
+        // SHELL_RESET in the short states: nothing is outstanding there
+        // (or the engine is being restored), so stop at once, cleared.
+        if (host_reset && (st == S_CHECK1 || st == S_CHECK2 || st == S_COLS || st == S_FINISH)) begin
+            st <= S_IDLE;
+            busy <= 1'b0;
+            done <= 1'b0;
+            failed <= 1'b0;
+            irq_r <= 1'b0;
+            serr <= 32'd0;
+            soft_reset <= 1'b0;
+        end
+        if (host_reset && (st == S_ERST || st == S_ROWS)) soft_reset <= 1'b1;
         if (rst) begin
             st <= S_IDLE;
             busy <= 1'b0;

@@ -38,7 +38,8 @@ pub struct Spec {
     /// AXI data width.
     pub axi: u32,
     /// A bad job to run first (`read`, `write`, `range`, `align`, `length`,
-    /// `engine`, `busy`, `reset`), or empty.
+    /// `engine`, `busy`, `reset`: SHELL_RESET mid-job, `reset_early`: right
+    /// after START), or empty.
     pub fault: String,
 }
 
@@ -229,6 +230,10 @@ pub fn run(spec: &Spec, dir: &Path) -> anyhow::Result<Outcome> {
             tail = "kick\nwait 20\nstart\n";
             true
         }
+        "reset_early" => {
+            tail = "kick\nreg 256 2\nwait 2000\nread 260\nread 264\n";
+            true
+        }
         "reset" => {
             tail = "kick\nwait 30\nreg 256 2\nwait 2000\nread 260\nread 264\n";
             true
@@ -330,7 +335,7 @@ pub fn run(spec: &Spec, dir: &Path) -> anyhow::Result<Outcome> {
     );
     let fault = match spec.fault.as_str() {
         "" => None,
-        "reset" => Some((reads[0].1, reads[1].1)),
+        "reset" | "reset_early" => Some((reads[0].1, reads[1].1)),
         _ => Some((status[0].0, status[0].1)),
     };
     Ok(Outcome {

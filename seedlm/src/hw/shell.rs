@@ -16,8 +16,10 @@
 //! `0x000..0x100`, the shell's registers ([`SHELL_REGISTERS`]) from
 //! [`SHELL_BASE`]. All registers are 32 bits, little-endian. Reads of
 //! offsets without a register return 0; writes to them and to read-only
-//! registers are ignored (response OKAY). The shell starts the engine
-//! itself: host writes to the engine's CTRL are ignored.
+//! registers are ignored (response OKAY); WSTRB is ignored (registers take
+//! whole 32-bit writes). The shell starts the engine itself: host writes
+//! to the engine's CTRL are ignored. The host must not write ROWS,
+//! COL_BLOCKS or the job registers while SHELL_STATUS.BUSY is set.
 //!
 //! **A job.** The host writes the engine's ROWS and COL_BLOCKS, then
 //! TILE_ADDR, TILE_WORDS, ACT_ADDR, RES_ADDR and BATCH, then START to
@@ -35,7 +37,8 @@
 //! Then, once every write is acknowledged, it sets SHELL_STATUS.DONE (and
 //! the interrupt). An AXI error response (SLVERR/DECERR) stops the job:
 //! the shell issues no new request, drains every outstanding one, resets
-//! the engine and ends with DONE|ERROR. A job never hangs the shell; after
+//! the engine (its CYCLES and ERROR read 0 afterwards; the shell writes
+//! ROWS and COL_BLOCKS back) and ends with DONE|ERROR. A job never hangs the shell; after
 //! any ending (or a soft reset, [`SHELL_RESET`]) the next START runs
 //! normally.
 //!
