@@ -50,7 +50,7 @@ if [ -z "$gen" ]; then
     gen="$CARGO_TARGET_DIR/release/gen-rtl"
 fi
 mkdir -p "$OUT"
-"$gen" --bits "$BITS" --lanes "$LANES" --out "$OUT" >/dev/null
+"$gen" --top engine --bits "$BITS" --lanes "$LANES" --out "$OUT" >/dev/null
 
 t0=$(date +%s)
 "$yosys" -q -l "$OUT/yosys.log" -p "read_verilog $OUT/seedlm_engine.v bitstreams/ecp5/ecp5_top.v; synth_ecp5 -top ecp5_top -json $OUT/ecp5_top.json" \

@@ -40,7 +40,7 @@ synth_one() {
         *) echo "FAIL $kind: unknown kind (4, 3 or fp16)" > "$work/res.$kind.$lanes.$arch"; return ;;
     esac
     mkdir -p "$dir/$arch"
-    "$gen" "${args[@]}" --lanes "$lanes" --out "$dir/$arch" >/dev/null
+    "$gen" --top engine "${args[@]}" --lanes "$lanes" --out "$dir/$arch" >/dev/null
     local out="$dir/$arch" flat=-flatten t0=$SECONDS
     [ "$arch" = ecp5 ] && flat=""
     local res="$work/res.$kind.$lanes.$arch"
@@ -73,7 +73,7 @@ synth_one() {
 rebuild_check() {
     local arch=$1 dir="$work/rebuild-$1"
     mkdir -p "$dir"
-    "$gen" --bits 4 --lanes 1 --out "$dir" >/dev/null
+    "$gen" --top engine --bits 4 --lanes 1 --out "$dir" >/dev/null
     yosys -q -p "read_verilog $dir/seedlm_engine.v; hierarchy -top \\seedlm_engine_core\$lanes\$0\$rebuild; synth_$arch; tee -q -o $dir/stat stat" \
         >/dev/null 2>"$dir/err" || { echo "FAIL rebuild $arch: yosys" > "$work/res.rebuild.$arch"; return; }
     local dsp

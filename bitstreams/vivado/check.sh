@@ -41,6 +41,6 @@ if [ -z "$gen" ]; then
     cargo build -q --release --bin gen-rtl
     gen="$CARGO_TARGET_DIR/release/gen-rtl"
 fi
-"$gen" --bits 4 --lanes 16 --out "$work/rtl" >/dev/null
+"$gen" --top engine --bits 4 --lanes 16 --out "$work/rtl" >/dev/null
 verilator --lint-only -Wall --top-module seedlm_axi "$work/rtl/seedlm_engine.v" bitstreams/vivado/seedlm_axi.v
 echo "seedlm_axi.v: verilator --lint-only -Wall clean"

@@ -23,7 +23,7 @@
 #   the board's 100 MHz sysclk0 (the clock the performance model assumes);
 #   SmartConnect crosses to the XDMA's 250 MHz axi_aclk.
 #
-# Usage: cargo run --release --bin gen-rtl -- --bits 4 --lanes 16 --out RTL_DIR
+# Usage: cargo run --release --bin gen-rtl -- --top engine --bits 4 --lanes 16 --out RTL_DIR
 #        vivado -mode batch -source bitstreams/vivado/u55c.tcl -tclargs RTL_DIR OUT_DIR
 
 set script_dir [file dirname [file normalize [info script]]]

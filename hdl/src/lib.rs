@@ -1,5 +1,6 @@
-//! The SeedLM accelerator in rust-hdl: blocks ([`blocks`]), the emitted top
-//! module and its manifest ([`top`]).
+//! The SeedLM accelerator in rust-hdl: blocks ([`blocks`]), the emitted
+//! engine module and its manifest ([`top`]), and the accelerator top
+//! `seedlm_accel`, the engine behind its AXI shell ([`shell`]).
 //!
 //! Widths that must be bit vectors and depend on the configuration (the
 //! block word, `BW`, and the activation slice, `XW = 16·C`) are const

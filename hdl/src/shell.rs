@@ -265,8 +265,10 @@ fn accel_manifest(
         "latency": {
             "engine": engine["latency"]["engine"].clone(),
             "shell_fixed": sh::SHELL_FIXED_CYCLES,
-            "doc": "job cycles ~ read latency + activation beats + BATCH x (engine cycles at the \
-                    stream rate) + write latency + shell_fixed (seedlm::hw::shell::OverheadModel)",
+            "shell_restart": sh::SHELL_RESTART_CYCLES,
+            "doc": "job cycles = read latency + activation beats + max(engine cycles, tile beats + \
+                    engine tail) + (BATCH-1) x max(tile beats + activation beats, engine cycles + \
+                    shell_restart) + write latency + shell_fixed (seedlm::hw::shell::OverheadModel)",
         },
         "engine": engine,
     })

@@ -9,7 +9,9 @@
 // job.txt keys: rlat, wlat (cycles), stall (percent of cycles a channel
 // is not ready/valid), seed, err_lo err_hi (byte range answered with
 // SLVERR), timeout (cycles), then any number of "reg OFFSET VALUE"
-// (written in order), then "start".
+// (written in order), then "start" (START, poll until DONE, print).
+// Also: "kick" (START only), "wait N" (cycles), "poll" (poll, print),
+// "read OFFSET" (print a register).
 #include "Vaccel.h"
 #include "verilated.h"
 #include <cstdint>
@@ -65,7 +67,8 @@ static void drive_r() {
         }
         top->m_axi_rdata[w] = v;
     }
-    top->m_axi_rresp = (bad(a) || a + DB > mem.size()) ? 2 : 0;
+    bool hit = a < err_hi && a + DB > err_lo;  // the beat overlaps the error range
+    top->m_axi_rresp = (hit || a + DB > mem.size()) ? 2 : 0;
     top->m_axi_rlast = rbeat + 1 == r.beats;
     top->m_axi_rid = 0;
     top->m_axi_rvalid = 1;
@@ -195,6 +198,8 @@ int main(int argc, char** argv) {
         else if (k == "err") s >> err_lo >> err_hi;
         else if (k == "timeout") s >> timeout;
         else if (k == "reg") { uint32_t o, v; s >> o >> v; axil_write(o, v); }
+        else if (k == "kick") axil_write(0x100, 1);   // START without polling
+        else if (k == "wait") { uint64_t n; s >> n; for (uint64_t i = 0; i < n; i++) tick(); }
         else if (k == "start" || k == "poll") {
             if (k == "start") axil_write(0x100, 1);
             uint64_t t0 = cycle;

@@ -8,7 +8,11 @@
 //! Modules, one job each:
 //! - [`lfsr`]: the Fibonacci LFSR (taps, stepping, jump-ahead, the full cycle).
 //! - [`config`]: `Config { c, p, k }` and the two paper configurations.
-//! - [`basis`]: the precomputed centred basis of every seed (fast decode).
+//! - [`basis`]: the precomputed centred basis of every seed.
+//! - [`cycle`]: the LFSR's one cycle of centred states; every basis is a
+//!   window of it.
+//! - [`kernel`]: the CPU mat-vec kernel (integer and float forms) over
+//!   [`kernel::SeedMatrix`].
 //! - [`block`]: one block: the basis `U(s)`, coefficient fitting with the
 //!   exponent rule, decode, exact error.
 //! - [`search`]: the seed search (naive reference and the fast exact search).
@@ -25,10 +29,12 @@ pub mod basis;
 pub mod block;
 pub mod config;
 pub mod container;
+pub mod cycle;
 pub mod error;
 pub mod fixed;
 pub mod fixed_fp16;
 pub mod hw;
+pub mod kernel;
 pub mod lfsr;
 pub mod pack;
 pub mod rtn;

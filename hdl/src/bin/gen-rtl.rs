@@ -81,8 +81,8 @@ fn main() -> anyhow::Result<()> {
             None => format!("--bits {}", args.bits.unwrap_or(4)),
         };
         format!(
-            "failed to generate the engine for {what} --lanes {}",
-            args.lanes
+            "failed to generate {:?} for {what} --lanes {}",
+            args.top, args.lanes
         )
     })?;
     std::fs::create_dir_all(&args.out)

@@ -200,6 +200,9 @@
     wire al_last = al_cnt + 32'd1 == col_blocks;
     wire al_next = st == S_RUN && al_full && al_vec + 32'd1 < batch && al_vec + 32'd1 <= fed_vecs;
     wire [63:0] al_ptr_next = al_ptr + ({32'd0, col_blocks} << AS_LOG);
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [63:0] al_skip = (al_ptr_next & (DB64 - 64'd1)) >> AS_LOG; // first word of the next vector
+    /* verilator lint_on UNUSEDSIGNAL */
     assign af_pop = al_write && (al_j == APB[JW-1:0] - 1'b1 || al_last);
     assign e_act_we = al_write;
     assign e_act_addr = al_cnt[ACT_ADDR_BITS-1:0];
@@ -353,7 +356,7 @@
             al_vec <= al_vec + 32'd1;
             al_cnt <= 32'd0;
             al_ptr <= al_ptr_next;
-            al_j <= {{(JW - DB_BITS + AS_LOG){1'b0}}, al_ptr_next[DB_BITS-1:AS_LOG]};
+            al_j <= al_skip[JW-1:0];
         end
         // Tile feeder.
         if (fd_take) begin
@@ -441,7 +444,7 @@
                 al_vec <= 32'd0;
                 al_cnt <= 32'd0;
                 al_ptr <= act_addr;
-                al_j <= {{(JW - DB_BITS + AS_LOG){1'b0}}, act_addr[DB_BITS-1:AS_LOG]};
+                al_j <= {JW{1'b0}}; // ACT_ADDR is beat-aligned
                 fed_vecs <= 32'd0;
                 eng_vec <= 32'd0;
                 eng_started <= 1'b0;

@@ -48,6 +48,14 @@
 //! are multiples of [`ADDR_ALIGN`]; vector `v`'s activations and results
 //! follow those of vector `v - 1` without gaps.
 //!
+//! **AXI4 master.** Reads are INCR bursts of full-width beats from
+//! beat-aligned addresses, at most [`MAX_BURST_BEATS`] beats, never across
+//! a [`BURST_BOUNDARY`], at most [`MAX_READS_OUTSTANDING`] in flight, all
+//! with ID 0; `m_axi_rready` is always 1 (room is reserved before a burst
+//! is issued). Each result is one single-beat write (AWLEN 0, full-width
+//! AWSIZE, beat-aligned AWADDR) whose WSTRB selects its 16 bytes; at most
+//! [`MAX_WRITES_OUTSTANDING`] wait for their B response.
+//!
 //! **Device memory.** The shell checks every range against the device
 //! memory size, a generation parameter (`gen-rtl --mem-bytes`,
 //! [`DEFAULT_MEM_BYTES`]) that it reports in MEM_SIZE; memory starts at
@@ -551,20 +559,34 @@ impl Job {
     }
 }
 
-/// Expected cycles of one job through the RTL shell, against the
-/// engine-only count, for shell-side checks and benchmarks (a model, not a
-/// bound: co-simulation measures the real count).
+/// Expected cycles of one job through the RTL shell (JOB_CYCLES), against
+/// the engine-only count, for benchmarks and co-simulation checks.
 ///
-/// The shell overlaps everything it can: tile reads are issued right
-/// behind the activation reads, activation words enter the engine's
-/// memory one per cycle while the engine already consumes the first
-/// tile's words (a tile word of column `b` waits only for activation word
-/// `b`), and result writes run beside the stream. What stays serial per
-/// job is the first read's latency, the activation beats ahead of the
-/// first tile beat on the R channel, the write response latency of the
-/// last result and a few pipeline registers ([`SHELL_FIXED_CYCLES`]). Per
-/// further vector of a batch the engine drains its pipeline before the
-/// next vector's activations may overwrite its memory.
+/// The shell overlaps what it can: tile reads are issued right behind the
+/// activation reads, activation words enter the engine's memory one per
+/// cycle while the engine already takes the first tile's words (a tile
+/// word of column `b` waits only for activation word `b`), the next
+/// vector's activations load while the engine drains the last one, and
+/// result writes run beside the stream. What stays serial is the first
+/// read's latency, the activation beats ahead of the first tile beat on
+/// R, the engine's tail, the last write's response and
+/// [`SHELL_FIXED_CYCLES`]. Each further vector costs the larger of its R
+/// beats (tile + activation beats: R carries one beat per cycle) and the
+/// engine's cycles plus [`SHELL_RESTART_CYCLES`].
+///
+/// Measured with the stand-alone bench (`hdl/examples/accel_job.rs`, no
+/// backpressure), 4-bit, 16 lanes, 2048x2048, 512-bit AXI (engine-only
+/// 32,796): 32,870 at read/write latency 0/0, 33,069 at 200/0, 33,269 at
+/// 200/200 (+1.44%), 66,101 for a batch of 2 and 131,765 for 4 at
+/// 200/200; 4-bit, 3 lanes, 30x800 (engine-only 1,015): 1,050 at 0/0,
+/// 1,449 at 200/200, 3,493 for a batch of 3. The model gives each of these
+/// at latencies >= 1 and one cycle less at 0 (the bench's memory answers
+/// one cycle after a handshake at latency 0).
+///
+/// The floor of a single-vector job is therefore
+/// `read latency + write latency + activation beats + 9` over the
+/// engine-only count: within 1% of 32,796 (328 cycles) with 200 cycles of
+/// read latency only when the write response takes at most ~55 cycles.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OverheadModel {
     /// Cycles from AR handshake to the first R beat.
@@ -575,33 +597,36 @@ pub struct OverheadModel {
     pub data_bits: u32,
 }
 
-/// Pipeline registers of the shell on a job's serial path: START decode,
-/// the job check, the AR issue, the read buffer, the tile word register
-/// and the result write register, DONE.
-pub const SHELL_FIXED_CYCLES: u64 = 8;
+/// Cycles of a job's serial path the latencies do not cover: START
+/// decode, the two-cycle job check, the engine's START through its CSR
+/// port, buffer and feeder registers, the result write register, DONE.
+pub const SHELL_FIXED_CYCLES: u64 = 9;
+/// Cycles between the engine's last result of one vector and its first
+/// accepted word of the next (the engine goes idle, then START).
+pub const SHELL_RESTART_CYCLES: u64 = 7;
 
 impl OverheadModel {
-    /// Cycles the shell adds to `engine_cycles` (the engine-only count of
-    /// one vector) for a job of `batch` vectors whose activations take
-    /// `act_bytes` bytes per vector; `tile_beats_per_word` is
-    /// `max(1, tile_stride / beat bytes)` (the stream runs at one tile word
-    /// per that many cycles when it exceeds 1).
+    /// JOB_CYCLES of a job of `batch` vectors: `engine_cycles` is the
+    /// engine-only count of one vector (`tile_words` words plus the
+    /// engine's tail), `tile_bytes` and `act_bytes` the bytes the shell
+    /// reads per vector (tile words and activation words at their strides).
     pub fn job_cycles(
         &self,
         engine_cycles: u64,
         tile_words: u64,
-        tile_beats_per_word: u64,
+        tile_bytes: u64,
         act_bytes: u64,
         batch: u64,
     ) -> u64 {
+        let tile_beats = beats(tile_bytes, self.data_bits);
         let act_beats = beats(act_bytes, self.data_bits);
-        // Per vector: the stream at the bus rate, then the engine's tail.
-        let stream = tile_words * tile_beats_per_word.max(1);
-        let vector = engine_cycles - tile_words + stream;
+        let tail = engine_cycles - tile_words;
+        let first = (tile_beats + tail).max(engine_cycles);
+        let next = (tile_beats + act_beats).max(engine_cycles + SHELL_RESTART_CYCLES);
         self.read_latency
             + act_beats
-            + batch * vector
-            + (batch - 1) * act_beats
+            + first
+            + batch.saturating_sub(1) * next
             + self.write_latency
             + SHELL_FIXED_CYCLES
     }
@@ -737,14 +762,21 @@ mod tests {
     }
 
     #[test]
-    fn test_shell_overhead_model() {
-        let m = OverheadModel {
-            read_latency: 200,
-            write_latency: 0,
+    fn test_shell_overhead_model_matches_measured_jobs() {
+        let m = |r, w| OverheadModel {
+            read_latency: r,
+            write_latency: w,
             data_bits: 512,
         };
-        // 2048x2048 4-bit, 16 lanes: 256 activation words of 16 bytes.
-        let cycles = m.job_cycles(32_796, 32_768, 1, 256 * 16, 1);
-        assert_eq!(cycles, 32_796 + 200 + 64 + SHELL_FIXED_CYCLES);
+        // 2048x2048, 4-bit, 16 lanes: 32,768 words of 64 B, 256 act words of 16 B.
+        let big = |r, w, b| m(r, w).job_cycles(32_796, 32_768, 32_768 * 64, 256 * 16, b);
+        assert_eq!(big(200, 200, 1), 33_269);
+        assert_eq!(big(200, 0, 1), 33_069);
+        assert_eq!(big(200, 200, 2), 66_101);
+        assert_eq!(big(200, 200, 4), 131_765);
+        // 30x800, 4-bit, 3 lanes: 1,000 words of 16 B, 100 act words.
+        let small = |b| m(200, 200).job_cycles(1_015, 1_000, 1_000 * 16, 100 * 16, b);
+        assert_eq!(small(1), 1_449);
+        assert_eq!(small(3), 3_493);
     }
 }

@@ -1,0 +1,372 @@
+//! The CPU mat-vec kernel of SeedLM layers: blocks decoded on the fly from
+//! one [`Cycle`], in an integer form bit-exact with [`crate::fixed`] (the
+//! `emu` device and the golden backend) and a float form (the `cpu`
+//! backend and `seedlm bench`).
+//!
+//! **Layout.** [`SeedMatrix`] keeps one word per block, row-major (row `i`'s
+//! block `b` covers columns `b·C .. b·C + C`, the last one zero-padded past
+//! `cols`, as [`BlockMatrix`]): bits 0..16 the block's window start in
+//! [`Cycle::seq`] (the seed, mapped once at load), bits 16..20 the
+//! exponent plus 8, then the `P` mantissas as 4-bit two's complement. That
+//! is 32 bits at 4-bit (C = 8, P = 3: the packed block word's size) and 36
+//! bits, stored in a `u64`, at 3-bit.
+//!
+//! **One block.** With `u = seq[start..start + C·P]` (the basis, row-major),
+//! the integer weights are `r_i = Σ_j u[i·P + j] · q_j`, exact in `i32`
+//! (`|r| <= P · 2^(K-1) · 8 < 2^22`).
+//! - Integer form: each row keeps `C` lanes of `i64`,
+//!   `lane_i += (r_i · x_i) << (e + 8)` with `x` the quantized activations;
+//!   a lane gains at most `P · 2^(K+2) · 2^15 · 2^15 <= P · 2^48` per block, so
+//!   the lanes are summed into an `i128` every [`SeedMatrix::segment`]
+//!   blocks (10,922 at P = 3, 8,192 at P = 4) and can never overflow. Sums
+//!   of integers in any order are equal, so the accumulator equals
+//!   [`BlockMatrix::matvec_acc`] bit for bit.
+//! - Float form: `lane_i += r_i · (x_i · 2^e)` in f32, and
+//!   `y = Σ_i lane_i / (2^(K-1) - 1)`: the products of decoded weights and
+//!   activations, summed in f32.
+//!
+//! **Instruction sets.** The loops are written once, over const `C` and `P`
+//! for the two paper configurations (any other configuration takes the same
+//! loops with run-time sizes), and compiled three times: for AVX-512 (F, BW,
+//! VL, DQ, VNNI), for AVX2 + FMA, and portable. [`Isa::detect`] picks the
+//! widest the CPU has; a [`SeedMatrix`] can be pinned to any available one
+//! ([`SeedMatrix::with_isa`]) so that tests check every path. Rows are split
+//! over the rayon pool.
+//!
+//! This module is allowed `unsafe` for one thing only: calling the
+//! `#[target_feature]` copies of the loops, which is sound once the
+//! features were detected; [`Isa`] values other than `Portable` are only
+//! handed out by that detection.
+#![allow(unsafe_code)]
+
+mod loops;
+
+use std::sync::{Arc, Mutex, OnceLock};
+
+use rayon::prelude::*;
+
+use crate::block::Block;
+use crate::config::{Config, EXP_MIN};
+use crate::cycle::Cycle;
+use crate::error::{Error, Result};
+use crate::fixed::{BlockMatrix, QuantizedActs};
+
+/// Rows handled by one rayon task.
+const ROW_TILE: usize = 16;
+
+/// An instruction set the kernel is compiled for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Isa {
+    /// AVX-512 F, BW, VL, DQ and VNNI (with AVX2, FMA and BMI2).
+    Avx512,
+    /// AVX2, FMA and BMI2.
+    Avx2,
+    /// Plain Rust, any CPU.
+    Portable,
+}
+
+impl Isa {
+    /// Every instruction set this CPU runs, widest first.
+    pub fn available() -> Vec<Isa> {
+        let mut out = Vec::new();
+        #[cfg(target_arch = "x86_64")]
+        {
+            let has = |f: &[bool]| f.iter().all(|&b| b);
+            let avx2 = has(&[
+                is_x86_feature_detected!("avx2"),
+                is_x86_feature_detected!("fma"),
+                is_x86_feature_detected!("bmi2"),
+            ]);
+            let avx512 = avx2
+                && has(&[
+                    is_x86_feature_detected!("avx512f"),
+                    is_x86_feature_detected!("avx512bw"),
+                    is_x86_feature_detected!("avx512vl"),
+                    is_x86_feature_detected!("avx512dq"),
+                    is_x86_feature_detected!("avx512vnni"),
+                ]);
+            if avx512 {
+                out.push(Isa::Avx512);
+            }
+            if avx2 {
+                out.push(Isa::Avx2);
+            }
+        }
+        out.push(Isa::Portable);
+        out
+    }
+
+    /// The widest instruction set this CPU runs (detected once).
+    pub fn detect() -> Isa {
+        static ISA: OnceLock<Isa> = OnceLock::new();
+        *ISA.get_or_init(|| Isa::available()[0])
+    }
+
+    /// Name as printed by `seedlm bench`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Isa::Avx512 => "avx512",
+            Isa::Avx2 => "avx2",
+            Isa::Portable => "portable",
+        }
+    }
+}
+
+/// The shared cycle of width `k` (built once per process and width).
+pub fn shared_cycle(k: u32) -> Result<Arc<Cycle>> {
+    static CYCLES: Mutex<Vec<Arc<Cycle>>> = Mutex::new(Vec::new());
+    let mut all = CYCLES.lock().expect("cycle cache poisoned");
+    if let Some(c) = all.iter().find(|c| c.k() == k) {
+        return Ok(c.clone());
+    }
+    let c = Arc::new(Cycle::new(k)?);
+    all.push(c.clone());
+    Ok(c)
+}
+
+/// Block words: `u32` when `16 + 4 + 4P <= 32`, else `u64`.
+#[derive(Clone, Debug)]
+enum Words {
+    W32(Vec<u32>),
+    W64(Vec<u64>),
+}
+
+/// A SeedLM weight matrix in the kernel's layout (see module docs), with
+/// the cycle its words point into.
+#[derive(Clone, Debug)]
+pub struct SeedMatrix {
+    cfg: Config,
+    rows: usize,
+    cols: usize,
+    cycle: Arc<Cycle>,
+    words: Words,
+    isa: Isa,
+}
+
+/// The word of one block (see module docs); `start` from the cycle.
+fn word(cfg: &Config, start: u16, b: &Block) -> u64 {
+    let mut w = start as u64 | ((b.exp - EXP_MIN) as u64) << 16;
+    for j in 0..cfg.p {
+        w |= ((b.q[j] as u64) & 15) << (20 + 4 * j);
+    }
+    w
+}
+
+impl SeedMatrix {
+    /// The kernel's form of `m`: each seed mapped to its window start.
+    /// Fails on a shape that does not match the blocks, a configuration
+    /// with `K > 16` or `P > 8`, or a seed that is 0 or wider than K bits
+    /// (naming the block).
+    pub fn new(m: &BlockMatrix<'_>) -> Result<SeedMatrix> {
+        let cfg = m.cfg;
+        cfg.validate()?;
+        let bpr = m.blocks_per_row();
+        if m.rows.checked_mul(bpr) != Some(m.blocks.len()) {
+            return Err(Error::InvalidInput(format!(
+                "{} blocks for a {}x{} matrix at C={} (need {})",
+                m.blocks.len(),
+                m.rows,
+                m.cols,
+                cfg.c,
+                m.rows.saturating_mul(bpr)
+            )));
+        }
+        let cycle = shared_cycle(cfg.k)?;
+        let one = |(i, b): (usize, &Block)| -> Result<u64> {
+            let start = cycle.start(b.seed).ok_or_else(|| {
+                Error::InvalidInput(format!(
+                    "row {}, block {}: seed {} is not a nonzero {}-bit state",
+                    i / bpr.max(1),
+                    i % bpr.max(1),
+                    b.seed,
+                    cfg.k
+                ))
+            })?;
+            Ok(word(&cfg, start, b))
+        };
+        let words = if 20 + 4 * cfg.p <= 32 {
+            Words::W32(
+                m.blocks
+                    .par_iter()
+                    .enumerate()
+                    .map(|ib| one(ib).map(|w| w as u32))
+                    .collect::<Result<_>>()?,
+            )
+        } else {
+            Words::W64(
+                m.blocks
+                    .par_iter()
+                    .enumerate()
+                    .map(one)
+                    .collect::<Result<_>>()?,
+            )
+        };
+        Ok(SeedMatrix {
+            cfg,
+            rows: m.rows,
+            cols: m.cols,
+            cycle,
+            words,
+            isa: Isa::detect(),
+        })
+    }
+
+    /// The same matrix run with `isa`; an error if this CPU lacks it.
+    pub fn with_isa(mut self, isa: Isa) -> Result<SeedMatrix> {
+        if !Isa::available().contains(&isa) {
+            return Err(Error::InvalidInput(format!(
+                "this CPU does not run the {} kernel",
+                isa.name()
+            )));
+        }
+        self.isa = isa;
+        Ok(self)
+    }
+
+    /// Block configuration.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// Output rows.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Input columns.
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// The instruction set the kernel runs with.
+    pub fn isa(&self) -> Isa {
+        self.isa
+    }
+
+    /// Blocks per row, `ceil(cols / C)`.
+    pub fn blocks_per_row(&self) -> usize {
+        self.cols.div_ceil(self.cfg.c)
+    }
+
+    /// Bytes of block words the kernel reads per mat-vec.
+    pub fn bytes(&self) -> usize {
+        match &self.words {
+            Words::W32(w) => w.len() * 4,
+            Words::W64(w) => w.len() * 8,
+        }
+    }
+
+    /// Blocks after which the integer form folds its `i64` lanes into an
+    /// `i128` (see module docs): `2^63 / (P · 2^(K-1+3+15+15))`.
+    pub fn segment(&self) -> usize {
+        ((1u128 << 63) / ((self.cfg.p as u128) << (self.cfg.k - 1 + 3 + 15 + 15))) as usize
+    }
+
+    fn args(&self) -> loops::Shape {
+        loops::Shape {
+            c: self.cfg.c,
+            p: self.cfg.p,
+            bpr: self.blocks_per_row(),
+            unit: self.cfg.unit(),
+            segment: self.segment(),
+        }
+    }
+
+    /// Decodes rows `r0 .. r0 + out.len() / cols` into `out` (row-major,
+    /// `cols` per row): the weights of [`Block::decode`], bit for bit.
+    pub fn decode_rows(&self, r0: usize, out: &mut [f32]) {
+        let (c, bpr, cols) = (self.cfg.c, self.blocks_per_row(), self.cols);
+        assert!(out.len().is_multiple_of(cols) && r0 + out.len() / cols <= self.rows);
+        let seq = self.cycle.seq();
+        let sh = self.args();
+        let mut buf = vec![0f32; bpr * c];
+        for (k, o) in out.chunks_exact_mut(cols).enumerate() {
+            let row = (r0 + k) * bpr..(r0 + k + 1) * bpr;
+            match &self.words {
+                Words::W32(w) => loops::decode_row(&sh, seq, &w[row], &mut buf),
+                Words::W64(w) => loops::decode_row(&sh, seq, &w[row], &mut buf),
+            }
+            o.copy_from_slice(&buf[..cols]);
+        }
+    }
+
+    /// Row `row`'s `cols` weights.
+    pub fn row(&self, row: usize) -> Vec<f32> {
+        let mut out = vec![0f32; self.cols];
+        self.decode_rows(row, &mut out);
+        out
+    }
+
+    /// All weights, `rows × cols` row-major (rows decoded in parallel).
+    pub fn decode(&self) -> Vec<f32> {
+        let mut out = vec![0f32; self.rows * self.cols];
+        out.par_chunks_mut(ROW_TILE * self.cols)
+            .enumerate()
+            .for_each(|(t, o)| self.decode_rows(t * ROW_TILE, o));
+        out
+    }
+
+    /// Float form: `y = W x` (`x.len() == cols`, `y.len() == rows`).
+    pub fn matvec_f32(&self, x: &[f32], y: &mut [f32]) -> Result<()> {
+        if x.len() != self.cols || y.len() != self.rows {
+            return Err(Error::InvalidInput(format!(
+                "mat-vec of a {}x{} matrix given x of {} and y of {}",
+                self.rows,
+                self.cols,
+                x.len(),
+                y.len()
+            )));
+        }
+        let (c, bpr) = (self.cfg.c, self.blocks_per_row());
+        let mut xp = x.to_vec();
+        xp.resize(bpr * c, 0.0);
+        let (sh, seq, isa) = (self.args(), self.cycle.seq(), self.isa);
+        y.par_chunks_mut(ROW_TILE).enumerate().for_each(|(t, yt)| {
+            let rows = t * ROW_TILE * bpr..(t * ROW_TILE + yt.len()) * bpr;
+            match &self.words {
+                Words::W32(w) => loops::rows_f32(isa, &sh, seq, &w[rows], &xp, yt),
+                Words::W64(w) => loops::rows_f32(isa, &sh, seq, &w[rows], &xp, yt),
+            }
+        });
+        Ok(())
+    }
+
+    /// Integer form: the accumulators of [`BlockMatrix::matvec_acc`] for
+    /// each vector of `xs`, bit for bit; each block is rebuilt once for all
+    /// vectors. Returns one `rows`-long vector per input vector.
+    pub fn matvec_acc(&self, xs: &[&QuantizedActs]) -> Result<Vec<Vec<i128>>> {
+        let (c, bpr, n) = (self.cfg.c, self.blocks_per_row(), xs.len());
+        let mut xp = Vec::with_capacity(n * bpr * c);
+        for (v, x) in xs.iter().enumerate() {
+            if x.x.len() != self.cols {
+                return Err(Error::InvalidInput(format!(
+                    "activation vector {v}: length {} does not match {} columns",
+                    x.x.len(),
+                    self.cols
+                )));
+            }
+            xp.extend_from_slice(&x.x);
+            xp.resize((v + 1) * bpr * c, 0);
+        }
+        // Row-major per vector in `acc[row · n + v]`, then transposed.
+        let mut acc = vec![0i128; self.rows * n];
+        let (sh, seq, isa) = (self.args(), self.cycle.seq(), self.isa);
+        if n > 0 {
+            acc.par_chunks_mut(ROW_TILE * n)
+                .enumerate()
+                .for_each(|(t, at)| {
+                    let rows = t * ROW_TILE * bpr..(t * ROW_TILE + at.len() / n) * bpr;
+                    match &self.words {
+                        Words::W32(w) => loops::rows_acc(isa, &sh, seq, &w[rows], &xp, n, at),
+                        Words::W64(w) => loops::rows_acc(isa, &sh, seq, &w[rows], &xp, n, at),
+                    }
+                });
+        }
+        Ok((0..n)
+            .map(|v| (0..self.rows).map(|r| acc[r * n + v]).collect())
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests;
