@@ -272,6 +272,27 @@ pub(super) fn acc_83(
     check_seq(seq);
     let idx = vec512(&IDX83);
     let xlen = sh.bpr * 8;
+    if n == 1 {
+        // One vector (a token): the lanes stay in a register.
+        assert!(x64.len() >= xlen);
+        let xp = x64.as_ptr();
+        for (o, ws) in out.iter_mut().zip(words.chunks_exact(sh.bpr)) {
+            *o = 0;
+            for (s, seg) in ws.chunks(sh.segment).enumerate() {
+                let mut l = _mm512_setzero_si512();
+                for (k, &w) in seg.iter().enumerate() {
+                    let (b, w) = (s * sh.segment + k, w as u64);
+                    let r = pair_sums(dwords83(seq, w, idx));
+                    // SAFETY: `b < bpr` and `x64` holds `bpr · 8` i64.
+                    let xv = unsafe { _mm512_loadu_si512(xp.add(b * 8) as *const __m512i) };
+                    let e = _mm_cvtsi32_si128((w >> 16) as i32 & 15);
+                    l = _mm512_add_epi64(l, _mm512_sll_epi64(_mm512_mul_epi32(r, xv), e));
+                }
+                fold(l, o);
+            }
+        }
+        return;
+    }
     let mut lanes = vec![_mm512_setzero_si512(); n];
     for (o, ws) in out.chunks_exact_mut(n).zip(words.chunks_exact(sh.bpr)) {
         o.fill(0);
