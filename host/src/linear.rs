@@ -3,6 +3,8 @@
 //! - [`DenseLinear`]: f32 weights, the reference (rayon over rows for one
 //!   vector, `ndarray`'s `matrixmultiply` GEMM for a batch). Also carries
 //!   the RTN baselines as fake-quantized weights ([`DenseLinear::rtn`]).
+//! - [`HalfLinear`]: f16 weights (hardware conversion in the dot product);
+//!   the option for the output head.
 //! - [`SeedCpuLinear`]: SeedLM blocks decoded on the fly by the float form
 //!   of [`seedlm::kernel`] (the `cpu` backend); a batch decodes each block
 //!   once.
@@ -13,11 +15,12 @@
 //! All shapes are row-major: `W` is `rows × cols`, a batch of `n` vectors is
 //! `n × cols` in, `n × rows` out.
 
+use half::f16;
 use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView2, ArrayViewMut2};
 use rayon::prelude::*;
 use seedlm::fixed::BlockMatrix;
-use seedlm::kernel::dense::dot_f32;
+use seedlm::kernel::dense::{dot_f16, dot_f32};
 use seedlm::kernel::{Isa, SeedMatrix};
 use seedlm::{Block, Config};
 
@@ -151,6 +154,101 @@ impl Linear for DenseLinear {
     }
 }
 
+/// A dense layer of f16 weights (rounded to nearest from f32 at load).
+pub struct HalfLinear {
+    rows: usize,
+    cols: usize,
+    /// `rows × cols`, row-major.
+    w: Vec<f16>,
+}
+
+impl HalfLinear {
+    /// A layer from row-major f32 weights, rounded to f16; `w.len()` must be
+    /// `rows · cols`.
+    pub fn new(rows: usize, cols: usize, w: &[f32]) -> Result<HalfLinear> {
+        if rows == 0 || cols == 0 || Some(w.len()) != rows.checked_mul(cols) {
+            return Err(Error::Invalid(format!(
+                "{} weights for a {rows}x{cols} layer",
+                w.len()
+            )));
+        }
+        let w = w.par_iter().map(|&v| f16::from_f32(v)).collect();
+        Ok(HalfLinear { rows, cols, w })
+    }
+}
+
+impl Linear for HalfLinear {
+    fn rows(&self) -> usize {
+        self.rows
+    }
+
+    fn cols(&self) -> usize {
+        self.cols
+    }
+
+    fn forward(&self, x: &[f32], y: &mut [f32]) -> Result<()> {
+        check_batch(self.rows, self.cols, x, 1, y)?;
+        let isa = Isa::detect();
+        y.par_chunks_mut(ROW_TILE)
+            .zip(self.w.par_chunks(ROW_TILE * self.cols))
+            .for_each(|(yt, wt)| {
+                for (yi, wr) in yt.iter_mut().zip(wt.chunks_exact(self.cols)) {
+                    *yi = dot_f16(isa, wr, x);
+                }
+            });
+        Ok(())
+    }
+
+    fn forward_batch(&self, x: &[f32], n: usize, y: &mut [f32]) -> Result<()> {
+        check_batch(self.rows, self.cols, x, n, y)?;
+        if n == 1 {
+            return self.forward(x, y);
+        }
+        let (rows, cols) = (self.rows, self.cols);
+        tiled_gemm(rows, cols, x, n, y, |r0, w| {
+            for (d, s) in w.iter_mut().zip(&self.w[r0 * cols..]) {
+                *d = s.to_f32();
+            }
+        });
+        Ok(())
+    }
+
+    fn weight_bytes(&self) -> usize {
+        self.w.len() * 2
+    }
+}
+
+/// `Y = X Wᵀ` for weights produced a tile of [`ROW_TILE`] rows at a time
+/// by `fill(r0, w)` (rows `r0..` into `w`, `nr × cols`), each tile once
+/// for the whole batch.
+fn tiled_gemm(
+    rows: usize,
+    cols: usize,
+    x: &[f32],
+    n: usize,
+    y: &mut [f32],
+    fill: impl Fn(usize, &mut [f32]) + Sync,
+) {
+    let tiles: Vec<(usize, Vec<f32>)> = (0..rows.div_ceil(ROW_TILE))
+        .into_par_iter()
+        .map(|t| {
+            let r0 = t * ROW_TILE;
+            let nr = ROW_TILE.min(rows - r0);
+            let mut w = vec![0f32; nr * cols];
+            fill(r0, &mut w);
+            let mut yt = vec![0f32; n * nr];
+            gemm_xwt(&w, nr, cols, x, n, &mut yt);
+            (nr, yt)
+        })
+        .collect();
+    for (t, (nr, yt)) in tiles.iter().enumerate() {
+        let r0 = t * ROW_TILE;
+        for (yrow, trow) in y.chunks_exact_mut(rows).zip(yt.chunks_exact(*nr)) {
+            yrow[r0..r0 + nr].copy_from_slice(trow);
+        }
+    }
+}
+
 /// A SeedLM layer decoded in float on the fly (the `cpu` backend): the
 /// float form of [`seedlm::kernel`], whose weights are those of
 /// [`Block::decode`] and whose only roundings are those of the f32
@@ -197,24 +295,7 @@ impl Linear for SeedCpuLinear {
             return self.forward(x, y);
         }
         // Decode a tile of rows once, multiply the whole batch by it.
-        let tiles: Vec<(usize, Vec<f32>)> = (0..rows.div_ceil(ROW_TILE))
-            .into_par_iter()
-            .map(|t| {
-                let r0 = t * ROW_TILE;
-                let nr = ROW_TILE.min(rows - r0);
-                let mut w = vec![0f32; nr * cols];
-                self.m.decode_rows(r0, &mut w);
-                let mut yt = vec![0f32; n * nr];
-                gemm_xwt(&w, nr, cols, x, n, &mut yt);
-                (nr, yt)
-            })
-            .collect();
-        for (t, (nr, yt)) in tiles.iter().enumerate() {
-            let r0 = t * ROW_TILE;
-            for (yrow, trow) in y.chunks_exact_mut(rows).zip(yt.chunks_exact(*nr)) {
-                yrow[r0..r0 + nr].copy_from_slice(trow);
-            }
-        }
+        tiled_gemm(rows, cols, x, n, y, |r0, w| self.m.decode_rows(r0, w));
         Ok(())
     }
 
@@ -312,6 +393,38 @@ mod tests {
             }
         }
         assert_eq!(d.weight_bytes(), rows * cols * 4);
+    }
+
+    /// The f16 layer equals a dense layer of the f16-rounded weights within
+    /// f32 summation error, for one vector and a batch.
+    #[test]
+    fn test_half_matches_dense_of_rounded_weights() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let (rows, cols, n) = (37, 70, 3);
+        let w: Vec<f32> = (0..rows * cols).map(|_| rng.gen_range(-1.0..1.0)).collect();
+        let wr: Vec<f32> = w.iter().map(|&v| f16::from_f32(v).to_f32()).collect();
+        let x: Vec<f32> = (0..n * cols).map(|_| rng.gen_range(-1.0..1.0)).collect();
+        let h = HalfLinear::new(rows, cols, &w).unwrap();
+        let d = DenseLinear::new(rows, cols, wr.clone()).unwrap();
+        let (mut yh, mut yd, mut y1) =
+            (vec![0f32; n * rows], vec![0f32; n * rows], vec![0f32; rows]);
+        h.forward_batch(&x, n, &mut yh).unwrap();
+        d.forward_batch(&x, n, &mut yd).unwrap();
+        h.forward(&x[..cols], &mut y1).unwrap();
+        for v in 0..n {
+            for r in 0..rows {
+                let l1: f32 = (0..cols)
+                    .map(|c| (wr[r * cols + c] * x[v * cols + c]).abs())
+                    .sum();
+                let tol = 2.0 * cols as f32 * f32::EPSILON * l1;
+                assert!((yh[v * rows + r] - yd[v * rows + r]).abs() <= tol);
+                if v == 0 {
+                    assert!((y1[r] - yd[r]).abs() <= tol);
+                }
+            }
+        }
+        assert_eq!(h.weight_bytes(), rows * cols * 2);
+        assert!(HalfLinear::new(2, 3, &[0.0; 5]).is_err());
     }
 
     #[test]

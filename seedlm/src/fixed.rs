@@ -28,12 +28,10 @@
 //! weights `ŵ`, `|y_fixed - ŵ·x| <= (scale/2)·Σ|ŵ_i| + 2^-24·|y|` (plus f64
 //! rounding far below it). [`error_bound`] computes it; tests check it.
 
-use crate::basis::BasisTable;
 use crate::block::{centred_basis, Block};
 use crate::config::{Config, EXP_MIN, MAX_C, MAX_P, Q_MIN};
 use crate::error::{Error, Result};
 use crate::lfsr::Lfsr;
-use rayon::prelude::*;
 
 /// Bits of a quantized activation (signed).
 pub const ACT_BITS: u32 = 16;
@@ -197,69 +195,6 @@ impl BlockMatrix<'_> {
             .collect())
     }
 
-    /// [`BlockMatrix::matvec_acc`] for several activation vectors at once,
-    /// driven by a [`BasisTable`] and parallel over rows: the same integers,
-    /// bit for bit, much faster. Each block is rebuilt once for all vectors.
-    ///
-    /// Within a row the lane sums `d` are first added per exponent in `i64`
-    /// and shifted once at the end: `|d| <= lane_sum_max` and a row has at
-    /// most [`max_blocks_per_row`] blocks, whose product is at most
-    /// `2^(ACC_BITS-1-EXP_BIAS-EXP_MAX) = 2^56`, so no bucket can overflow.
-    /// Returns one accumulator vector per input vector.
-    pub fn matvec_acc_batch_with(
-        &self,
-        table: &BasisTable,
-        xs: &[&QuantizedActs],
-    ) -> Result<Vec<Vec<i128>>> {
-        self.check()?;
-        if *table.config() != self.cfg {
-            return Err(Error::InvalidInput(format!(
-                "basis table for {} used with a {} matrix",
-                table.config(),
-                self.cfg
-            )));
-        }
-        let (c, bpr) = (self.cfg.c, self.blocks_per_row());
-        let mut xp = Vec::with_capacity(xs.len() * bpr * c);
-        for (v, x) in xs.iter().enumerate() {
-            if x.x.len() != self.cols {
-                return Err(Error::InvalidInput(format!(
-                    "activation vector {v}: length {} does not match {} columns",
-                    x.x.len(),
-                    self.cols
-                )));
-            }
-            xp.extend_from_slice(&x.x);
-            xp.resize((v + 1) * bpr * c, 0);
-        }
-        const EXPS: usize = 16;
-        let n = xs.len();
-        let per_row: Vec<Vec<i128>> = (0..self.rows)
-            .into_par_iter()
-            .map(|row| {
-                let mut buckets = vec![0i64; n * EXPS];
-                let mut r = [0i32; MAX_C];
-                let r = &mut r[..c];
-                for (b, blk) in self.blocks[row * bpr..(row + 1) * bpr].iter().enumerate() {
-                    table.rebuild(blk, r);
-                    let e = (blk.exp as i32 + EXP_BIAS) as usize;
-                    for v in 0..n {
-                        let x = &xp[(v * bpr + b) * c..(v * bpr + b + 1) * c];
-                        let d: i64 = r.iter().zip(x).map(|(&r, &x)| r as i64 * x as i64).sum();
-                        buckets[v * EXPS + e] += d;
-                    }
-                }
-                buckets
-                    .chunks_exact(EXPS)
-                    .map(|bk| bk.iter().enumerate().map(|(e, &s)| (s as i128) << e).sum())
-                    .collect()
-            })
-            .collect();
-        Ok((0..n)
-            .map(|v| per_row.iter().map(|accs| accs[v]).collect())
-            .collect())
-    }
-
     /// The golden mat-vec `y = W x` in device numerics.
     pub fn matvec(&self, x: &[f32]) -> Result<Vec<f32>> {
         let q = quantize_activations(x)?;
@@ -390,77 +325,6 @@ mod tests {
         assert_eq!(q.x, vec![0, 16384, -32767, 8192]);
         assert_eq!(quantize_activations(&[0.0; 3]).unwrap().x, vec![0; 3]);
         assert!(quantize_activations(&[1.0, f32::NAN]).is_err());
-    }
-
-    #[test]
-    fn test_fixed_table_batch_matvec_equals_golden() {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(21);
-        for cfg in [Config::BITS4, Config::BITS3] {
-            let table = BasisTable::new(&cfg);
-            for (rows, cols) in [(1usize, 1usize), (9, 61), (33, 200), (5, cfg.c)] {
-                let bpr = cols.div_ceil(cfg.c);
-                let blocks = random_blocks(&cfg, rows * bpr, &mut rng);
-                let m = BlockMatrix {
-                    cfg,
-                    rows,
-                    cols,
-                    blocks: &blocks,
-                };
-                // Full-scale vectors (one entry at the clamp) and small ones.
-                let xs: Vec<QuantizedActs> = (0..3)
-                    .map(|v| {
-                        let amp = [1.0f32, 1e-3, 50.0][v];
-                        let x: Vec<f32> = (0..cols).map(|_| rng.gen_range(-amp..amp)).collect();
-                        quantize_activations(&x).unwrap()
-                    })
-                    .collect();
-                let refs: Vec<&QuantizedActs> = xs.iter().collect();
-                let got = m.matvec_acc_batch_with(&table, &refs).unwrap();
-                for (x, acc) in xs.iter().zip(&got) {
-                    assert_eq!(acc, &m.matvec_acc(x).unwrap(), "{cfg} {rows}x{cols}");
-                }
-            }
-            let wrong = BasisTable::new(&Config::new(8, 2, 16).unwrap());
-            let blocks = random_blocks(&cfg, 1, &mut rng);
-            let m = BlockMatrix {
-                cfg,
-                rows: 1,
-                cols: cfg.c,
-                blocks: &blocks,
-            };
-            let x = quantize_activations(&vec![1.0; cfg.c]).unwrap();
-            assert!(m.matvec_acc_batch_with(&wrong, &[&x]).is_err());
-        }
-    }
-
-    #[test]
-    fn test_fixed_table_batch_handles_extreme_accumulators() {
-        // Every block at the largest exponent and mantissa with full-scale
-        // activations: the per-exponent buckets must not overflow.
-        let cfg = Config::BITS3;
-        let table = BasisTable::new(&cfg);
-        let (rows, bpr) = (2usize, 4096usize);
-        let blocks: Vec<Block> = (0..rows * bpr)
-            .map(|i| Block {
-                seed: 1 + (i as u32 % 7),
-                exp: 7,
-                q: [-8; MAX_P],
-            })
-            .collect();
-        let m = BlockMatrix {
-            cfg,
-            rows,
-            cols: bpr * cfg.c,
-            blocks: &blocks,
-        };
-        let x = QuantizedActs {
-            x: (0..bpr * cfg.c)
-                .map(|i| if i % 3 == 0 { -32767 } else { 32767 })
-                .collect(),
-            scale: 1.0,
-        };
-        let got = m.matvec_acc_batch_with(&table, &[&x]).unwrap();
-        assert_eq!(got[0], m.matvec_acc(&x).unwrap());
     }
 
     #[test]

@@ -8,7 +8,6 @@
 //! Modules, one job each:
 //! - [`lfsr`]: the Fibonacci LFSR (taps, stepping, jump-ahead, the full cycle).
 //! - [`config`]: `Config { c, p, k }` and the two paper configurations.
-//! - [`basis`]: the precomputed centred basis of every seed.
 //! - [`cycle`]: the LFSR's one cycle of centred states; every basis is a
 //!   window of it.
 //! - [`kernel`]: the CPU mat-vec kernel (integer and float forms) over
@@ -27,7 +26,6 @@
 //! - [`container`]: the `.seedlm` file format.
 //! - [`sample`]: random blocks for tests and benchmarks.
 
-pub mod basis;
 pub mod block;
 pub mod config;
 pub mod container;

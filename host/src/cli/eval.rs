@@ -44,6 +44,10 @@ pub struct PplArgs {
     /// summation order, much faster here), golden or emu.
     #[arg(long, default_value = "cpu")]
     pub seedlm_backend: Backend,
+    /// Also score the dense model with its output head on this backend
+    /// (e.g. f16), next to the f32 head: the perplexity cost of the option.
+    #[arg(long, value_name = "BACKEND")]
+    pub head_backend: Option<Backend>,
     /// Text file (UTF-8); CRLF becomes LF, a Project Gutenberg header is skipped.
     #[arg(long, value_name = "FILE")]
     pub data: PathBuf,
@@ -192,6 +196,12 @@ pub fn run(args: &Args) -> Result<()> {
     rows.push(row);
     drop(dense);
     let r = (a.agree > 0).then_some(&reference[..]);
+    if let Some(h) = &a.head_backend {
+        let layers = LayerFactory::new(Backend::Dense);
+        let (m, _) = load(&a.model, None, &layers, &LayerFactory::new(h.clone()))
+            .with_context(|| format!("failed to load {}", a.model.display()))?;
+        rows.push(evaluate(format!("dense, {h} head"), "f32".into(), &m, &tokens, a, r)?.0);
+    }
     if !a.no_rtn {
         for bits in [4, 3] {
             let (m, _) = load_with(&a.model, None, Backend::Rtn(bits))?;

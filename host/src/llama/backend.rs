@@ -11,13 +11,16 @@ use seedlm::{Block, Config};
 use super::weights::{decode_blocks, StoredLinear};
 use crate::device::{self, Engine, LayerHandle, OpenOptions};
 use crate::error::{Error, Result};
-use crate::linear::{check_batch, DenseLinear, Linear, SeedCpuLinear};
+use crate::linear::{check_batch, DenseLinear, HalfLinear, Linear, SeedCpuLinear};
 
 /// A backend for the linear layers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Backend {
     /// f32 weights (SeedLM blocks decoded once at load).
     Dense,
+    /// f16 weights (converted once at load; for the output head: half the
+    /// bytes of `dense` per token).
+    Half,
     /// Round-to-nearest baseline at this many bits, group 128 (fake-quantized
     /// f32; needs float source weights).
     Rtn(u32),
@@ -36,6 +39,7 @@ impl FromStr for Backend {
     fn from_str(s: &str) -> std::result::Result<Backend, String> {
         Ok(match s {
             "dense" => Backend::Dense,
+            "f16" => Backend::Half,
             "cpu" => Backend::Cpu,
             "golden" => Backend::Golden,
             "emu" | "verilator" => Backend::Device(s.into()),
@@ -44,7 +48,7 @@ impl FromStr for Backend {
             "rtn3" => Backend::Rtn(3),
             other => {
                 return Err(format!(
-                    "unknown backend '{other}' (dense, cpu, golden, emu, verilator, vfio:<pci-addr>, rtn4, rtn3)"
+                    "unknown backend '{other}' (dense, f16, cpu, golden, emu, verilator, vfio:<pci-addr>, rtn4, rtn3)"
                 ))
             }
         })
@@ -55,6 +59,7 @@ impl std::fmt::Display for Backend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Backend::Dense => f.write_str("dense"),
+            Backend::Half => f.write_str("f16"),
             Backend::Rtn(b) => write!(f, "rtn{b}"),
             Backend::Cpu => f.write_str("cpu"),
             Backend::Golden => f.write_str("golden"),
@@ -315,6 +320,13 @@ impl LayerFactory {
                 DenseLinear::new(rows, cols, decode_blocks(rows, cols, &cfg, &blocks).map_err(named)?)
                     .map_err(named)?,
             )),
+            (Backend::Half, StoredLinear::Dense { rows, cols, w }) => {
+                Ok(Box::new(HalfLinear::new(rows, cols, &w).map_err(named)?))
+            }
+            (Backend::Half, StoredLinear::Seed { rows, cols, cfg, blocks }) => Ok(Box::new(
+                HalfLinear::new(rows, cols, &decode_blocks(rows, cols, &cfg, &blocks).map_err(named)?)
+                    .map_err(named)?,
+            )),
             (Backend::Rtn(bits), StoredLinear::Dense { rows, cols, w }) => {
                 Ok(Box::new(DenseLinear::rtn(rows, cols, &w, *bits).map_err(named)?))
             }
@@ -348,6 +360,7 @@ mod tests {
     fn test_backend_names_round_trip() {
         for b in [
             Backend::Dense,
+            Backend::Half,
             Backend::Cpu,
             Backend::Golden,
             Backend::Device("emu".into()),

@@ -272,6 +272,27 @@ pub(super) fn acc_83(
     check_seq(seq);
     let idx = vec512(&IDX83);
     let xlen = sh.bpr * 8;
+    if n == 1 {
+        // One vector (a token): the lanes stay in a register.
+        assert!(x64.len() >= xlen);
+        let xp = x64.as_ptr();
+        for (o, ws) in out.iter_mut().zip(words.chunks_exact(sh.bpr)) {
+            *o = 0;
+            for (s, seg) in ws.chunks(sh.segment).enumerate() {
+                let mut l = _mm512_setzero_si512();
+                for (k, &w) in seg.iter().enumerate() {
+                    let (b, w) = (s * sh.segment + k, w as u64);
+                    let r = pair_sums(dwords83(seq, w, idx));
+                    // SAFETY: `b < bpr` and `x64` holds `bpr · 8` i64.
+                    let xv = unsafe { _mm512_loadu_si512(xp.add(b * 8) as *const __m512i) };
+                    let e = _mm_cvtsi32_si128((w >> 16) as i32 & 15);
+                    l = _mm512_add_epi64(l, _mm512_sll_epi64(_mm512_mul_epi32(r, xv), e));
+                }
+                fold(l, o);
+            }
+        }
+        return;
+    }
     let mut lanes = vec![_mm512_setzero_si512(); n];
     for (o, ws) in out.chunks_exact_mut(n).zip(words.chunks_exact(sh.bpr)) {
         o.fill(0);
@@ -305,6 +326,41 @@ pub(super) fn acc_124(
 ) {
     check_seq(seq);
     let xlen = sh.bpr * 12;
+    if n == 1 {
+        // One vector (a token): the lanes stay in registers.
+        assert!(x64.len() >= xlen);
+        let xp = x64.as_ptr();
+        for (o, ws) in out.iter_mut().zip(words.chunks_exact(sh.bpr)) {
+            *o = 0;
+            for (s, seg) in ws.chunks(sh.segment).enumerate() {
+                let (mut l, mut l4) = (_mm512_setzero_si512(), _mm256_setzero_si256());
+                for (k, &w) in seg.iter().enumerate() {
+                    let b = s * sh.segment + k;
+                    let (lo, hi) = dwords124(seq, w);
+                    let (r, r4) = (
+                        pair_sums(lo),
+                        _mm256_add_epi32(hi, _mm256_srli_epi64(hi, 32)),
+                    );
+                    // SAFETY: `b < bpr` and `x64` holds `bpr · 12` i64.
+                    let (xv, xv4) = unsafe {
+                        (
+                            _mm512_loadu_si512(xp.add(b * 12) as *const __m512i),
+                            _mm256_loadu_si256(xp.add(b * 12 + 8) as *const __m256i),
+                        )
+                    };
+                    let e = _mm_cvtsi32_si128((w >> 16) as i32 & 15);
+                    l = _mm512_add_epi64(l, _mm512_sll_epi64(_mm512_mul_epi32(r, xv), e));
+                    l4 = _mm256_add_epi64(l4, _mm256_sll_epi64(_mm256_mul_epi32(r4, xv4), e));
+                }
+                let mut t = [0i64; 4];
+                // SAFETY: `t` holds 4 i64.
+                unsafe { _mm256_storeu_si256(t.as_mut_ptr() as *mut __m256i, l4) };
+                *o += t.iter().map(|&a| a as i128).sum::<i128>();
+                fold(l, o);
+            }
+        }
+        return;
+    }
     let mut lanes = vec![(_mm512_setzero_si512(), _mm256_setzero_si256()); n];
     for (o, ws) in out.chunks_exact_mut(n).zip(words.chunks_exact(sh.bpr)) {
         o.fill(0);
