@@ -189,6 +189,10 @@ pub fn run(args: &Args) -> Result<()> {
         threads: args.threads,
         compress_embeddings: false,
         force: true,
+        calib: None,
+        calib_tokens: 2048,
+        calib_ctx: 512,
+        neighbours: false,
     })?;
 
     println!("\n== seedlm inspect");

@@ -109,6 +109,10 @@ fn ensure_default_model() -> Result<()> {
         threads: 0,
         compress_embeddings: false,
         force: false,
+        calib: None,
+        calib_tokens: 2048,
+        calib_ctx: 512,
+        neighbours: false,
     })
 }
 
