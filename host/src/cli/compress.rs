@@ -31,7 +31,7 @@ use anyhow::{bail, Context, Result};
 use half::f16;
 use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 use regex::Regex;
-use seedlm::container::{RawDtype, Writer};
+use seedlm::container::{RawDtype, TensorKind, Writer};
 use seedlm::gptq::{self, Feedback};
 use seedlm::magnitude;
 use seedlm::search::{Found, Metric, Searcher, Weighted};
@@ -91,6 +91,10 @@ pub struct Args {
     #[arg(long, default_value_t = 512, value_name = "N", requires = "calib",
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub calib_ctx: usize,
+    /// With --calib: also report each layer's output error of the blocks
+    /// this (data-free) .seedlm file holds for it, before/after.
+    #[arg(long, value_name = "FILE.seedlm", requires = "calib")]
+    pub calib_compare: Option<PathBuf>,
     /// Data-free mode: also score each coefficient vector's 3^P neighbours
     /// (each coefficient -1, 0, +1) in every fit (slower; always on with
     /// --calib).
@@ -428,6 +432,13 @@ pub fn run(args: &Args) -> Result<()> {
         _ => None,
     };
     let mut feedback = FeedbackCache::default();
+    let compare = match &args.calib_compare {
+        Some(p) => Some(
+            seedlm::container::SeedFile::open(p)
+                .with_context(|| format!("failed to open {}", p.display()))?,
+        ),
+        None => None,
+    };
     let identity = (args.neighbours && args.calib.is_none())
         .then(|| Weighted::new(&searcher, Metric::identity(&cfg), true));
     let bar = ProgressBar::new(total as u64);
@@ -479,9 +490,22 @@ pub fn run(args: &Args) -> Result<()> {
         let blocks: Vec<Block> = found.iter().map(|f| f.block).collect();
         if let Some(fb) = &fb {
             let (weights, output) = pool.install(|| output_errors(&w, cols, &blocks, cfg, &fb.1));
+            let before = match &compare {
+                Some(f) => match f.get(&t.name) {
+                    Some(info)
+                        if info.kind == TensorKind::Seed(cfg) && info.exp_offset == exp_offset =>
+                    {
+                        let old = f.blocks(info)?;
+                        let (bw, bo) = pool.install(|| output_errors(&w, cols, &old, cfg, &fb.1));
+                        format!(", before: output {bo:.4}, weights {bw:.4}")
+                    }
+                    _ => String::new(),
+                },
+                None => String::new(),
+            };
             bar.suspend(|| {
                 eprintln!(
-                    "{}: relative output error {output:.4} (weights: {weights:.4})",
+                    "{}: relative output error {output:.4} (weights: {weights:.4}){before}",
                     printable(&t.name)
                 )
             });
@@ -625,6 +649,7 @@ mod tests {
             calib: None,
             calib_tokens: 2048,
             calib_ctx: 512,
+            calib_compare: None,
             neighbours: false,
         };
         assert_eq!(

@@ -192,6 +192,7 @@ pub fn run(args: &Args) -> Result<()> {
         calib: None,
         calib_tokens: 2048,
         calib_ctx: 512,
+        calib_compare: None,
         neighbours: false,
     })?;
 

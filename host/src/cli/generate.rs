@@ -112,6 +112,7 @@ fn ensure_default_model() -> Result<()> {
         calib: None,
         calib_tokens: 2048,
         calib_ctx: 512,
+        calib_compare: None,
         neighbours: false,
     })
 }
