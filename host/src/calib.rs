@@ -63,6 +63,11 @@ impl Moment {
         self.h.lock().expect("moment lock poisoned").clone()
     }
 
+    /// `H`, leaving the moment empty (to hand it over without a copy).
+    pub fn take_h(&self) -> Vec<f64> {
+        std::mem::take(&mut *self.h.lock().expect("moment lock poisoned"))
+    }
+
     /// Input vectors accumulated.
     pub fn tokens(&self) -> usize {
         *self.tokens.lock().expect("moment lock poisoned")

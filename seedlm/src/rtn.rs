@@ -69,6 +69,61 @@ pub fn quantize_dequantize(w: &[f32], cols: usize, bits: u32) -> Result<Vec<f32>
     Ok(out)
 }
 
+/// Storage cost of asymmetric RTN: `bits` per code plus an f16 scale and a
+/// `bits`-bit zero point per group: `bits + (16 + bits) / GROUP`.
+pub fn bits_per_weight_asym(bits: u32) -> f64 {
+    bits as f64 + (16 + bits) as f64 / GROUP as f64
+}
+
+/// The asymmetric grid of one group (as the GPTQ and AWQ papers report
+/// RTN): `scale = f16((max - min) / (2^b - 1))` over the group's range
+/// widened to include 0, `zero = clamp(round(-min / scale), 0, 2^b - 1)`;
+/// `None` when the scale is zero or not finite (the group decodes to zeros).
+pub fn asym_grid(group: &[f32], bits: u32) -> Option<(f32, f32)> {
+    let qmax = ((1u32 << bits) - 1) as f32;
+    let lo = group.iter().fold(0f32, |m, &x| m.min(x));
+    let hi = group.iter().fold(0f32, |m, &x| m.max(x));
+    let mut scale = f16::from_f32((hi - lo) / qmax);
+    if scale.is_infinite() {
+        scale = f16::MAX;
+    }
+    let scale = scale.to_f32();
+    if scale == 0.0 || !scale.is_finite() {
+        return None;
+    }
+    let zero = (-lo / scale).round().clamp(0.0, qmax);
+    Some((scale, zero))
+}
+
+/// `(clamp(round(x / scale) + zero, 0, 2^b - 1) - zero) · scale`.
+pub fn asym_quantize(x: f32, scale: f32, zero: f32, bits: u32) -> f32 {
+    let qmax = ((1u32 << bits) - 1) as f32;
+    (((x / scale).round() + zero).clamp(0.0, qmax) - zero) * scale
+}
+
+/// Asymmetric RTN (scale and zero point per group of [`GROUP`] along a
+/// row, see [`asym_grid`]): like [`quantize_dequantize`] otherwise.
+pub fn quantize_dequantize_asym(w: &[f32], cols: usize, bits: u32) -> Result<Vec<f32>> {
+    if !(2..=8).contains(&bits) || cols == 0 || !w.len().is_multiple_of(cols) {
+        return Err(Error::InvalidInput(format!(
+            "asymmetric RTN: bits {bits} (2..=8), {} weights in rows of {cols}",
+            w.len()
+        )));
+    }
+    let mut out = Vec::with_capacity(w.len());
+    for row in w.chunks(cols) {
+        for group in row.chunks(GROUP) {
+            match asym_grid(group, bits) {
+                None => out.resize(out.len() + group.len(), 0.0),
+                Some((scale, zero)) => {
+                    out.extend(group.iter().map(|&x| asym_quantize(x, scale, zero, bits)))
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Squared norms of a reference and of its error, accumulated in f64; sums
 /// of several tensors add up (`a + b`).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -135,6 +190,28 @@ impl std::ops::Add for ErrorStats {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn test_rtn_asym_known_group() {
+        // Range [-1, 2] widened with 0: scale 3/15 = 0.2, zero round(5) = 5.
+        let w = [-1.0f32, 2.0, 0.5, 0.0, 0.31];
+        let (scale, zero) = asym_grid(&w, 4).unwrap();
+        assert_eq!(zero, 5.0);
+        assert_eq!(scale, f16::from_f32(0.2).to_f32());
+        let got = quantize_dequantize_asym(&w, 5, 4).unwrap();
+        for (x, g) in w.iter().zip(&got) {
+            assert!((x - g).abs() <= scale / 2.0 + 1e-6, "{x} -> {g}");
+        }
+        assert_eq!(got[3], 0.0);
+        assert_eq!(quantize_dequantize_asym(&[0.0; 4], 4, 4).unwrap(), [0.0; 4]);
+        // Asymmetric is never worse than symmetric on a one-sided group.
+        let w: Vec<f32> = (0..128).map(|i| i as f32 / 128.0).collect();
+        let e = |v: &[f32]| -> f32 { w.iter().zip(v).map(|(a, b)| (a - b).powi(2)).sum() };
+        let sym = quantize_dequantize(&w, 128, 4).unwrap();
+        let asym = quantize_dequantize_asym(&w, 128, 4).unwrap();
+        assert!(e(&asym) < 0.5 * e(&sym), "{} vs {}", e(&asym), e(&sym));
+        assert_eq!(bits_per_weight_asym(4), 4.15625);
+    }
 
     #[test]
     fn test_rtn_bits_per_weight() {

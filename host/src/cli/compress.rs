@@ -31,12 +31,15 @@ use anyhow::{bail, Context, Result};
 use half::f16;
 use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 use regex::Regex;
-use seedlm::container::{RawDtype, Writer};
+use seedlm::container::{RawDtype, TensorKind, Writer};
+use seedlm::gptq::{self, Feedback};
 use seedlm::magnitude;
-use seedlm::search::Found;
+use seedlm::search::{Found, Metric, Searcher, Weighted};
 use seedlm::{Block, Config};
+use seedlm_host::calib::Calibration;
 use seedlm_host::checkpoint::{Checkpoint, Dtype, TensorMeta};
 use seedlm_host::llama::load;
+use std::collections::HashMap;
 
 use super::gpu::{SearchDevice, SeedSearch};
 use super::output::{self, Inputs};
@@ -78,6 +81,30 @@ pub struct Args {
     /// input).
     #[arg(long)]
     pub force: bool,
+    /// Calibrate on this text (UTF-8; a Project Gutenberg header is
+    /// skipped): the dense model runs over it, and each linear layer's
+    /// blocks minimise its output error (weighted exact search, GPTQ error
+    /// feedback, neighbour rounding). Without it every block is the
+    /// data-free search's.
+    #[arg(long, value_name = "TEXT")]
+    pub calib: Option<PathBuf>,
+    /// Tokens of the calibration text used (from its start).
+    #[arg(long, default_value_t = 2048, value_name = "N", requires = "calib",
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub calib_tokens: usize,
+    /// Calibration window in tokens (each window runs from an empty cache).
+    #[arg(long, default_value_t = 512, value_name = "N", requires = "calib",
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub calib_ctx: usize,
+    /// With --calib: also report each layer's output error of the blocks
+    /// this (data-free) .seedlm file holds for it, before/after.
+    #[arg(long, value_name = "FILE.seedlm", requires = "calib")]
+    pub calib_compare: Option<PathBuf>,
+    /// Data-free mode: also score each coefficient vector's 3^P neighbours
+    /// (each coefficient -1, 0, +1) in every fit (slower; always on with
+    /// --calib).
+    #[arg(long)]
+    pub neighbours: bool,
 }
 
 /// What happens to one tensor.
@@ -123,15 +150,37 @@ fn pad_rows(w: Vec<f32>, cols: usize, c: usize) -> Vec<f32> {
 /// bits, group 128) gets a warning.
 const WARN_RATIO: f64 = 2.0;
 
-/// A warning when the search's relative error on the (padded, scaled)
+/// `blocks` decoded (rows of `cols`, padded).
+fn decode_all(blocks: &[Block], cfg: Config) -> Vec<f32> {
+    let lfsr = seedlm::Lfsr::new(cfg.k);
+    let mut out = vec![0f32; blocks.len() * cfg.c];
+    for (o, b) in out.chunks_mut(cfg.c).zip(blocks) {
+        b.decode(&cfg, &lfsr, o);
+    }
+    out
+}
+
+/// A warning when the blocks' relative error on the (padded, scaled)
 /// weights `w`, rows of `cols`, is more than [`WARN_RATIO`] times RTN's at
 /// `bits`.
-fn quality_warning(w: &[f32], cols: usize, found: &[Found], bits: u32) -> Result<Option<String>> {
+fn quality_warning(
+    w: &[f32],
+    cols: usize,
+    blocks: &[Block],
+    cfg: Config,
+    bits: u32,
+) -> Result<Option<String>> {
     let signal: f64 = w.iter().map(|&x| (x as f64).powi(2)).sum();
     if signal == 0.0 {
         return Ok(None);
     }
-    let seed = (found.iter().map(|f| f.err).sum::<f64>() / signal).sqrt();
+    let what = decode_all(blocks, cfg);
+    let noise: f64 = w
+        .iter()
+        .zip(&what)
+        .map(|(&a, &b)| (a as f64 - b as f64).powi(2))
+        .sum();
+    let seed = (noise / signal).sqrt();
     let rtn = seedlm::rtn::quantize_dequantize(w, cols, bits)?;
     let rtn = (w
         .iter()
@@ -143,6 +192,161 @@ fn quality_warning(w: &[f32], cols: usize, found: &[Found], bits: u32) -> Result
     Ok((seed > WARN_RATIO * rtn).then(|| {
         format!("relative error {seed:.3} is more than {WARN_RATIO}x RTN-{bits} g128's {rtn:.3}")
     }))
+}
+
+/// Searches every block of `w` with the weighted search `wt` (the
+/// data-free mode with neighbour rounding: the identity metric).
+fn search_with(
+    s: &Searcher,
+    wt: &Weighted,
+    w: &[f32],
+    progress: &(dyn Fn(usize) + Sync),
+) -> seedlm::Result<Vec<Found>> {
+    use rayon::prelude::*;
+    let c = s.config().c;
+    Ok(w.par_chunks(c * 8)
+        .flat_map_iter(|chunk| {
+            let blocks: Vec<&[f32]> = chunk.chunks(c).collect();
+            let mut out = vec![
+                Found {
+                    block: Block::default(),
+                    err: 0.0
+                };
+                blocks.len()
+            ];
+            wt.search_batch(s, &blocks, &mut out);
+            progress(out.len());
+            out
+        })
+        .collect())
+}
+
+/// Runs the dense model over the calibration text and reports what it
+/// collected.
+fn calibrate(args: &Args, text: &std::path::Path) -> Result<Calibration> {
+    let start = Instant::now();
+    let raw = std::fs::read_to_string(text)
+        .with_context(|| format!("failed to read {}", text.display()))?;
+    let body = super::eval::body_text(&raw, None)?;
+    let (lcfg, tok) = load::load_meta(&args.input)
+        .with_context(|| format!("calibration needs a model: {}", args.input.display()))?;
+    let mut tokens = tok.encode(&body)?;
+    tokens.truncate(args.calib_tokens);
+    if tokens.len() < args.calib_tokens {
+        eprintln!(
+            "warning: {} has only {} tokens (--calib-tokens {})",
+            text.display(),
+            tokens.len(),
+            args.calib_tokens
+        );
+    }
+    let n = tokens.len();
+    eprintln!(
+        "calibrating on {}: {n} tokens in windows of {}",
+        text.display(),
+        args.calib_ctx
+    );
+    let cal = Calibration::collect(&args.input, &lcfg, &tokens, args.calib_ctx, &|done| {
+        eprintln!("calibration: {done}/{n} tokens")
+    })
+    .with_context(|| format!("failed to calibrate on {}", text.display()))?;
+    eprintln!(
+        "calibration: {} layer inputs, second moments {} (f64), {:.1} s",
+        cal.len(),
+        fmt_bytes(cal.bytes() as u64),
+        start.elapsed().as_secs_f64()
+    );
+    Ok(cal)
+}
+
+/// The feedback factor of each calibrated layer input, computed once per
+/// input (layers sharing an input share it) together with its `H`.
+#[derive(Default)]
+struct FeedbackCache {
+    done: HashMap<usize, CalibratedInput>,
+}
+
+/// A layer input's feedback factor and second moment.
+type CalibratedInput = std::sync::Arc<(Feedback, Vec<f64>)>;
+
+impl FeedbackCache {
+    /// The factor for tensor `name` (`cols` columns), or `None` (with a
+    /// note) for a tensor the calibration did not see.
+    fn get(
+        &mut self,
+        cal: &Calibration,
+        name: &str,
+        cols: usize,
+        bar: &ProgressBar,
+    ) -> Result<Option<CalibratedInput>> {
+        let Some(m) = cal.get(name) else {
+            bar.suspend(|| {
+                eprintln!(
+                    "note: tensor '{}' is not a calibrated layer: data-free search",
+                    printable(name)
+                )
+            });
+            return Ok(None);
+        };
+        if m.dim() != cols {
+            bar.suspend(|| {
+                eprintln!(
+                    "note: tensor '{}' has {cols} padded columns, its input {}: data-free search",
+                    printable(name),
+                    m.dim()
+                )
+            });
+            return Ok(None);
+        }
+        let key = std::sync::Arc::as_ptr(m) as usize;
+        if let Some(f) = self.done.get(&key) {
+            return Ok(Some(f.clone()));
+        }
+        let h = m.take_h();
+        let fb = Feedback::new(&h, m.dim(), gptq::DAMP)
+            .with_context(|| format!("tensor '{}': calibration", printable(name)))?;
+        let f = std::sync::Arc::new((fb, h));
+        self.done.insert(key, f.clone());
+        Ok(Some(f))
+    }
+}
+
+/// Relative errors of `blocks` against `w` (rows of `cols`): of the
+/// weights, `||W - Ŵ|| / ||W||`, and of the layer's output on the
+/// calibration inputs, `sqrt(Σ_rows eᵀHe / Σ_rows wᵀHw)`.
+fn output_errors(w: &[f32], cols: usize, blocks: &[Block], cfg: Config, h: &[f64]) -> (f64, f64) {
+    use rayon::prelude::*;
+    let what = decode_all(blocks, cfg);
+    let quad = |v: &[f64]| -> f64 {
+        (0..cols)
+            .map(|i| {
+                v[i] * h[i * cols..(i + 1) * cols]
+                    .iter()
+                    .zip(v)
+                    .map(|(a, b)| a * b)
+                    .sum::<f64>()
+            })
+            .sum()
+    };
+    let (ws, es, wh, eh) = w
+        .par_chunks(cols)
+        .zip(what.par_chunks(cols))
+        .map(|(a, b)| {
+            let wv: Vec<f64> = a.iter().map(|&x| x as f64).collect();
+            let ev: Vec<f64> = a
+                .iter()
+                .zip(b)
+                .map(|(&x, &y)| x as f64 - y as f64)
+                .collect();
+            let ss = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>();
+            (ss(&wv), ss(&ev), quad(&wv), quad(&ev))
+        })
+        .reduce(
+            || (0.0, 0.0, 0.0, 0.0),
+            |a, b| (a.0 + b.0, a.1 + b.1, a.2 + b.2, a.3 + b.3),
+        );
+    let rel = |n: f64, d: f64| if d > 0.0 { (n / d).sqrt() } else { 0.0 };
+    (rel(es, ws), rel(eh, wh))
 }
 
 /// The stored bytes of a raw tensor in `dtype`.
@@ -182,12 +386,25 @@ pub fn run(args: &Args) -> Result<()> {
         eprintln!("warning: not storing model metadata: {e:#}");
         Vec::new()
     });
-    let mut sidecar = Sidecar::open(
-        &args.output,
-        &inputs,
-        &Manifest::new(&args.input, args.bits)?,
-        ck.tensors().len(),
-    )?;
+    let mut manifest = Manifest::new(&args.input, args.bits)?;
+    if let Some(text) = &args.calib {
+        let canon = text
+            .canonicalize()
+            .with_context(|| format!("failed to resolve {}", text.display()))?;
+        manifest = manifest.with_field(
+            "calib",
+            format!(
+                "{} tokens={} ctx={} damp={}",
+                canon.display(),
+                args.calib_tokens,
+                args.calib_ctx,
+                gptq::DAMP
+            ),
+        );
+    } else if args.neighbours {
+        manifest = manifest.with_field("neighbours", "1".into());
+    }
+    let mut sidecar = Sidecar::open(&args.output, &inputs, &manifest, ck.tensors().len())?;
     let mut todo = Vec::new();
     let mut reused = 0;
     for (i, (t, plan)) in ck.tensors().iter().zip(&plans).enumerate() {
@@ -214,6 +431,30 @@ pub fn run(args: &Args) -> Result<()> {
     }
 
     let searcher = SeedSearch::new(args.device, cfg, args.threads)?;
+    let cpu = searcher.cpu();
+    if cpu.is_none() && (args.calib.is_some() || args.neighbours) {
+        bail!("--calib and --neighbours run on the CPU search only: leave out --device");
+    }
+    let calibration = match (&args.calib, cpu) {
+        (Some(text), Some((_, pool))) if !todo.is_empty() => {
+            Some(pool.install(|| calibrate(args, text))?)
+        }
+        _ => None,
+    };
+    let mut feedback = FeedbackCache::default();
+    let compare = match &args.calib_compare {
+        Some(p) => Some(
+            seedlm::container::SeedFile::open(p)
+                .with_context(|| format!("failed to open {}", p.display()))?,
+        ),
+        None => None,
+    };
+    let identity = match cpu {
+        Some((s, _)) if args.neighbours && args.calib.is_none() => {
+            Some(Weighted::new(s, Metric::identity(&cfg), true))
+        }
+        _ => None,
+    };
     let bar = ProgressBar::new(total as u64);
     bar.set_style(
         ProgressStyle::with_template(
@@ -247,13 +488,47 @@ pub fn run(args: &Args) -> Result<()> {
         }
         let exp_offset = magnitude::exp_offset(&w);
         let w = pad_rows(magnitude::scale_down(&w, exp_offset), t.shape[1], cfg.c);
-        let found = searcher
-            .search_all(&w, &|n| bar.inc(n as u64))
+        let cols = t.shape[1].div_ceil(cfg.c) * cfg.c;
+        let progress = |n: usize| bar.inc(n as u64);
+        let fb = match &calibration {
+            Some(cal) => feedback.get(cal, &t.name, cols, &bar)?,
+            None => None,
+        };
+        let found = match (&fb, &identity, cpu) {
+            (Some(fb), _, Some((s, pool))) => pool
+                .install(|| gptq::search_calibrated(s, &fb.0, &w, cols, &progress))
+                .map_err(anyhow::Error::from),
+            (None, Some(wt), Some((s, pool))) => pool
+                .install(|| search_with(s, wt, &w, &progress))
+                .map_err(anyhow::Error::from),
+            _ => searcher.search_all(&w, &progress),
+        }
             .with_context(|| format!("failed to compress tensor '{}' of {input}", t.name))?;
         let blocks: Vec<Block> = found.iter().map(|f| f.block).collect();
-        if let Some(warning) =
-            quality_warning(&w, t.shape[1].div_ceil(cfg.c) * cfg.c, &found, args.bits)?
-        {
+        if let Some(fb) = &fb {
+            let (_, pool) = cpu.expect("calibration runs only on the CPU search (checked above)");
+            let (weights, output) = pool.install(|| output_errors(&w, cols, &blocks, cfg, &fb.1));
+            let before = match &compare {
+                Some(f) => match f.get(&t.name) {
+                    Some(info)
+                        if info.kind == TensorKind::Seed(cfg) && info.exp_offset == exp_offset =>
+                    {
+                        let old = f.blocks(info)?;
+                        let (bw, bo) = pool.install(|| output_errors(&w, cols, &old, cfg, &fb.1));
+                        format!(", before: output {bo:.4}, weights {bw:.4}")
+                    }
+                    _ => String::new(),
+                },
+                None => String::new(),
+            };
+            bar.suspend(|| {
+                eprintln!(
+                    "{}: relative output error {output:.4} (weights: {weights:.4}){before}",
+                    printable(&t.name)
+                )
+            });
+        }
+        if let Some(warning) = quality_warning(&w, cols, &blocks, cfg, args.bits)? {
             bar.suspend(|| eprintln!("warning: tensor '{}': {warning}", printable(&t.name)));
         }
         sidecar.save(&ck, i, cfg, exp_offset, &blocks)?;
@@ -338,28 +613,29 @@ mod tests {
         let w: Vec<f32> = (0..256)
             .map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0)
             .collect();
-        let rtn = seedlm::rtn::quantize_dequantize(&w, 128, 4).unwrap();
-        let rtn_err: f64 = w
-            .iter()
-            .zip(&rtn)
-            .map(|(a, b)| (*a as f64 - *b as f64).powi(2))
-            .sum();
-        let found = |total: f64| {
-            vec![
-                Found {
-                    block: Block::default(),
-                    err: total / 32.0,
-                };
-                32
-            ]
-        };
-        assert_eq!(quality_warning(&w, 128, &found(rtn_err), 4).unwrap(), None);
-        // Relative error is a square root: 5x the squared error is 2.24x.
-        let msg = quality_warning(&w, 128, &found(5.0 * rtn_err), 4)
+        let cfg = Config::BITS4;
+        let s = Searcher::new(cfg).unwrap();
+        let good: Vec<Block> = s
+            .search_all(&w, &|_| {})
             .unwrap()
-            .unwrap();
+            .iter()
+            .map(|f| f.block)
+            .collect();
+        assert_eq!(quality_warning(&w, 128, &good, cfg, 4).unwrap(), None);
+        // All-zero blocks: relative error 1, far above RTN's.
+        let zero = vec![
+            Block {
+                seed: 1,
+                ..Block::default()
+            };
+            32
+        ];
+        let msg = quality_warning(&w, 128, &zero, cfg, 4).unwrap().unwrap();
         assert!(msg.contains("RTN-4"), "{msg}");
-        assert_eq!(quality_warning(&[0.0; 8], 8, &found(0.0), 4).unwrap(), None);
+        assert_eq!(
+            quality_warning(&[0.0; 8], 8, &zero[..1], cfg, 4).unwrap(),
+            None
+        );
     }
 
     #[test]
@@ -389,6 +665,11 @@ mod tests {
             device: SearchDevice::Cpu,
             compress_embeddings: false,
             force: false,
+            calib: None,
+            calib_tokens: 2048,
+            calib_ctx: 512,
+            calib_compare: None,
+            neighbours: false,
         };
         assert_eq!(
             args.plan(&t("l.q.weight", vec![8, 8], Dtype::BF16)),

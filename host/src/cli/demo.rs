@@ -190,6 +190,11 @@ pub fn run(args: &Args) -> Result<()> {
         device: Default::default(),
         compress_embeddings: false,
         force: true,
+        calib: None,
+        calib_tokens: 2048,
+        calib_ctx: 512,
+        calib_compare: None,
+        neighbours: false,
     })?;
 
     println!("\n== seedlm inspect");

@@ -1,6 +1,8 @@
 //! `seedlm eval ppl`: perplexity on a text corpus of the dense model, RTN
-//! 4/3-bit (group 128) baselines made from it, and SeedLM `.seedlm` files of
-//! it, as one table; then how many greedy tokens each agrees with dense on.
+//! 4/3-bit (group 128, symmetric and asymmetric) baselines made from it,
+//! GPTQ 4/3-bit g128 (asymmetric grid) calibrated on `--calib` (the same
+//! calibration as `compress --calib`), and SeedLM `.seedlm` files of it, as
+//! one table; then how many greedy tokens each agrees with dense on.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -73,6 +75,83 @@ pub struct PplArgs {
     /// Skip the RTN baselines.
     #[arg(long)]
     pub no_rtn: bool,
+    /// Calibration text for the GPTQ-4 g128 baseline (the text the
+    /// `compress --calib` files were calibrated on; never the scored text).
+    #[arg(long, value_name = "TEXT")]
+    pub calib: Option<PathBuf>,
+    /// Calibration tokens (as `compress --calib-tokens`).
+    #[arg(long, default_value_t = 2048, value_name = "N")]
+    pub calib_tokens: usize,
+    /// Calibration window (as `compress --calib-ctx`).
+    #[arg(long, default_value_t = 512, value_name = "N")]
+    pub calib_ctx: usize,
+}
+
+/// Replaces a linear layer's weights: `f(name, w, cols)`.
+type Replace<'a> = dyn Fn(&str, &[f32], usize) -> Result<Vec<f32>> + Sync + 'a;
+
+/// The dense model of `model` with each linear layer's weights replaced by
+/// `f(name, w, cols)` (a fake-quantized baseline).
+fn load_replaced(model: &Path, f: &Replace<'_>) -> Result<Model> {
+    use seedlm_host::linear::{DenseLinear, Linear};
+    use seedlm_host::llama::weights::{StoredLinear, WeightFile, Weights};
+    let (cfg, _) = seedlm_host::llama::load::load_meta(model)?;
+    let file = WeightFile::open(model)?;
+    let layer = |name: &str, stored: StoredLinear| -> seedlm_host::Result<Box<dyn Linear>> {
+        let StoredLinear::Dense { rows, cols, w } = stored else {
+            return Err(seedlm_host::Error::Invalid(format!(
+                "layer '{name}' is not dense"
+            )));
+        };
+        let q =
+            f(name, &w, cols).map_err(|e| seedlm_host::Error::Invalid(format!("{name}: {e:#}")))?;
+        Ok(Box::new(DenseLinear::new(rows, cols, q)?))
+    };
+    let head = |_: &str, stored: StoredLinear| -> seedlm_host::Result<Box<dyn Linear>> {
+        let StoredLinear::Dense { rows, cols, w } = stored else {
+            return Err(seedlm_host::Error::Invalid("the head must be dense".into()));
+        };
+        Ok(Box::new(DenseLinear::new(rows, cols, w)?))
+    };
+    let weights = Weights::load(&file, &cfg, &layer, &head)
+        .with_context(|| format!("failed to load {}", model.display()))?;
+    Ok(Model::new(cfg, weights))
+}
+
+/// GPTQ-4 g128 (asymmetric grid) of every linear layer of `model`,
+/// calibrated on `text` as `compress --calib` does.
+fn load_gptq(model: &Path, a: &PplArgs, text: &Path, bits: u32) -> Result<Model> {
+    use seedlm::gptq::{gptq_rtn, Feedback, DAMP};
+    let raw = std::fs::read_to_string(text)
+        .with_context(|| format!("failed to read {}", text.display()))?;
+    let (cfg, tok) = seedlm_host::llama::load::load_meta(model)?;
+    let mut tokens = tok.encode(&body_text(&raw, None)?)?;
+    tokens.truncate(a.calib_tokens);
+    let cal = seedlm_host::calib::Calibration::collect(model, &cfg, &tokens, a.calib_ctx, &|_| {})?;
+    eprintln!(
+        "GPTQ-{bits}: calibrated on {} tokens of {}",
+        tokens.len(),
+        text.display()
+    );
+    let cache = std::sync::Mutex::new(std::collections::HashMap::new());
+    load_replaced(model, &|name, w, cols| {
+        let m = cal
+            .get(name)
+            .with_context(|| format!("layer '{name}' was not calibrated"))?;
+        let key = std::sync::Arc::as_ptr(m) as usize;
+        let fb = {
+            let mut c = cache.lock().expect("cache lock");
+            match c.get(&key) {
+                Some(f) => std::sync::Arc::clone(f),
+                None => {
+                    let f = std::sync::Arc::new(Feedback::new(&m.h(), m.dim(), DAMP)?);
+                    c.insert(key, f.clone());
+                    f
+                }
+            }
+        };
+        Ok(gptq_rtn(&fb, w, cols, bits)?)
+    })
 }
 
 /// The body of a text: CRLF normalized, a Project Gutenberg header skipped,
@@ -209,6 +288,38 @@ pub fn run(args: &Args) -> Result<()> {
             rows.push(
                 evaluate(
                     format!("RTN {bits}-bit g128"),
+                    format!("{bpw:.3}"),
+                    &m,
+                    &tokens,
+                    a,
+                    r,
+                )?
+                .0,
+            );
+            let m = load_replaced(&a.model, &|_, w, cols| {
+                Ok(seedlm::rtn::quantize_dequantize_asym(w, cols, bits)?)
+            })?;
+            let bpw = seedlm::rtn::bits_per_weight_asym(bits);
+            rows.push(
+                evaluate(
+                    format!("RTN {bits}-bit g128 asym"),
+                    format!("{bpw:.3}"),
+                    &m,
+                    &tokens,
+                    a,
+                    r,
+                )?
+                .0,
+            );
+        }
+    }
+    if let Some(text) = &a.calib {
+        for bits in [4, 3] {
+            let m = load_gptq(&a.model, a, text, bits)?;
+            let bpw = seedlm::rtn::bits_per_weight_asym(bits);
+            rows.push(
+                evaluate(
+                    format!("GPTQ {bits}-bit g128 asym (calib {})", text.display()),
                     format!("{bpw:.3}"),
                     &m,
                     &tokens,

@@ -110,6 +110,11 @@ fn ensure_default_model() -> Result<()> {
         device: Default::default(),
         compress_embeddings: false,
         force: false,
+        calib: None,
+        calib_tokens: 2048,
+        calib_ctx: 512,
+        calib_compare: None,
+        neighbours: false,
     })
 }
 

@@ -62,6 +62,15 @@ impl SeedSearch {
         })
     }
 
+    /// The CPU search and its thread pool, or `None` for another device.
+    pub fn cpu(&self) -> Option<(&Searcher, &rayon::ThreadPool)> {
+        match self {
+            SeedSearch::Cpu(s, pool) => Some((s, pool)),
+            #[cfg(feature = "cuda")]
+            SeedSearch::Cuda(_) => None,
+        }
+    }
+
     /// What runs the search, for messages: "16 threads" or the GPU's name.
     pub fn describe(&self) -> String {
         match self {

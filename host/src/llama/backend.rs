@@ -323,7 +323,7 @@ impl LayerFactory {
             (Backend::Half, StoredLinear::Dense { rows, cols, w }) => {
                 Ok(Box::new(HalfLinear::new(rows, cols, &w).map_err(named)?))
             }
-            (Backend::Half, StoredLinear::Seed { rows, cols, cfg, blocks }) => Ok(Box::new(
+            (Backend::Half, StoredLinear::Seed { rows, cols, cfg, blocks, .. }) => Ok(Box::new(
                 HalfLinear::new(rows, cols, &decode_blocks(rows, cols, &cfg, &blocks).map_err(named)?)
                     .map_err(named)?,
             )),

@@ -589,11 +589,15 @@ enum Limit {
 }
 
 /// Largest `tr(G⁻¹)` of a window the weighted pass bounds, times the metric's
-/// largest eigenvalue: the largest `tr(G⁻¹)` among the plain search's
+/// largest eigenvalue. The largest `tr(G⁻¹)` among the plain search's
 /// windows with `cond(G) <= COND_MAX` is 405 at K = 16, C = 8 (40 at C = 12;
-/// `test_linv_max_covers_the_plain_windows`), so the weighted pass amplifies
-/// f32 errors no more than the plain one does.
-pub const LINV_MAX: f64 = 450.0;
+/// `test_linv_max_covers_the_plain_windows`); the pass's f32 error grows
+/// like `sqrt(tr(G⁻¹))`, so 10x that allows about 3x the plain pass's
+/// error, still well inside [`MARGIN`] / 8
+/// (`test_margin_covers_weighted_f32_bound_error`). A lower limit sends
+/// most windows of an ill-conditioned metric to the f64 bound (36630 of
+/// 65535 at cond(M) = 1e5 with 450), which made the search 3x slower.
+pub const LINV_MAX: f64 = 4000.0;
 
 /// Cholesky of the Gram matrix of `cols` (`P` columns of length `C`) and its
 /// inverse factor, or `None` (an ill window) when `G` is outside `limit` or
@@ -758,6 +762,7 @@ mod tests {
         let wt = metric.map(|m| Weighted::new(&s, m.clone(), false));
         let mut rng = rand::rngs::StdRng::seed_from_u64(11);
         let ill: std::collections::HashSet<u32> = f.ill_positions().collect();
+        println!("{cfg}: {} ill windows", ill.len());
         let mut worst = 0f64;
         for _ in 0..batches {
             let w: Vec<Vec<f32>> = (0..LANES)
@@ -880,7 +885,7 @@ mod tests {
             assert!(worst <= LINV_MAX, "{worst}");
             largest = largest.max(worst);
         }
-        assert!(largest > LINV_MAX * 0.8, "LINV_MAX is loose: {largest}");
+        assert!(largest > LINV_MAX / 12.0, "LINV_MAX is loose: {largest}");
     }
 
     #[test]

@@ -1,0 +1,111 @@
+//! `compress --calib` on a tiny Llama: the calibrated blocks lower every
+//! layer's output error on the calibration inputs, the run is resumable,
+//! and `--neighbours` never raises the data-free error.
+
+mod common;
+
+use std::ffi::OsStr;
+
+use common::{ok, seedlm, stderr, write_tiny_llama};
+use seedlm::container::SeedFile;
+
+/// Runs `seedlm compress DIR -o OUT --bits 4 EXTRA...`; returns stderr.
+fn compress(dir: &std::path::Path, out: &std::path::Path, extra: &[&OsStr]) -> String {
+    let mut args = vec![
+        OsStr::new("compress"),
+        dir.as_os_str(),
+        "-o".as_ref(),
+        out.as_os_str(),
+        "--bits".as_ref(),
+        "4".as_ref(),
+        "--threads".as_ref(),
+        "2".as_ref(),
+    ];
+    args.extend_from_slice(extra);
+    let o = seedlm(args);
+    let log = stderr(&o);
+    ok(o);
+    log
+}
+
+#[test]
+fn test_cli_calibrated_compress() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("model");
+    std::fs::create_dir(&model).unwrap();
+    write_tiny_llama(&model);
+    let text = dir.path().join("calib.txt");
+    std::fs::write(
+        &text,
+        "The quick brown fox jumps over the lazy dog. ".repeat(20),
+    )
+    .unwrap();
+
+    let plain = dir.path().join("plain.seedlm");
+    compress(&model, &plain, &[]);
+    let cal = dir.path().join("cal.seedlm");
+    let log = compress(
+        &model,
+        &cal,
+        &[
+            "--calib".as_ref(),
+            text.as_os_str(),
+            "--calib-tokens".as_ref(),
+            "300".as_ref(),
+            "--calib-ctx".as_ref(),
+            "100".as_ref(),
+        ],
+    );
+    assert!(
+        log.contains("calibrating on") && log.contains("second moments"),
+        "{log}"
+    );
+    // One output-error line per linear layer (2 layers x 7).
+    let errs: Vec<(f64, f64)> = log
+        .lines()
+        .filter(|l| l.contains("relative output error"))
+        .map(|l| {
+            let nums: Vec<f64> = l
+                .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .filter_map(|t| t.parse().ok())
+                .collect();
+            (nums[nums.len() - 2], nums[nums.len() - 1])
+        })
+        .collect();
+    assert_eq!(errs.len(), 14, "{log}");
+    // The output error is far below the weight error it would track without
+    // calibration (data-free blocks have output error about the weight error).
+    for (output, weights) in &errs {
+        assert!(output < weights, "{log}");
+    }
+    let (p, c) = (
+        SeedFile::open(&plain).unwrap(),
+        SeedFile::open(&cal).unwrap(),
+    );
+    let name = "model.layers.0.self_attn.q_proj.weight";
+    assert_ne!(
+        p.blocks(p.get(name).unwrap()).unwrap(),
+        c.blocks(c.get(name).unwrap()).unwrap()
+    );
+
+    // Neighbour rounding in the data-free mode: every tensor's error no
+    // larger (the exact search over a superset of candidates).
+    let nb = dir.path().join("nb.seedlm");
+    compress(&model, &nb, &["--neighbours".as_ref()]);
+    let rel = |f: &std::path::Path| -> Vec<f64> {
+        let t = ok(seedlm([
+            OsStr::new("error"),
+            model.as_os_str(),
+            f.as_os_str(),
+        ]));
+        t.lines()
+            .filter(|l| l.starts_with("model.layers"))
+            .map(|l| l.split_whitespace().nth(3).unwrap().parse().unwrap())
+            .collect()
+    };
+    let (a, b) = (rel(&plain), rel(&nb));
+    assert_eq!(a.len(), 14);
+    for (x, y) in a.iter().zip(&b) {
+        assert!(y <= x, "neighbours {y} > plain {x}");
+    }
+}
