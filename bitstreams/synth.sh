@@ -6,15 +6,19 @@
 # and in the FP16 baseline, 12 at 3-bit), or if the weight rebuild (the
 # 4-bit coefficient products) maps to a DSP on either architecture.
 #
-# Usage: bitstreams/synth.sh                    (KINDS="4 3 fp16", LANES="1 8 16")
-#        KINDS="4" LANES="1 8" JOBS=2 bitstreams/synth.sh
-# KINDS: 4 and 3 (SeedLM bits per weight), fp16 (the baseline); BITS= is
-# accepted for KINDS=. ARCHS: "xilinx ecp5". JOBS: parallel yosys runs
+# Usage: bitstreams/synth.sh          (4-bit x {1,8,16}, 3-bit x {1,14}, FP16 x {1,4})
+#        CONFIGS="4:1 4:16" ARCHS=xilinx JOBS=1 bitstreams/synth.sh
+#        KINDS="4 3" LANES="1 8" bitstreams/synth.sh   (every kind x every lane count)
+# CONFIGS: KIND:LANES pairs; KIND is 4 or 3 (SeedLM bits per weight) or fp16
+# (the baseline). KINDS and LANES, when given, replace CONFIGS by their
+# product. ARCHS: "xilinx ecp5" (default both). JOBS: parallel yosys runs
 # (default nproc). GEN: a prebuilt gen-rtl binary (default: built here).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-KINDS=${KINDS:-${BITS:-"4 3 fp16"}}
-LANES=${LANES:-"1 8 16"}
+CONFIGS=${CONFIGS:-"4:1 4:8 4:16 3:1 3:14 fp16:1 fp16:4"}
+if [ -n "${KINDS:-}${LANES:-}" ]; then
+    CONFIGS=$(for k in ${KINDS:-4 3 fp16}; do for l in ${LANES:-1 8 16}; do printf '%s:%s ' "$k" "$l"; done; done)
+fi
 ARCHS=${ARCHS:-"xilinx ecp5"}
 JOBS=${JOBS:-$(nproc)}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
@@ -42,9 +46,12 @@ synth_one() {
     mkdir -p "$dir/$arch"
     "$gen" --top engine "${args[@]}" --lanes "$lanes" --out "$dir/$arch" >/dev/null
     local out="$dir/$arch" flat=-flatten t0=$SECONDS
-    [ "$arch" = ecp5 ] && flat=""
+    local defs=""
+    # ECP5: no flattening; the ECP5 forms of the memory and multipliers
+    # (DP16KD and MULT18X18D with their registers, as bitstreams/ecp5.sh builds).
+    [ "$arch" = ecp5 ] && flat="" && defs="-DSEEDLM_ECP5"
     local res="$work/res.$kind.$lanes.$arch"
-    if ! yosys -q -l "$out/log" -p "read_verilog $out/$top.v; synth_$arch -top $top $flat; tee -q -o $out/stat stat" \
+    if ! yosys -q -l "$out/log" -p "read_verilog $defs $out/$top.v; synth_$arch -top $top $flat; tee -q -o $out/stat stat" \
         >/dev/null 2>"$out/err"; then
         echo "FAIL $kind $lanes $arch: yosys: $(tail -3 "$out/err" | tr '\n' ' ')" > "$res"; return
     fi
@@ -67,6 +74,7 @@ synth_one() {
         dsp=$(count 'MULT18X18D'); bram=$(count 'DP16KD')
     fi
     echo "$kind $lanes $arch $lut $ff $dsp $bram $secs" > "$res"
+    echo "done: $(cat "$res")" >&2   # progress, before the table
 }
 
 # The rebuild alone: shift-and-add in LUTs, no DSP.
@@ -87,26 +95,23 @@ export -f synth_one rebuild_check
 {
     for arch in $ARCHS; do echo "rebuild_check $arch"; done
     # Largest first, so the long runs start early.
-    for lanes in $(echo "$LANES" | tr ' ' '\n' | sort -rn); do
-        for kind in $KINDS; do
-            for arch in $ARCHS; do echo "synth_one $kind $lanes $arch"; done
-        done
+    for kl in $(echo "$CONFIGS" | tr ' ' '\n' | sort -t: -k2 -rn); do
+        for arch in $ARCHS; do echo "synth_one ${kl%%:*} ${kl##*:} $arch"; done
     done
 } | xargs -P "$JOBS" -I{} bash -c '{}'
 
 printf '%-6s %-7s %5s %8s %8s %5s %5s %6s\n' engine arch lanes LUT FF DSP BRAM secs
 fail=0
-for kind in $KINDS; do
-    for arch in $ARCHS; do
-        for lanes in $LANES; do
-            line=$(cat "$work/res.$kind.$lanes.$arch")
-            case "$line" in
-                FAIL*) echo "$line" >&2; fail=1 ;;
-                *) set -- $line
-                   name=$1; [ "$name" != fp16 ] && name="$1-bit"
-                   printf '%-6s %-7s %5s %8s %8s %5s %5s %6s\n' "$name" "$3" "$2" "$4" "$5" "$6" "$7" "$8" ;;
-            esac
-        done
+for arch in $ARCHS; do
+    for kl in $CONFIGS; do
+        kind=${kl%%:*} lanes=${kl##*:}
+        line=$(cat "$work/res.$kind.$lanes.$arch")
+        case "$line" in
+            FAIL*) echo "$line" >&2; fail=1 ;;
+            *) set -- $line
+               name=$1; [ "$name" != fp16 ] && name="$1-bit"
+               printf '%-6s %-7s %5s %8s %8s %5s %5s %6s\n' "$name" "$3" "$2" "$4" "$5" "$6" "$7" "$8" ;;
+        esac
     done
 done
 for f in "$work"/res.rebuild.*; do

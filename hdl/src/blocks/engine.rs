@@ -4,7 +4,11 @@
 //! Stream order and word layouts are those of [`seedlm::hw`]. A beat of the
 //! block stream is accepted when `blk_valid && blk_ready`; its `N` block
 //! words are registered (stage 0) while the activation memory reads the
-//! column block's slice, which every lane shares. When the lanes finish a
+//! column block's slice, which every lane shares. Stage 1 registers the
+//! words again while the slice passes the memory's output register
+//! ([`ActMem`]), so the RAM's clock-to-output never shares a cycle with the
+//! route to the lanes (on the ECP5 that path alone held the engine to
+//! 95 MHz). When the lanes finish a
 //! tile (the row's last block leaves the accumulators), the `N`
 //! accumulators are captured into a bank that shifts one row per accepted
 //! result beat (no `N`-way multiplexer); rows past ROWS are dropped.
@@ -17,6 +21,7 @@
 //! [`Fp16Lane`]s in place of [`MacLane`]s: the stream, bank, activation
 //! memory and CSR logic are shared; only the lanes differ.
 
+use super::act_mem::ActMem;
 use super::csr::Csr;
 use super::fp16_lane::{fp16_lane_latency, Fp16Lane, FP16_WORD_BITS};
 use super::mac_lane::{lane_latency, MacLane};
@@ -29,15 +34,19 @@ use seedlm::{hw, Config};
 /// Activation memory address bits ([`hw::DEFAULT_ACT_ADDR_BITS`]).
 pub const ACT_ADDR_BITS: usize = hw::DEFAULT_ACT_ADDR_BITS as usize;
 
+/// Register stages in front of the lanes: stage 0 (the accepted word, the
+/// memory's read register) and stage 1 (the memory's output register).
+pub const INPUT_STAGES: usize = 2;
+
 /// Cycles from accepting a tile's last word to its first result on the
-/// output port: stage 0, the lane pipeline, the bank capture.
+/// output port: the input stages, the lane pipeline, the bank capture.
 pub fn engine_latency(cfg: &Config) -> usize {
-    1 + lane_latency(cfg) + 1
+    INPUT_STAGES + lane_latency(cfg) + 1
 }
 
 /// [`engine_latency`] of the FP16 baseline engine.
 pub fn fp16_engine_latency() -> usize {
-    1 + fp16_lane_latency() + 1
+    INPUT_STAGES + fp16_lane_latency() + 1
 }
 
 /// The engine core with `BW`-bit block (or FP16 lane) words and
@@ -81,29 +90,35 @@ pub struct SeedlmEngine<const BW: usize, const XW: usize> {
     /// CSR read data valid.
     pub csr_rvalid: Signal<Out, Bit>,
     csr: Csr,
-    act: RAM<Bits<XW>, ACT_ADDR_BITS>,
+    act: ActMem<XW, ACT_ADDR_BITS>,
     lanes: Vec<MacLane<BW, XW>>,
     fp16: Vec<Fp16Lane>,
     s0_word: Pipe<Bits<BW>>,
     s0_flags: Pipe<Bit>,
+    s1_word: Pipe<Bits<BW>>,
+    s1_flags: Pipe<Bit>,
     running: Pipe<Bit>,
     done: Pipe<Bit>,
     error: Pipe<Bits<32>>,
     cycles: Pipe<Bits<64>>,
     col: Pipe<Bits<32>>,
-    in_base: Pipe<Bits<32>>,
+    col_left: Pipe<Bits<32>>,
+    rows_left: Pipe<Bits<32>>,
     last_busy: Pipe<Bit>,
     cap_base: Pipe<Bits<32>>,
+    cap_left: Pipe<Bits<32>>,
     bank: Pipe<Bits<AW>>,
     bank_count: Pipe<Bits<32>>,
     bank_row: Pipe<Bits<32>>,
     all_done: Vec<Signal<Local, Bit>>,
-    is_last_col: Signal<Local, Bit>,
+    last_col: Pipe<Bit>,
+    more_rows: Pipe<Bit>,
+    bank_nz: Pipe<Bit>,
     ready: Signal<Local, Bit>,
-    remaining: Signal<Local, Bits<32>>,
     n_lanes: Constant<Bits<32>>,
     zero64: Constant<Bits<64>>,
     one64: Constant<Bits<64>>,
+    one32: Constant<Bits<32>>,
     depth: Constant<Bits<32>>,
     err_empty: Constant<Bits<32>>,
     err_depth: Constant<Bits<32>>,
@@ -160,24 +175,30 @@ impl<const BW: usize, const XW: usize> SeedlmEngine<BW, XW> {
             fp16,
             s0_word: Pipe::new(lanes),
             s0_flags: Pipe::new(3),
+            s1_word: Pipe::new(lanes),
+            s1_flags: Pipe::new(3),
             running: Pipe::new(1),
             done: Pipe::new(1),
             error: Pipe::new(1),
             cycles: Pipe::new(1),
             col: Pipe::new(1),
-            in_base: Pipe::new(1),
+            col_left: Pipe::new(1),
+            rows_left: Pipe::new(1),
             last_busy: Pipe::new(1),
             cap_base: Pipe::new(1),
+            cap_left: Pipe::new(1),
             bank: Pipe::new(lanes),
             bank_count: Pipe::new(1),
             bank_row: Pipe::new(1),
             all_done: (0..=lanes).map(|_| Default::default()).collect(),
-            is_last_col: Default::default(),
+            last_col: Pipe::new(1),
+            more_rows: Pipe::new(1),
+            bank_nz: Pipe::new(1),
             ready: Default::default(),
-            remaining: Default::default(),
             n_lanes: c32(lanes as u32),
             zero64: Constant::new(0.into()),
             one64: Constant::new(1.into()),
+            one32: c32(1),
             depth: c32(depth),
             err_empty: c32(hw::ERR_EMPTY),
             err_depth: c32(hw::ERR_ACT_DEPTH),
@@ -190,18 +211,24 @@ impl<const BW: usize, const XW: usize> Logic for SeedlmEngine<BW, XW> {
     #[hdl_gen]
     fn update(&mut self) {
         self.csr.clock.next = self.clock.val();
-        self.act.read_clock.next = self.clock.val();
-        self.act.write_clock.next = self.clock.val();
+        self.act.clock.next = self.clock.val();
         self.s0_word.clock.next = self.clock.val();
         self.s0_flags.clock.next = self.clock.val();
+        self.s1_word.clock.next = self.clock.val();
+        self.s1_flags.clock.next = self.clock.val();
         self.running.clock.next = self.clock.val();
         self.done.clock.next = self.clock.val();
         self.error.clock.next = self.clock.val();
         self.cycles.clock.next = self.clock.val();
         self.col.clock.next = self.clock.val();
-        self.in_base.clock.next = self.clock.val();
+        self.col_left.clock.next = self.clock.val();
+        self.last_col.clock.next = self.clock.val();
+        self.more_rows.clock.next = self.clock.val();
+        self.bank_nz.clock.next = self.clock.val();
+        self.rows_left.clock.next = self.clock.val();
         self.last_busy.clock.next = self.clock.val();
         self.cap_base.clock.next = self.clock.val();
+        self.cap_left.clock.next = self.clock.val();
         self.bank.clock.next = self.clock.val();
         self.bank_count.clock.next = self.clock.val();
         self.bank_row.clock.next = self.clock.val();
@@ -228,21 +255,27 @@ impl<const BW: usize, const XW: usize> Logic for SeedlmEngine<BW, XW> {
         self.error.d[0].next = self.error.q[0].val();
         self.cycles.d[0].next = self.cycles.q[0].val();
         self.col.d[0].next = self.col.q[0].val();
-        self.in_base.d[0].next = self.in_base.q[0].val();
+        self.col_left.d[0].next = self.col_left.q[0].val();
+        self.last_col.d[0].next = self.last_col.q[0].val();
+        self.more_rows.d[0].next = self.more_rows.q[0].val();
+        self.bank_nz.d[0].next = self.bank_nz.q[0].val();
+        self.rows_left.d[0].next = self.rows_left.q[0].val();
         self.last_busy.d[0].next = self.last_busy.q[0].val();
         self.cap_base.d[0].next = self.cap_base.q[0].val();
+        self.cap_left.d[0].next = self.cap_left.q[0].val();
         self.bank_count.d[0].next = self.bank_count.q[0].val();
         self.bank_row.d[0].next = self.bank_row.q[0].val();
         for l in 0..self.bank.d.len() {
             self.bank.d[l].next = self.bank.q[l].val();
         }
         // Input side: accept a tile word unless it is a last one that the
-        // bank could not take.
-        self.is_last_col.next = (self.col.q[0].val() + 1) == self.csr.col_blocks.val();
-        self.ready.next =
-            self.running.q[0].val() && (self.in_base.q[0].val() < self.csr.rows.val());
-        if self.is_last_col.val() && (self.last_busy.q[0].val() || self.bank_count.q[0].val().any())
-        {
+        // bank could not take. `blk_ready` is two LUT levels from flag
+        // registers: the counts left are down-counters, and whether each is
+        // zero (`last_col`: col_left == 0, `more_rows`: rows_left != 0,
+        // `bank_nz`: bank_count != 0) is registered beside it, so no add,
+        // compare or wide OR lies between the registers and the port.
+        self.ready.next = self.running.q[0].val() && self.more_rows.q[0].val();
+        if self.last_col.q[0].val() && (self.last_busy.q[0].val() || self.bank_nz.q[0].val()) {
             self.ready.next = false;
         }
         self.blk_ready.next = self.ready.val();
@@ -251,45 +284,61 @@ impl<const BW: usize, const XW: usize> Logic for SeedlmEngine<BW, XW> {
         }
         self.s0_flags.d[0].next = self.ready.val() && self.blk_valid.val();
         self.s0_flags.d[1].next = !self.col.q[0].val().any();
-        self.s0_flags.d[2].next = self.is_last_col.val();
+        self.s0_flags.d[2].next = self.last_col.q[0].val();
         if self.ready.val() && self.blk_valid.val() {
-            if self.is_last_col.val() {
+            if self.last_col.q[0].val() {
                 self.col.d[0].next = 0.into();
-                self.in_base.d[0].next = self.in_base.q[0].val() + self.n_lanes.val();
+                self.col_left.d[0].next = self.csr.col_blocks.val() - 1;
+                self.last_col.d[0].next = self.csr.col_blocks.val() == self.one32.val();
+                self.rows_left.d[0].next = 0.into();
+                self.more_rows.d[0].next = false;
+                if self.rows_left.q[0].val() > self.n_lanes.val() {
+                    self.rows_left.d[0].next = self.rows_left.q[0].val() - self.n_lanes.val();
+                    self.more_rows.d[0].next = true;
+                }
                 self.last_busy.d[0].next = true;
             } else {
                 self.col.d[0].next = self.col.q[0].val() + 1;
+                self.col_left.d[0].next = self.col_left.q[0].val() - 1;
+                self.last_col.d[0].next = self.col_left.q[0].val() == self.one32.val();
             }
+        }
+        // Stage 1: the words and flags beside the memory's output register.
+        for l in 0..self.s1_word.d.len() {
+            self.s1_word.d[l].next = self.s0_word.q[l].val();
+        }
+        for f in 0..self.s1_flags.d.len() {
+            self.s1_flags.d[f].next = self.s0_flags.q[f].val();
         }
         // Lanes.
         for l in 0..self.lanes.len() {
             self.lanes[l].clock.next = self.clock.val();
-            self.lanes[l].word.next = self.s0_word.q[l].val();
+            self.lanes[l].word.next = self.s1_word.q[l].val();
             self.lanes[l].x.next = self.act.read_data.val();
-            self.lanes[l].valid.next = self.s0_flags.q[0].val();
-            self.lanes[l].first.next = self.s0_flags.q[1].val();
-            self.lanes[l].last.next = self.s0_flags.q[2].val();
+            self.lanes[l].valid.next = self.s1_flags.q[0].val();
+            self.lanes[l].first.next = self.s1_flags.q[1].val();
+            self.lanes[l].last.next = self.s1_flags.q[2].val();
         }
         for l in 0..self.fp16.len() {
             self.fp16[l].clock.next = self.clock.val();
-            self.fp16[l].word.next = self.s0_word.q[l].val().get_bits::<FP16_WORD_BITS>(0);
+            self.fp16[l].word.next = self.s1_word.q[l].val().get_bits::<FP16_WORD_BITS>(0);
             self.fp16[l].x.next = self.act.read_data.val().get_bits::<FP16_WORD_BITS>(0);
-            self.fp16[l].valid.next = self.s0_flags.q[0].val();
-            self.fp16[l].first.next = self.s0_flags.q[1].val();
-            self.fp16[l].last.next = self.s0_flags.q[2].val();
+            self.fp16[l].valid.next = self.s1_flags.q[0].val();
+            self.fp16[l].first.next = self.s1_flags.q[1].val();
+            self.fp16[l].last.next = self.s1_flags.q[2].val();
         }
         // Output side: a shifting bank, one row per accepted result.
-        self.res_valid.next = self.bank_count.q[0].val().any();
+        self.res_valid.next = self.bank_nz.q[0].val();
         self.res_acc.next = self.bank.q[0].val();
         self.res_row.next = self.bank_row.q[0].val();
-        if self.bank_count.q[0].val().any() && self.res_ready.val() {
+        if self.bank_nz.q[0].val() && self.res_ready.val() {
             for l in 0..(self.bank.d.len() - 1) {
                 self.bank.d[l].next = self.bank.q[l + 1].val();
             }
             self.bank_count.d[0].next = self.bank_count.q[0].val() - 1;
+            self.bank_nz.d[0].next = self.bank_count.q[0].val() != self.one32.val();
             self.bank_row.d[0].next = self.bank_row.q[0].val() + 1;
         }
-        self.remaining.next = self.csr.rows.val() - self.cap_base.q[0].val();
         // The lanes run in lockstep; a tile is done when all say so.
         self.all_done[0].next = true;
         for l in 0..self.lanes.len() {
@@ -307,8 +356,11 @@ impl<const BW: usize, const XW: usize> Logic for SeedlmEngine<BW, XW> {
                     self.bank.d[l].next = self.fp16[l].acc.val();
                 }
                 self.bank_count.d[0].next = self.n_lanes.val();
-                if self.remaining.val() < self.n_lanes.val() {
-                    self.bank_count.d[0].next = self.remaining.val();
+                self.bank_nz.d[0].next = self.cap_left.q[0].val().any();
+                self.cap_left.d[0].next = self.cap_left.q[0].val() - self.n_lanes.val();
+                if self.cap_left.q[0].val() < self.n_lanes.val() {
+                    self.bank_count.d[0].next = self.cap_left.q[0].val();
+                    self.cap_left.d[0].next = 0.into();
                 }
                 self.bank_row.d[0].next = self.cap_base.q[0].val();
                 self.cap_base.d[0].next = self.cap_base.q[0].val() + self.n_lanes.val();
@@ -318,9 +370,7 @@ impl<const BW: usize, const XW: usize> Logic for SeedlmEngine<BW, XW> {
         // Run control.
         if self.running.q[0].val() {
             self.cycles.d[0].next = self.cycles.q[0].val() + self.one64.val();
-            if (self.cap_base.q[0].val() >= self.csr.rows.val())
-                && !self.bank_count.q[0].val().any()
-            {
+            if !self.cap_left.q[0].val().any() && !self.bank_nz.q[0].val() {
                 self.running.d[0].next = false;
                 self.done.d[0].next = true;
             }
@@ -339,8 +389,12 @@ impl<const BW: usize, const XW: usize> Logic for SeedlmEngine<BW, XW> {
                     self.running.d[0].next = true;
                     self.cycles.d[0].next = self.zero64.val();
                     self.col.d[0].next = 0.into();
-                    self.in_base.d[0].next = 0.into();
+                    self.col_left.d[0].next = self.csr.col_blocks.val() - 1;
+                    self.last_col.d[0].next = self.csr.col_blocks.val() == self.one32.val();
+                    self.rows_left.d[0].next = self.csr.rows.val();
+                    self.more_rows.d[0].next = true;
                     self.cap_base.d[0].next = 0.into();
+                    self.cap_left.d[0].next = self.csr.rows.val();
                 }
             }
         }
@@ -350,11 +404,17 @@ impl<const BW: usize, const XW: usize> Logic for SeedlmEngine<BW, XW> {
             self.error.d[0].next = 0.into();
             self.cycles.d[0].next = self.zero64.val();
             self.col.d[0].next = 0.into();
-            self.in_base.d[0].next = 0.into();
+            self.col_left.d[0].next = 0.into();
+            self.rows_left.d[0].next = 0.into();
+            self.last_col.d[0].next = false;
+            self.more_rows.d[0].next = false;
+            self.bank_nz.d[0].next = false;
             self.last_busy.d[0].next = false;
             self.cap_base.d[0].next = 0.into();
+            self.cap_left.d[0].next = 0.into();
             self.bank_count.d[0].next = 0.into();
             self.s0_flags.d[0].next = false;
+            self.s1_flags.d[0].next = false;
         }
     }
 }

@@ -6,13 +6,13 @@
 //! | stage | register | work |
 //! |---|---|---|
 //! | 1 | expander | `C·P` states by jump-ahead XOR networks, centred |
-//! | 2, 3 | rebuild | `u·q_j` by shift-and-add, then `Σ_j` |
-//! | 4, 5 | multipliers | `r_i · x_i` (DSP M and P registers) |
-//! | 6 .. 5+T | adder tree | one register per tree level |
-//! | 6+T | shifter | sign-extend the lane sum to 72 bits, `<< (e + 8)` |
-//! | 7+T | accumulator | `acc = first ? term : acc + term` (72 bits) |
+//! | 2 .. 4 | rebuild | `u·q_j` by shift-and-add (two stages), then `Σ_j` |
+//! | 5, 6 | multipliers | `r_i · x_i` (DSP M and P registers) |
+//! | 7 .. 6+T | adder tree | one register per tree level |
+//! | 7+T | shifter | sign-extend the lane sum to 72 bits, `<< (e + 8)` |
+//! | 8+T | accumulator | `acc = first ? term : acc + term` (72 bits) |
 //!
-//! Each stage holds at most a 4-input LUT network, a few chained adds of
+//! Each stage holds at most a 4-input LUT network, two chained adds of
 //! 21 bits, one DSP stage, one 40-bit add, a 16-way shift or one 72-bit add,
 //! which is why every stage can close at a few hundred MHz.
 
@@ -21,7 +21,7 @@ use super::lfsr_expander::LfsrExpander;
 use super::mul_bank::MulBank;
 use super::pipe::Pipe;
 use super::shifter::Shifter;
-use super::weight_rebuild::WeightRebuild;
+use super::weight_rebuild::{WeightRebuild, REBUILD_LATENCY};
 use super::widths::{AW, PW, RW};
 use rust_hdl::prelude::*;
 use seedlm::config::{EXP_BITS, EXP_MIN};
@@ -72,7 +72,7 @@ pub struct MacLane<const BW: usize, const XW: usize> {
 
 /// Cycles from a block presented to a lane until its accumulator holds it.
 pub fn lane_latency(cfg: &Config) -> usize {
-    7 + tree_levels(cfg.c)
+    5 + REBUILD_LATENCY + tree_levels(cfg.c)
 }
 
 impl<const BW: usize, const XW: usize> MacLane<BW, XW> {
@@ -99,12 +99,12 @@ impl<const BW: usize, const XW: usize> MacLane<BW, XW> {
             rebuild: WeightRebuild::new(cfg),
             mul: MulBank::new(cfg.c),
             q_reg: Pipe::new(cfg.p),
-            x_pipe: Pipe::new(3),
+            x_pipe: Pipe::new(1 + REBUILD_LATENCY),
             tree: AdderTree::new(cfg.c),
-            exp_pipe: Pipe::new(5 + t),
-            valid_pipe: Pipe::new(6 + t),
-            first_pipe: Pipe::new(6 + t),
-            last_pipe: Pipe::new(6 + t),
+            exp_pipe: Pipe::new(3 + REBUILD_LATENCY + t),
+            valid_pipe: Pipe::new(4 + REBUILD_LATENCY + t),
+            first_pipe: Pipe::new(4 + REBUILD_LATENCY + t),
+            last_pipe: Pipe::new(4 + REBUILD_LATENCY + t),
             shifter: Default::default(),
             accr: Pipe::new(1),
             done_r: Pipe::new(1),
@@ -137,20 +137,22 @@ impl<const BW: usize, const XW: usize> Logic for MacLane<BW, XW> {
             self.q_reg.d[j].next = self.word.val().get_bits::<4>(20 + 4 * j);
             self.rebuild.q[j].next = self.q_reg.q[j].val();
         }
-        // Stages 2, 3: rebuild.
+        // Stages 2 .. 4: rebuild.
         for n in 0..self.rebuild.u.len() {
             self.rebuild.u[n].next = self.expander.u[n].val();
         }
-        // Stages 4, 5: products with the activations, delayed to match.
+        // Stages 5, 6: products with the activations, delayed to match.
         self.x_pipe.d[0].next = self.x.val();
-        for s in 1..3 {
+        for s in 1..(1 + REBUILD_LATENCY) {
             self.x_pipe.d[s].next = self.x_pipe.q[s - 1].val();
         }
-        for i in 0..self.mul.p.len() {
-            self.mul.a[i].next = self.rebuild.r[i].val();
-            self.mul.b[i].next = self.x_pipe.q[2].val().get_bits::<16>(16 * i);
+        for s in REBUILD_LATENCY..(REBUILD_LATENCY + 1) {
+            for i in 0..self.mul.p.len() {
+                self.mul.a[i].next = self.rebuild.r[i].val();
+                self.mul.b[i].next = self.x_pipe.q[s].val().get_bits::<16>(16 * i);
+            }
         }
-        // Stages 6 .. 5+T: the adder tree, one register per level.
+        // Stages 7 .. 6+T: the adder tree, one register per level.
         for i in 0..self.mul.p.len() {
             self.tree.x[i].next = self.mul.p[i].val();
         }
@@ -167,13 +169,13 @@ impl<const BW: usize, const XW: usize> Logic for MacLane<BW, XW> {
             self.first_pipe.d[s].next = self.first_pipe.q[s - 1].val();
             self.last_pipe.d[s].next = self.last_pipe.q[s - 1].val();
         }
-        // Stage 6+T: sign-extend the lane sum, shift by e + 8 (= e XOR 8).
+        // Stage 7+T: sign-extend the lane sum, shift by e + 8 (= e XOR 8).
         self.shifter.d.next = self.tree.sum.val();
-        for e in (self._t + 4)..(self._t + 5) {
+        for e in (self._t + 2 + REBUILD_LATENCY)..(self._t + 3 + REBUILD_LATENCY) {
             self.shifter.shift.next = self.exp_pipe.q[e].val() ^ self.exp_bias.val();
         }
-        // Stage 7+T: accumulate.
-        for f in (self._t + 5)..(self._t + 6) {
+        // Stage 8+T: accumulate.
+        for f in (self._t + 3 + REBUILD_LATENCY)..(self._t + 4 + REBUILD_LATENCY) {
             self.accr.d[0].next = self.accr.q[0].val();
             if self.valid_pipe.q[f].val() {
                 if self.first_pipe.q[f].val() {

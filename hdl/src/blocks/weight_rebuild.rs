@@ -7,14 +7,21 @@
 //! [`super::lfsr_expander::LfsrExpander`]; `u · q` for a 4-bit
 //! two's-complement `q` is `u·q0 + 2u·q1 + 4u·q2 - 8u·q3`.
 //!
-//! Two register stages: the `C·P` products, then the `C` sums over `j`.
+//! Three register stages: the `C·P` pair sums `u·q0 + 2u·q1` and
+//! `4u·q2 - 8u·q3`, the products, then the `C` sums over `j` (two adds per
+//! stage at most: the four-operand product in one stage, behind the
+//! mantissa bits' fan-out to every state, held the ECP5 at 133 MHz).
 
 use super::pipe::Pipe;
 use super::widths::RW;
 use rust_hdl::prelude::*;
 use seedlm::Config;
 
-/// `C·P` centred states and `P` mantissas in, `C` rebuilt weights out (latency 2).
+/// Register stages of [`WeightRebuild`], `u`/`q` in to `r` out.
+pub const REBUILD_LATENCY: usize = 3;
+
+/// `C·P` centred states and `P` mantissas in, `C` rebuilt weights out
+/// ([`REBUILD_LATENCY`] cycles later).
 #[derive(LogicBlock)]
 pub struct WeightRebuild {
     /// Clock.
@@ -23,13 +30,15 @@ pub struct WeightRebuild {
     pub u: Vec<Signal<In, Bits<RW>>>,
     /// Mantissas `q_j`, 4-bit two's complement.
     pub q: Vec<Signal<In, Bits<4>>>,
-    /// `r_i`, `RW`-bit two's complement, two cycles after `u` and `q`.
+    /// `r_i`, `RW`-bit two's complement, [`REBUILD_LATENCY`] cycles after
+    /// `u` and `q`.
     pub r: Vec<Signal<Out, Bits<RW>>>,
     t0: Vec<Signal<Local, Bits<RW>>>,
     t1: Vec<Signal<Local, Bits<RW>>>,
     t2: Vec<Signal<Local, Bits<RW>>>,
     t3: Vec<Signal<Local, Bits<RW>>>,
     sum: Vec<Signal<Local, Bits<RW>>>,
+    pairs: Pipe<Bits<RW>>,
     prod: Pipe<Bits<RW>>,
     acc: Pipe<Bits<RW>>,
     zero: Constant<Bits<RW>>,
@@ -56,6 +65,7 @@ impl WeightRebuild {
             t2: locals(c * p),
             t3: locals(c * p),
             sum: locals(c * (p + 1)),
+            pairs: Pipe::new(2 * c * p),
             prod: Pipe::new(c * p),
             acc: Pipe::new(c),
             zero: Constant::new(0.into()),
@@ -67,6 +77,7 @@ impl WeightRebuild {
 impl Logic for WeightRebuild {
     #[hdl_gen]
     fn update(&mut self) {
+        self.pairs.clock.next = self.clock.val();
         self.prod.clock.next = self.clock.val();
         self.acc.clock.next = self.clock.val();
         for pp in self._p..(self._p + 1) {
@@ -87,8 +98,9 @@ impl Logic for WeightRebuild {
                 if self.q[n % pp].val().get_bit(3) {
                     self.t3[n].next = self.u[n].val() << 3;
                 }
-                self.prod.d[n].next =
-                    self.t0[n].val() + self.t1[n].val() + self.t2[n].val() - self.t3[n].val();
+                self.pairs.d[2 * n].next = self.t0[n].val() + self.t1[n].val();
+                self.pairs.d[2 * n + 1].next = self.t2[n].val() - self.t3[n].val();
+                self.prod.d[n].next = self.pairs.q[2 * n].val() + self.pairs.q[2 * n + 1].val();
             }
             for i in 0..self.r.len() {
                 self.sum[i * (pp + 1)].next = self.zero.val();
@@ -162,7 +174,7 @@ mod tests {
                     }
                     pending.push_back(rebuild_block(&cfg, &lfsr, &b));
                     wait_clock_cycle!(sim, clock, x);
-                    if pending.len() == 2 {
+                    if pending.len() == REBUILD_LATENCY {
                         let want = pending.pop_front().unwrap();
                         for i in 0..cfg.c {
                             sim_assert_eq!(sim, sext(x.r[i].val().to_u64()), want[i] as i64, x);

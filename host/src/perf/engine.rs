@@ -80,10 +80,10 @@ impl Geometry {
     /// The SeedLM engine of `cfg` with `lanes` lanes, reading a bus word of
     /// `lanes` block words (rounded up to whole bytes).
     pub fn seedlm(cfg: &Config, lanes: usize) -> Geometry {
-        // seedlm_hdl::blocks::engine::engine_latency: stage 0, the lane
-        // (7 stages and a log2(C) adder tree), the bank capture. The
+        // seedlm_hdl::blocks::engine::engine_latency: stages 0 and 1, the
+        // lane (8 stages and a log2(C) adder tree), the bank capture. The
         // calibration test checks this against the manifest.
-        let latency = 1 + 7 + cfg.c.next_power_of_two().trailing_zeros() as u64 + 1;
+        let latency = 2 + 8 + cfg.c.next_power_of_two().trailing_zeros() as u64 + 1;
         Geometry {
             kind: Kind::Seed(*cfg),
             lanes,
