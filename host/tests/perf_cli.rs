@@ -32,8 +32,8 @@ fn test_bench_quick_writes_json_and_csv() {
     let text = String::from_utf8(out.stdout).unwrap();
     for want in [
         "576x1536",
-        "seedlm-4bit tab",
-        "seedlm-3bit lfsr",
+        "seedlm-4bit",
+        "seedlm-3bit int",
         "smollm2-135m",
         "read",
     ] {
