@@ -172,6 +172,8 @@ fn gpu_rejects_bad_input() {
     w[9] = f32::NAN;
     assert!(g.search_all(&w, &|_| {}).is_err());
     assert_eq!(g.search_all(&[], &|_| {}).unwrap(), vec![]);
+    let other = Config::new(8, 3, 12).unwrap();
+    assert!(GpuSearcher::new(other, 0, Tuning::default()).is_err());
 }
 
 /// Largest `|f32 bound - f64 residual|` (normalised units) over every

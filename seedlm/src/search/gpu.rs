@@ -206,7 +206,9 @@ fn tables(cpu: &Searcher) -> (Vec<f32>, Vec<f32>, Vec<u32>, Vec<f32>, Vec<u32>) 
 }
 
 impl GpuSearcher {
-    /// Compiles the kernels for `cfg` on GPU `ordinal` and uploads the tables.
+    /// Compiles the kernels for `cfg` (one of the paper's configurations,
+    /// [`Config::BITS4`] or [`Config::BITS3`]) on GPU `ordinal` and uploads
+    /// the tables.
     pub fn new(cfg: Config, ordinal: usize, tuning: Tuning) -> Result<GpuSearcher> {
         if !(1..=8).contains(&tuning.blocks_per_thread)
             || !(2..=64).contains(&tuning.top_k)
@@ -214,6 +216,15 @@ impl GpuSearcher {
             || tuning.chunk == 0
         {
             return Err(Error::InvalidConfig(format!("GPU tuning {tuning:?}")));
+        }
+        // The f32 bound's error is checked against MARGIN (on the device) for
+        // these two only.
+        if cfg != Config::BITS4 && cfg != Config::BITS3 {
+            return Err(Error::InvalidConfig(format!(
+                "{cfg}: the GPU search supports {} and {}",
+                Config::BITS4,
+                Config::BITS3
+            )));
         }
         let cpu = Searcher::new(cfg)?;
         // cudarc panics when it cannot load libcuda or libnvrtc.

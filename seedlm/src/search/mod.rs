@@ -8,7 +8,7 @@
 //! [`fast`] for the method and the proof of exactness, [`mod@bench`] for the
 //! benchmark).
 //!
-//! With the feature `cuda`, [`gpu`] runs the same search on a CUDA GPU.
+//! With the feature `cuda`, the module `gpu` runs the same search on a CUDA GPU.
 //!
 //! `unsafe` is denied here and in every submodule except `kernel`, which
 //! holds the one call into a `#[target_feature]` function, and `gpu`, which
