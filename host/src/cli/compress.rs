@@ -503,7 +503,7 @@ pub fn run(args: &Args) -> Result<()> {
                 .map_err(anyhow::Error::from),
             _ => searcher.search_all(&w, &progress),
         }
-            .with_context(|| format!("failed to compress tensor '{}' of {input}", t.name))?;
+        .with_context(|| format!("failed to compress tensor '{}' of {input}", t.name))?;
         let blocks: Vec<Block> = found.iter().map(|f| f.block).collect();
         if let Some(fb) = &fb {
             let (_, pool) = cpu.expect("calibration runs only on the CPU search (checked above)");
