@@ -82,7 +82,7 @@ impl<const W: usize, const N: usize> Logic for ActMem<W, N> {
             w = W - 1,
             d = (1usize << N) - 1
         );
-        if N != EBR_ADDR_BITS || W % EBR_BITS != 0 {
+        if N != EBR_ADDR_BITS || !W.is_multiple_of(EBR_BITS) {
             return Verilog::Custom(plain);
         }
         Verilog::Custom(format!(
