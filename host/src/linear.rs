@@ -261,17 +261,29 @@ impl SeedCpuLinear {
     /// A layer of `rows × cols` weights stored as `blocks` of `cfg`
     /// (layout of [`seedlm::fixed::BlockMatrix`]).
     pub fn new(rows: usize, cols: usize, cfg: Config, blocks: &[Block]) -> Result<SeedCpuLinear> {
-        if rows == 0 || cols == 0 {
-            return Err(Error::Invalid(format!("empty {rows}x{cols} layer")));
-        }
-        let m = SeedMatrix::new(&BlockMatrix {
-            cfg,
-            rows,
-            cols,
-            blocks,
-        })?;
-        Ok(SeedCpuLinear { m })
+        Ok(SeedCpuLinear {
+            m: seed_matrix(rows, cols, cfg, blocks)?,
+        })
     }
+}
+
+/// The kernel's matrix of a non-empty `rows × cols` layer stored as `blocks`
+/// of `cfg` (layout of [`seedlm::fixed::BlockMatrix`]).
+pub(crate) fn seed_matrix(
+    rows: usize,
+    cols: usize,
+    cfg: Config,
+    blocks: &[Block],
+) -> Result<SeedMatrix> {
+    if rows == 0 || cols == 0 {
+        return Err(Error::Invalid(format!("empty {rows}x{cols} layer")));
+    }
+    Ok(SeedMatrix::new(&BlockMatrix {
+        cfg,
+        rows,
+        cols,
+        blocks,
+    })?)
 }
 
 impl Linear for SeedCpuLinear {

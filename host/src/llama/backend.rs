@@ -79,16 +79,9 @@ pub struct GoldenLinear {
 impl GoldenLinear {
     /// A layer of `rows × cols` weights stored as `blocks` of `cfg`.
     pub fn new(rows: usize, cols: usize, cfg: Config, blocks: &[Block]) -> Result<GoldenLinear> {
-        if rows == 0 || cols == 0 {
-            return Err(Error::Invalid(format!("empty {rows}x{cols} layer")));
-        }
-        let m = SeedMatrix::new(&BlockMatrix {
-            cfg,
-            rows,
-            cols,
-            blocks,
-        })?;
-        Ok(GoldenLinear { m })
+        Ok(GoldenLinear {
+            m: crate::linear::seed_matrix(rows, cols, cfg, blocks)?,
+        })
     }
 }
 
