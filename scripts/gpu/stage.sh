@@ -22,5 +22,10 @@ strip -o "$dir/test-host-gpu" "$(exe seedlm-host gpu)"
 [ -e "$dir/fixture.safetensors" ] ||
     "$target/release/examples/gpu_fixture" "$ck" "$dir/fixture.safetensors" \
         '^blk\.(0|15|29)\.(attn_q|attn_k|ffn_down|attn_norm)\.weight$'
-cp scripts/gpu/device-run.sh "$dir/"
+# Real layers with their H from a calibration run (256 tokens of alice29),
+# for the calibrated search's checks (device-run-calib.sh).
+[ -e "$dir/calib.safetensors" ] ||
+    "$target/release/examples/gpu_fixture" "$ck" "$dir/calib.safetensors" \
+        '^blk\.(0\.attn_q|15\.ffn_gate|29\.ffn_down)\.weight$' testdata/alice29.txt 256
+cp scripts/gpu/device-run.sh scripts/gpu/device-run-calib.sh "$dir/"
 ls -la "$dir"

@@ -254,6 +254,86 @@ pub fn search_calibrated(
     Ok(out.into_iter().flatten().collect())
 }
 
+/// The search of one column group for [`search_calibrated_by_group`]:
+/// every row's block of the group (`C` weights each, rows in order) under
+/// the group's metric, giving one result per block.
+pub type GroupSearch<'a> = dyn FnMut(&Metric, &[f32]) -> Result<Vec<Found>> + 'a;
+
+/// [`search_calibrated`] one column group at a time: the blocks of every row
+/// in group `g` go to `search` in one call (a GPU batch), then each row's
+/// error is pushed onto its later columns (on the current rayon pool)
+/// before group `g + 1`. Each row sees the same operations as in
+/// [`search_calibrated`], so with a search returning the blocks of
+/// [`Weighted::search_batch`] (neighbour rounding on) the result is the
+/// same, bit for bit.
+pub fn search_calibrated_by_group(
+    s: &Searcher,
+    fb: &Feedback,
+    w: &[f32],
+    cols: usize,
+    search: &mut GroupSearch<'_>,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<Vec<Found>> {
+    let cfg = *s.config();
+    let c = cfg.c;
+    if cols != fb.dim() || !cols.is_multiple_of(c) || !w.len().is_multiple_of(cols) {
+        return Err(Error::InvalidInput(format!(
+            "{} weights in rows of {cols} do not fit a {}-column second moment in blocks of {c}",
+            w.len(),
+            fb.dim()
+        )));
+    }
+    if let Some(i) = w.iter().position(|v| !v.is_finite()) {
+        return Err(Error::InvalidInput(format!("weight {i} is {}", w[i])));
+    }
+    let groups = cols / c;
+    let nrows = w.len() / cols;
+    let lfsr = s.lfsr();
+    let mut rows: Vec<Vec<f64>> = w
+        .par_chunks(cols)
+        .map(|r| r.iter().map(|&x| x as f64).collect())
+        .collect();
+    let mut found = vec![
+        Found {
+            block: Block::default(),
+            err: 0.0
+        };
+        nrows * groups
+    ];
+    let mut blocks32 = vec![0f32; nrows * c];
+    for g in 0..groups {
+        let g0 = g * c;
+        let metric = fb.metric(&cfg, g0)?;
+        let a = fb.group_factor(g0, c);
+        blocks32.par_chunks_mut(c).zip(&rows).for_each(|(b, r)| {
+            for (x, &v) in b.iter_mut().zip(&r[g0..g0 + c]) {
+                *x = v as f32;
+            }
+        });
+        let got = search(&metric, &blocks32)?;
+        if got.len() != nrows {
+            return Err(Error::InvalidInput(format!(
+                "the group search returned {} blocks for {nrows}",
+                got.len()
+            )));
+        }
+        rows.par_iter_mut()
+            .zip(blocks32.par_chunks(c))
+            .zip(&got)
+            .for_each(|((r, b), f)| {
+                let mut dec = [0f32; MAX_C];
+                f.block.decode(&cfg, lfsr, &mut dec[..c]);
+                let delta: Vec<f64> = (0..c).map(|i| b[i] as f64 - dec[i] as f64).collect();
+                fb.propagate(r, g0, &a, &delta);
+            });
+        for (k, f) in got.into_iter().enumerate() {
+            found[k * groups + g] = f;
+        }
+        progress(nrows);
+    }
+    Ok(found)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -369,5 +449,33 @@ mod tests {
         let e_plain = output_error(&h, d, &w, &decode(&plain));
         println!("output error: data-free {e_plain:.4e}, calibrated {e_cal:.4e}");
         assert!(e_cal < 0.8 * e_plain, "{e_cal} vs {e_plain}");
+    }
+
+    #[test]
+    fn test_group_order_gives_the_same_blocks() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(8);
+        let cfg = Config::new(8, 3, 12).unwrap();
+        let s = Searcher::new(cfg).unwrap();
+        let (rows, d) = (11, 40);
+        let h = random_h(d, 64, &mut rng);
+        let w: Vec<f32> = (0..rows * d)
+            .map(|_| rng.sample::<f32, _>(StandardNormal) * 0.05)
+            .collect();
+        let fb = Feedback::new(&h, d, DAMP).unwrap();
+        let want = search_calibrated(&s, &fb, &w, d, &|_| {}).unwrap();
+        let mut calls = 0;
+        let mut search = |m: &Metric, blocks: &[f32]| -> Result<Vec<Found>> {
+            calls += 1;
+            let wt = Weighted::new(&s, m.clone(), true);
+            let refs: Vec<&[f32]> = blocks.chunks(cfg.c).collect();
+            let mut out = vec![want[0]; refs.len()];
+            for (r, o) in refs.chunks(8).zip(out.chunks_mut(8)) {
+                wt.search_batch(&s, r, o);
+            }
+            Ok(out)
+        };
+        let got = search_calibrated_by_group(&s, &fb, &w, d, &mut search, &|_| {}).unwrap();
+        assert_eq!(calls, d / cfg.c);
+        assert_eq!(got, want);
     }
 }

@@ -432,13 +432,18 @@ pub fn run(args: &Args) -> Result<()> {
 
     let searcher = SeedSearch::new(args.device, cfg, args.threads)?;
     let cpu = searcher.cpu();
-    if cpu.is_none() && (args.calib.is_some() || args.neighbours) {
-        bail!("--calib and --neighbours run on the CPU search only: leave out --device");
-    }
-    let calibration = match (&args.calib, cpu) {
-        (Some(text), Some((_, pool))) if !todo.is_empty() => {
-            Some(pool.install(|| calibrate(args, text))?)
+    // The calibration and the error feedback run on the CPU whatever the
+    // search runs on.
+    let own_pool;
+    let pool = match cpu {
+        Some((_, pool)) => pool,
+        None => {
+            own_pool = super::thread_pool(args.threads)?;
+            &own_pool
         }
+    };
+    let calibration = match &args.calib {
+        Some(text) if !todo.is_empty() => Some(pool.install(|| calibrate(args, text))?),
         _ => None,
     };
     let mut feedback = FeedbackCache::default();
@@ -495,18 +500,18 @@ pub fn run(args: &Args) -> Result<()> {
             None => None,
         };
         let found = match (&fb, &identity, cpu) {
-            (Some(fb), _, Some((s, pool))) => pool
-                .install(|| gptq::search_calibrated(s, &fb.0, &w, cols, &progress))
-                .map_err(anyhow::Error::from),
+            (Some(fb), _, _) => searcher.search_calibrated(&fb.0, &w, cols, pool, &progress),
             (None, Some(wt), Some((s, pool))) => pool
                 .install(|| search_with(s, wt, &w, &progress))
                 .map_err(anyhow::Error::from),
+            (None, None, None) if args.neighbours && args.calib.is_none() => {
+                searcher.search_neighbours(&w, &progress)
+            }
             _ => searcher.search_all(&w, &progress),
         }
         .with_context(|| format!("failed to compress tensor '{}' of {input}", t.name))?;
         let blocks: Vec<Block> = found.iter().map(|f| f.block).collect();
         if let Some(fb) = &fb {
-            let (_, pool) = cpu.expect("calibration runs only on the CPU search (checked above)");
             let (weights, output) = pool.install(|| output_errors(&w, cols, &blocks, cfg, &fb.1));
             let before = match &compare {
                 Some(f) => match f.get(&t.name) {

@@ -3,6 +3,7 @@
 //! `seedlm::search::gpu`). Both give the same blocks, bit for bit.
 
 use anyhow::Result;
+use seedlm::gptq::{self, Feedback};
 use seedlm::search::{Found, Searcher};
 use seedlm::Config;
 
@@ -60,6 +61,66 @@ impl SeedSearch {
             #[cfg(feature = "cuda")]
             SeedSearch::Cuda(g) => g.search_all(weights, progress)?,
         })
+    }
+
+    /// The calibrated search of one `rows × cols` tensor under the error
+    /// feedback `fb` (see `seedlm::gptq`): on the CPU,
+    /// `gptq::search_calibrated`; on a GPU, one column group per batch, the
+    /// feedback between groups on `pool`. The same blocks either way.
+    pub fn search_calibrated(
+        &self,
+        fb: &Feedback,
+        weights: &[f32],
+        cols: usize,
+        pool: &rayon::ThreadPool,
+        progress: &(dyn Fn(usize) + Sync),
+    ) -> Result<Vec<Found>> {
+        let _ = pool;
+        Ok(match self {
+            SeedSearch::Cpu(s, pool) => {
+                pool.install(|| gptq::search_calibrated(s, fb, weights, cols, progress))?
+            }
+            #[cfg(feature = "cuda")]
+            SeedSearch::Cuda(g) => {
+                let mut search =
+                    |m: &seedlm::search::Metric, blocks: &[f32]| g.search_weighted(m, true, blocks);
+                pool.install(|| {
+                    gptq::search_calibrated_by_group(
+                        g.searcher(),
+                        fb,
+                        weights,
+                        cols,
+                        &mut search,
+                        progress,
+                    )
+                })?
+            }
+        })
+    }
+
+    /// The data-free search with neighbour rounding (`--neighbours`) on a
+    /// GPU: the weighted search under the identity metric, as the CPU does.
+    pub fn search_neighbours(
+        &self,
+        weights: &[f32],
+        progress: &(dyn Fn(usize) + Sync),
+    ) -> Result<Vec<Found>> {
+        match self {
+            SeedSearch::Cpu(..) => {
+                anyhow::bail!("internal: the CPU's neighbour search goes through search_with")
+            }
+            #[cfg(feature = "cuda")]
+            SeedSearch::Cuda(g) => {
+                let cfg = *g.config();
+                let m = seedlm::search::Metric::identity(&cfg);
+                let mut out = Vec::with_capacity(weights.len() / cfg.c);
+                for chunk in weights.chunks(cfg.c * g.tuning().chunk) {
+                    out.extend(g.search_weighted(&m, true, chunk)?);
+                    progress(chunk.len() / cfg.c);
+                }
+                Ok(out)
+            }
+        }
     }
 
     /// The CPU search and its thread pool, or `None` for another device.

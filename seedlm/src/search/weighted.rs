@@ -84,9 +84,23 @@ impl Metric {
         Metric::new(cfg, &a).expect("the identity is a valid factor")
     }
 
+    /// The scaled factor `A`, row-major, `C × C` (the GPU search uploads it).
+    #[cfg(feature = "cuda")]
+    pub(crate) fn factor_rows(&self) -> Vec<f64> {
+        (0..self.c)
+            .flat_map(|i| self.a[i][..self.c].iter().copied())
+            .collect()
+    }
+
     /// An upper bound on the largest eigenvalue of `M`, at most 1.
     pub(crate) fn lmax(&self) -> f64 {
         self.lmax
+    }
+
+    /// `Aᵀ x` for a block `x` (`C` entries), as a vector.
+    pub fn factor_t(&self, x: &[f64]) -> Vec<f64> {
+        assert_eq!(x.len(), self.c, "a block has C entries");
+        self.at(x)[..self.c].to_vec()
     }
 
     /// `Aᵀ x` for a block `x`.
@@ -246,6 +260,17 @@ impl Weighted {
             metric,
             neighbours,
             fast,
+        }
+    }
+
+    /// The reference search alone (no fast-path tables): for the blocks the
+    /// GPU search leaves to the host.
+    #[cfg(feature = "cuda")]
+    pub(crate) fn naive_only(metric: Metric, neighbours: bool) -> Weighted {
+        Weighted {
+            metric,
+            neighbours,
+            fast: None,
         }
     }
 
