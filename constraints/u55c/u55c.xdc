@@ -7,7 +7,7 @@
 #
 # Clocks: none created here either. The PCIe reference clock (100 MHz) is
 # constrained by the XDMA IP, the board clock (100 MHz) by the clocking
-# wizard's own XDC, and the 300 MHz user clock of the engine, the AXI DMA
+# wizard's own XDC, and the 300 MHz user clock of the accelerator
 # and the HBM port is a generated clock of that wizard (period 3.333 ns),
 # so Vivado derives it. The performance model (host/src/perf/board.rs)
 # assumes the same 300 MHz.

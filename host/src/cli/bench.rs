@@ -83,7 +83,9 @@ pub struct Args {
     /// PCIe link of the model, e.g. gen3x16 or gen4x8 (default: the board's).
     #[arg(long, value_name = "LINK")]
     pub pcie: Option<String>,
-    /// Fixed cost of one engine call in microseconds (default: the board's, 5).
+    /// The host's fixed cost of one engine call in microseconds: register
+    /// writes, DMA descriptors, completion polls (default: the board's, 3).
+    /// The shell's cycles are modelled apart (seedlm::hw::shell::OverheadModel).
     #[arg(long, value_name = "US")]
     pub call_us: Option<f64>,
 }
@@ -531,7 +533,7 @@ fn model_board(args: &Args, models: &[ModelShape]) -> Result<()> {
             bail!("--engines must be at least 1");
         }
         println!(
-            "{}: memory {:.0} GB/s, {} GiB; PCIe {} ({:.1} GB/s per direction after overhead); {:.0} MHz; {e} engines of {} bits/cycle ({:.1} GB/s of weights); {} us per call",
+            "{}: memory {:.0} GB/s, {} GiB; PCIe {} ({:.1} GB/s per direction after overhead); {:.0} MHz; {e} engines of {} bits/cycle ({:.1} GB/s of weights); {} us host cost per call; shell cycles at memory latency {}/{} (read/write)",
             b.name,
             b.mem_bytes_per_s / 1e9,
             b.mem_capacity >> 30,
@@ -540,7 +542,9 @@ fn model_board(args: &Args, models: &[ModelShape]) -> Result<()> {
             b.clock_hz / 1e6,
             BUS_BITS,
             e as f64 * g4.word_bytes() as f64 * b.clock_hz / 1e9,
-            b.call_us
+            b.call_us,
+            b.read_latency,
+            b.write_latency
         );
         let mut t = Table::new(&[
             "model",
@@ -585,7 +589,7 @@ fn model_board(args: &Args, models: &[ModelShape]) -> Result<()> {
     println!(
         "(S): weights streamed over PCIe per token (they do not fit board memory); else resident.\n\
          speed-up: FP16 / SeedLM, each in its own mode; '4b resident'/'4b streaming': both in that mode.\n\
-         4b overhead: share of the 4-bit token time in fixed call costs, activations in and results out."
+         4b overhead: share of the 4-bit token time in host call costs, the shell's cycles around the engine's, activations in and results out."
     );
     Ok(())
 }

@@ -10,8 +10,13 @@
 //!
 //! Assumptions (parameters, not data sheet figures): the engine clock
 //! (300 MHz, the default kernel clock of the Vitis shells of both cards),
-//! the PCIe efficiency [`PCIE_EFFICIENCY`] and the fixed cost of one engine
-//! call [`Board::call_us`].
+//! the PCIe efficiency [`PCIE_EFFICIENCY`], the memory latencies the shell
+//! sees ([`Board::read_latency`], [`Board::write_latency`]) and the host's
+//! part of one call [`Board::call_us`]. The shell's part of a call is not
+//! an assumption: its cycles come from [`seedlm::hw::shell::OverheadModel`],
+//! which the co-simulation of `seedlm_accel` pins (2048x2048, 4-bit,
+//! 16 lanes: 32,870 cycles at latency 0, 33,069 at read 200 / write 0,
+//! 33,269 at 200 / 200, against 32,796 for the engine alone).
 
 /// Share of the raw PCIe rate a DMA achieves: TLP headers and framing on
 /// 256-byte payloads (about 24 bytes per TLP), flow-control and descriptor
@@ -82,11 +87,20 @@ pub struct Board {
     pub pcie: Pcie,
     /// Engine clock in Hz.
     pub clock_hz: f64,
-    /// Fixed cost of one engine call in microseconds: CSR writes (ROWS,
-    /// COL_BLOCKS, START) and the DMA descriptors over PCIe, and the
-    /// completion (a STATUS poll round trip). An assumption: a posted MMIO
-    /// write costs well under 1 us and a read round trip about 1 us.
+    /// The host's fixed part of one call in microseconds: the shell's job
+    /// registers (posted MMIO writes), the activation (H2C) and result
+    /// (C2H) DMA descriptors and three completions (SHELL_STATUS and the
+    /// two DMA channels), each a non-posted read round trip. An
+    /// assumption: a read round trip about 1 us, posted writes well under.
+    /// The shell's own cycles are modelled apart (see the module docs).
     pub call_us: f64,
+    /// Cycles from the shell's read request to its first data beat (board
+    /// memory behind the interconnect), at the engine clock. An
+    /// assumption: 200 cycles (667 ns at 300 MHz), the largest latency the
+    /// co-simulation was run at.
+    pub read_latency: u64,
+    /// Cycles from the shell's last write beat to its response.
+    pub write_latency: u64,
 }
 
 impl Board {
@@ -98,7 +112,9 @@ impl Board {
             mem_capacity: 16 << 30,
             pcie: Pcie { gen: 3, lanes: 16 },
             clock_hz: 300e6,
-            call_us: 5.0,
+            call_us: 3.0,
+            read_latency: 200,
+            write_latency: 200,
         }
     }
 
@@ -111,7 +127,9 @@ impl Board {
             mem_capacity: 64 << 30,
             pcie: Pcie { gen: 3, lanes: 16 },
             clock_hz: 300e6,
-            call_us: 5.0,
+            call_us: 3.0,
+            read_latency: 200,
+            write_latency: 200,
         }
     }
 
