@@ -11,16 +11,23 @@
 //! mastering in the PCI command register, and maps BAR0 (registers:
 //! engine CSRs, then the shell's; see [`super::shell`]).
 //!
-//! **Device memory** is host memory: each [`Device::alloc`] maps fresh
+//! **Device memory** is card memory when BAR1 is an XDMA's DMA registers
+//! (the U55C design of `bitstreams/vivado/u55c.tcl`: HBM at device address
+//! 0, SHELL's MEM_SIZE bytes): [`Device::alloc`] takes device addresses
+//! from that range, and [`Device::write`] / [`Device::read`] move the bytes
+//! through a bounce buffer mapped in the IOMMU and the XDMA's H2C / C2H
+//! channel 0, one descriptor per chunk (the private `xdma` module says why
+//! descriptors and not the DMA-bypass window). Without an XDMA on BAR1,
+//! device memory is host memory: each [`Device::alloc`] maps fresh
 //! anonymous pages through the IOMMU at an IOVA from [`IOVA_BASE`], and the
 //! shell's DMA reads tiles and activations and writes results there over
-//! PCIe; IOVAs are the device addresses written to the shell registers.
-//! (A shell that keeps layers in on-card DDR would add a copy engine; the
-//! register protocol stays.) All register and buffer accesses are volatile
+//! PCIe (a shell whose AXI master reaches the host through a PCIe bridge);
+//! IOVAs are then the device addresses. All register and buffer accesses are volatile
 //! and little-endian (the private `sys` module). On a job error the engine driver resets the
 //! device.
 
 mod sys;
+mod xdma;
 
 use super::error::{DeviceError, Result};
 use super::memory::{check_in_buf, Heap};
@@ -46,6 +53,13 @@ const REGION_FLAG_MMAP: u32 = 1 << 2;
 const PCI_COMMAND: u64 = 0x04;
 /// PCI command bits: memory space enable, bus master enable.
 const PCI_COMMAND_MEMORY_MASTER: u16 = (1 << 1) | (1 << 2);
+/// IOVA of the card-memory mode's descriptor page and bounce buffer (above
+/// the host-memory mode's range and any device address of the shell).
+const STAGING_IOVA: u64 = IOVA_BASE + IOVA_SIZE;
+/// Bytes of the bounce buffer: the largest chunk of one XDMA descriptor.
+const BOUNCE_BYTES: usize = 4 << 20;
+/// Longest wait for one XDMA transfer.
+const XDMA_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
 /// Smallest BAR0 that holds the engine and shell registers.
 const BAR0_MIN: u64 = 2 * super::shell::SHELL_BASE as u64;
 
@@ -157,6 +171,9 @@ pub struct VfioDevice {
     // unmapped every buffer from the IOMMU): buffers, BAR0 mapping, config
     // file, device, container.
     bufs: BTreeMap<u64, sys::DmaRegion>,
+    /// Card memory through the XDMA (and its bounce buffer, also in
+    /// `bufs`, at [`STAGING_IOVA`] + 4 KiB), or `None`: host memory.
+    card: Option<xdma::Xdma>,
     bar: sys::Bar,
     config: File,
     device: vfio_ioctls::VfioDevice,
@@ -226,13 +243,76 @@ impl VfioDevice {
             addr,
             heap: Heap::new(IOVA_BASE, IOVA_SIZE),
             bufs: BTreeMap::new(),
+            card: None,
             bar,
             config,
             device,
             container,
         };
         dev.reset()?;
+        dev.probe_card()?;
         Ok(dev)
+    }
+
+    /// Switches to card memory when BAR1 is an XDMA (module docs): maps its
+    /// descriptor page and bounce buffer and takes the shell's MEM_SIZE
+    /// bytes from device address 0 as the heap.
+    fn probe_card(&mut self) -> Result<()> {
+        let r = xdma::DMA_BAR_REGION;
+        if self.device.get_region_size(r) < xdma::DMA_BAR_MIN
+            || self.device.get_region_flags(r) & REGION_FLAG_MMAP == 0
+        {
+            return Ok(());
+        }
+        let io = |action: &'static str, addr: &str| {
+            let path = PathBuf::from(format!("/sys/bus/pci/devices/{addr}"));
+            move |source| DeviceError::Io {
+                action,
+                path,
+                source,
+            }
+        };
+        let bar1 = sys::Bar::map(
+            &self.config,
+            self.device.get_region_offset(r),
+            self.device.get_region_size(r) as usize,
+        )
+        .map_err(io("map BAR1 of", &self.addr))?;
+        if !xdma::Xdma::is_xdma(&bar1) {
+            return Ok(());
+        }
+        let page = super::shell::BUF_ALIGN;
+        let (desc_iova, bounce_iova) = (STAGING_IOVA, STAGING_IOVA + page);
+        for (iova, len) in [(desc_iova, page as usize), (bounce_iova, BOUNCE_BYTES)] {
+            let region =
+                sys::DmaRegion::new(len).map_err(io("allocate DMA memory for", &self.addr))?;
+            region
+                .map_iommu(&self.container, iova)
+                .map_err(|source| DeviceError::Vfio {
+                    addr: self.addr.clone(),
+                    action: format!("map {len} bytes at IOVA {iova:#x}"),
+                    source,
+                })?;
+            // In `bufs` until the XDMA owns it: unmapped on drop either way.
+            self.bufs.insert(iova, region);
+        }
+        let mem = read_mem_size(self)?;
+        let desc = self.bufs.remove(&desc_iova).expect("inserted above");
+        self.card = Some(xdma::Xdma::new(bar1, desc, desc_iova));
+        self.heap = Heap::new(0, mem);
+        Ok(())
+    }
+
+    /// Moves `len` bytes between the bounce buffer and card address `card`.
+    fn card_copy(&mut self, dir: xdma::Dir, card: u64, len: usize) -> Result<()> {
+        let x = self.card.as_mut().expect("card memory mode");
+        x.transfer(
+            dir,
+            STAGING_IOVA + super::shell::BUF_ALIGN,
+            card,
+            len as u32,
+            XDMA_TIMEOUT,
+        )
     }
 
     /// Sets memory space and bus master enable in the PCI command register.
@@ -264,6 +344,13 @@ impl VfioDevice {
     }
 }
 
+/// The shell's MEM_SIZE (device memory bytes from address 0).
+fn read_mem_size(dev: &mut VfioDevice) -> Result<u64> {
+    let lo = dev.read_csr(super::shell::MEM_SIZE_LO)?;
+    let hi = dev.read_csr(super::shell::MEM_SIZE_HI)?;
+    Ok(u64::from(hi) << 32 | u64::from(lo))
+}
+
 impl Device for VfioDevice {
     fn name(&self) -> String {
         format!("vfio {}", self.addr)
@@ -283,6 +370,9 @@ impl Device for VfioDevice {
 
     fn alloc(&mut self, len: usize) -> Result<DevBuf> {
         let buf = self.heap.alloc(len)?;
+        if self.card.is_some() {
+            return Ok(buf);
+        }
         let pages = (len.max(1) as u64).next_multiple_of(super::shell::BUF_ALIGN) as usize;
         let region = sys::DmaRegion::new(pages).map_err(|source| DeviceError::Io {
             action: "allocate DMA memory for",
@@ -302,6 +392,9 @@ impl Device for VfioDevice {
     }
 
     fn free(&mut self, buf: DevBuf) -> Result<()> {
+        if self.card.is_some() {
+            return self.heap.free(buf);
+        }
         let region = self.bufs.remove(&buf.addr).ok_or_else(|| {
             DeviceError::Memory(format!("{:#x} is not a buffer of this device", buf.addr))
         })?;
@@ -317,12 +410,30 @@ impl Device for VfioDevice {
     }
 
     fn write(&mut self, buf: &DevBuf, offset: u64, data: &[u8]) -> Result<()> {
+        if self.card.is_some() {
+            let mut card = check_in_buf(buf, offset, data.len())?;
+            for chunk in data.chunks(BOUNCE_BYTES) {
+                self.bufs[&(STAGING_IOVA + super::shell::BUF_ALIGN)].write(0, chunk);
+                self.card_copy(xdma::Dir::H2c, card, chunk.len())?;
+                card += chunk.len() as u64;
+            }
+            return Ok(());
+        }
         let at = check_in_buf(buf, offset, data.len())? - buf.addr;
         self.region(buf)?.write(at as usize, data);
         Ok(())
     }
 
     fn read(&mut self, buf: &DevBuf, offset: u64, out: &mut [u8]) -> Result<()> {
+        if self.card.is_some() {
+            let mut card = check_in_buf(buf, offset, out.len())?;
+            for chunk in out.chunks_mut(BOUNCE_BYTES) {
+                self.card_copy(xdma::Dir::C2h, card, chunk.len())?;
+                self.bufs[&(STAGING_IOVA + super::shell::BUF_ALIGN)].read(0, chunk);
+                card += chunk.len() as u64;
+            }
+            return Ok(());
+        }
         let at = check_in_buf(buf, offset, out.len())? - buf.addr;
         self.region(buf)?.read(at as usize, out);
         Ok(())
@@ -339,6 +450,10 @@ impl Drop for VfioDevice {
         // Take every buffer out of the IOMMU before its pages are unmapped.
         for (&iova, region) in &self.bufs {
             let _ = self.container.vfio_dma_unmap(iova, region.len());
+        }
+        if let Some(x) = &self.card {
+            let (iova, len) = x.desc_mapping();
+            let _ = self.container.vfio_dma_unmap(iova, len);
         }
     }
 }
