@@ -100,6 +100,7 @@ impl SeedSearch {
 
     /// The data-free search with neighbour rounding (`--neighbours`) on a
     /// GPU: the weighted search under the identity metric, as the CPU does.
+    #[cfg_attr(not(feature = "cuda"), allow(unused_variables))]
     pub fn search_neighbours(
         &self,
         weights: &[f32],
