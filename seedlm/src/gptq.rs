@@ -175,6 +175,22 @@ pub fn gptq_rtn(fb: &Feedback, w: &[f32], cols: usize, bits: u32) -> Result<Vec<
     Ok(out)
 }
 
+/// The checks both calibrated searches make on their input: rows of `cols`
+/// weights in whole blocks of `c` that match the second moment's
+/// dimension, and every weight finite.
+fn check_calibrated_input(fb: &Feedback, w: &[f32], cols: usize, c: usize) -> Result<()> {
+    if cols != fb.dim() || !cols.is_multiple_of(c) || !w.len().is_multiple_of(cols) {
+        return Err(Error::InvalidInput(format!(
+            "{} weights in rows of {cols} do not fit a {}-column second moment in blocks of {c}",
+            w.len(),
+            fb.dim()
+        )));
+    }
+    if let Some(i) = w.iter().position(|v| !v.is_finite()) {
+        return Err(Error::InvalidInput(format!("weight {i} is {}", w[i])));
+    }
+    Ok(())
+}
 /// The calibrated search of a `rows × cols` tensor (`cols` a multiple of
 /// `C`, `w` finite): each row's groups in order, each block the exact
 /// minimum of its group's metric (neighbour rounding on), its error pushed
@@ -190,16 +206,7 @@ pub fn search_calibrated(
 ) -> Result<Vec<Found>> {
     let cfg = *s.config();
     let c = cfg.c;
-    if cols != fb.dim() || !cols.is_multiple_of(c) || !w.len().is_multiple_of(cols) {
-        return Err(Error::InvalidInput(format!(
-            "{} weights in rows of {cols} do not fit a {}-column second moment in blocks of {c}",
-            w.len(),
-            fb.dim()
-        )));
-    }
-    if let Some(i) = w.iter().position(|v| !v.is_finite()) {
-        return Err(Error::InvalidInput(format!("weight {i} is {}", w[i])));
-    }
+    check_calibrated_input(fb, w, cols, c)?;
     let groups = cols / c;
     // The search tables of every group (they are shared by all rows).
     let tables: Vec<(Weighted, Vec<f64>)> = (0..groups)
@@ -276,16 +283,7 @@ pub fn search_calibrated_by_group(
 ) -> Result<Vec<Found>> {
     let cfg = *s.config();
     let c = cfg.c;
-    if cols != fb.dim() || !cols.is_multiple_of(c) || !w.len().is_multiple_of(cols) {
-        return Err(Error::InvalidInput(format!(
-            "{} weights in rows of {cols} do not fit a {}-column second moment in blocks of {c}",
-            w.len(),
-            fb.dim()
-        )));
-    }
-    if let Some(i) = w.iter().position(|v| !v.is_finite()) {
-        return Err(Error::InvalidInput(format!("weight {i} is {}", w[i])));
-    }
+    check_calibrated_input(fb, w, cols, c)?;
     let groups = cols / c;
     let nrows = w.len() / cols;
     let lfsr = s.lfsr();
