@@ -191,6 +191,7 @@ fn check_calibrated_input(fb: &Feedback, w: &[f32], cols: usize, c: usize) -> Re
     }
     Ok(())
 }
+
 /// The calibrated search of a `rows × cols` tensor (`cols` a multiple of
 /// `C`, `w` finite): each row's groups in order, each block the exact
 /// minimum of its group's metric (neighbour rounding on), its error pushed
