@@ -1,25 +1,30 @@
-//! Builds the engine variants the simulator offers: for each (bits, lanes)
-//! the Verilog comes from `seedlm_hdl::top::generate_kind` (the same code as
-//! `gen-rtl`), Verilator turns it into C++, and a small generated C++
-//! harness exposes `new`/`free`/`tick` over the C ABI. Everything is
-//! compiled into one static library with the `cc` crate.
+//! Builds the models the simulator offers: the engines alone
+//! (`seedlm_engine`, `fp16_engine`, from `seedlm_hdl::top::generate_kind`)
+//! and the whole accelerators (`seedlm_accel`, `fp16_accel`, from
+//! `seedlm_hdl::shell::generate_accel`), the same code as `gen-rtl`.
+//! Verilator turns each into C++, and a small generated C++ harness
+//! exposes `new`/`free`/`tick` over the C ABI. Everything is compiled into
+//! one static library with the `cc` crate.
 //!
 //! Why a C++ harness over FFI rather than the `marlin` crate: it needs
 //! nothing but Verilator and a C++ compiler, builds offline, and the
-//! harness is generated from the same port list as the Verilog wrapper,
-//! so the two cannot drift.
+//! harness is generated from the same port list as the Verilog top, so the
+//! two cannot drift.
 
-use seedlm_hdl::top::{generate_kind, kind_ports, Kind, Port};
+use seedlm::hw::shell::{self as sh, Dir};
+use seedlm_hdl::shell::{accel_top, generate_accel, AccelOptions};
+use seedlm_hdl::top::{generate_kind, kind_ports, Kind};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The variants compiled in, `(bits per weight, lanes)`; 16 bits is the FP16
-/// baseline. Each costs build minutes on a small machine, so only what the
-/// tests and the benchmark use: both paper configurations at lanes 1, 3, 8,
-/// 16 (randomized tests), 3-bit at 14 lanes (504 of 512 bits, benchmark),
-/// FP16 at 4 lanes (512 bits, benchmark and tests) and 1 lane (tests).
-const VARIANTS: [(u32, usize); 11] = [
+/// The engine-only models, `(bits per weight, lanes)`; 16 bits is the FP16
+/// baseline. Each costs build minutes on a small machine, so only what
+/// the engine tests and the benchmark use: both paper configurations at
+/// lanes 1, 3, 8, 16 (randomized tests), 3-bit at 14 lanes (504 of 512
+/// bits, benchmark), FP16 at 4 lanes (512 bits, benchmark and tests) and
+/// 1 lane (tests).
+const ENGINES: [(u32, usize); 11] = [
     (4, 1),
     (4, 3),
     (4, 8),
@@ -33,17 +38,113 @@ const VARIANTS: [(u32, usize); 11] = [
     (16, 4),
 ];
 
-/// [`VARIANTS`], or for quicker builds while developing only those named
-/// in `SEEDLM_SIM_VARIANTS` (comma-separated `b<bits>_l<lanes>`; tests that
-/// need another variant then fail with `NoModel`).
-fn variants() -> Vec<(u32, usize)> {
+/// The accelerator models (engine + shell), `(bits per weight, lanes)`:
+/// both configurations at lanes 1, 3, 8, 16 (co-simulation against `emu`),
+/// FP16 at 4 lanes (the benchmark's baseline behind the same shell).
+const ACCELS: [(u32, usize); 9] = [
+    (4, 1),
+    (4, 3),
+    (4, 8),
+    (4, 16),
+    (3, 1),
+    (3, 3),
+    (3, 8),
+    (3, 16),
+    (16, 4),
+];
+
+/// Device memory of the simulated accelerators (MEM_SIZE): 4 GiB, the
+/// host's default for its software devices; the harness's memory is
+/// allocated lazily, so unused space costs nothing.
+const ACCEL_MEM_BYTES: u64 = 4 << 30;
+
+/// One model to build.
+#[derive(Clone, Copy, Debug)]
+struct Variant {
+    bits: u32,
+    lanes: usize,
+    accel: bool,
+}
+
+impl Variant {
+    /// Name of its C ABI symbols and build directory.
+    fn name(&self) -> String {
+        let what = if self.accel { "accel_" } else { "" };
+        format!("{what}b{}_l{}", self.bits, self.lanes)
+    }
+
+    fn kind(&self) -> Kind {
+        match self.bits {
+            16 => Kind::Fp16,
+            b => Kind::Seedlm(seedlm::Config::for_bits(b).unwrap()),
+        }
+    }
+
+    fn data_bits(&self) -> u32 {
+        if self.accel {
+            sh::DEFAULT_AXI_DATA_BITS
+        } else {
+            0
+        }
+    }
+
+    /// Top module name, Verilog text, clock port and the other ports as
+    /// `(name, input, width)`.
+    fn generate(
+        &self,
+    ) -> (
+        &'static str,
+        String,
+        &'static str,
+        Vec<(&'static str, bool, u32)>,
+    ) {
+        let kind = self.kind();
+        if self.accel {
+            let opts = AccelOptions {
+                axi_data_bits: self.data_bits(),
+                mem_bytes: ACCEL_MEM_BYTES,
+            };
+            let rtl = generate_accel(&kind, self.lanes, &opts).expect("accelerator generation");
+            let ports = sh::accel_ports(opts.axi_data_bits)
+                .into_iter()
+                .filter(|p| p.name != "aclk")
+                .map(|p| (p.name, p.dir == Dir::In, p.width))
+                .collect();
+            (accel_top(&kind), rtl.verilog, "aclk", ports)
+        } else {
+            let rtl = generate_kind(&kind, self.lanes).expect("engine generation");
+            let ports = kind_ports(&kind, self.lanes)
+                .into_iter()
+                .filter(|p| p.name != "clk")
+                .map(|p| (p.name, p.input, p.width))
+                .collect();
+            (kind.top(), rtl.verilog, "clk", ports)
+        }
+    }
+}
+
+/// [`ENGINES`] and [`ACCELS`], or for quicker builds while developing only
+/// those named in `SEEDLM_SIM_VARIANTS` (comma-separated `b<bits>_l<lanes>`
+/// for engines, `accel_b<bits>_l<lanes>` for accelerators; tests that need
+/// another model then fail with `NoModel`).
+fn variants() -> Vec<Variant> {
     println!("cargo:rerun-if-env-changed=SEEDLM_SIM_VARIANTS");
     let only = std::env::var("SEEDLM_SIM_VARIANTS").ok();
-    VARIANTS
-        .into_iter()
-        .filter(|(b, l)| {
+    let engines = ENGINES.iter().map(|&(bits, lanes)| Variant {
+        bits,
+        lanes,
+        accel: false,
+    });
+    let accels = ACCELS.iter().map(|&(bits, lanes)| Variant {
+        bits,
+        lanes,
+        accel: true,
+    });
+    engines
+        .chain(accels)
+        .filter(|v| {
             only.as_ref()
-                .is_none_or(|o| o.split(',').any(|n| n.trim() == format!("b{b}_l{l}")))
+                .is_none_or(|o| o.split(',').any(|n| n.trim() == v.name()))
         })
         .collect()
 }
@@ -65,10 +166,11 @@ fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=VERILATOR_ROOT");
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
+    let variants = variants();
     let mut rust = String::new();
     let mut table = String::new();
-    for (bits, lanes) in variants() {
-        let name = format!("b{bits}_l{lanes}");
+    for v in &variants {
+        let name = v.name();
         writeln!(
             rust,
             "    fn seedlm_sim_{name}_new(vcd: *const c_char) -> *mut c_void;"
@@ -82,8 +184,13 @@ fn main() {
         .unwrap();
         writeln!(
             table,
-            "    RawVariant {{ bits: {bits}, lanes: {lanes}, new: seedlm_sim_{name}_new, \
-                 free: seedlm_sim_{name}_free, tick: seedlm_sim_{name}_tick }},"
+            "    RawVariant {{ bits: {}, lanes: {}, accel: {}, data_bits: {}, \
+                 new: seedlm_sim_{name}_new, free: seedlm_sim_{name}_free, \
+                 tick: seedlm_sim_{name}_tick }},",
+            v.bits,
+            v.lanes,
+            v.accel,
+            v.data_bits()
         )
         .unwrap();
     }
@@ -93,13 +200,13 @@ fn main() {
     )
     .unwrap();
     if !check_only() {
-        build_models(&out);
+        build_models(&out, &variants);
     }
 }
 
 /// Verilates every variant and compiles the models and their harnesses
 /// into one static library.
-fn build_models(out: &Path) {
+fn build_models(out: &Path, variants: &[Variant]) {
     let version = Command::new("verilator").arg("--version").output();
     let version = match version {
         Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().to_string(),
@@ -141,27 +248,41 @@ fn build_models(out: &Path) {
     ] {
         build.file(root.join("include").join(f));
     }
-    for (bits, lanes) in variants() {
-        let name = format!("b{bits}_l{lanes}");
-        let kind = match bits {
-            16 => Kind::Fp16,
-            _ => Kind::Seedlm(seedlm::Config::for_bits(bits).unwrap()),
-        };
-        let dir = out.join(&name);
-        std::fs::create_dir_all(&dir).unwrap();
-        let rtl = generate_kind(&kind, lanes).expect("engine generation");
-        let v = dir.join(format!("{}.v", kind.top()));
-        std::fs::write(&v, &rtl.verilog).unwrap();
-        verilate(&v, &dir, &name, kind.top());
+    // Verilator is single-threaded: run one per core.
+    let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let dirs: Vec<(Variant, PathBuf, String)> = std::thread::scope(|s| {
+        let mut done = Vec::new();
+        for chunk in variants.chunks(jobs) {
+            let handles: Vec<_> = chunk
+                .iter()
+                .map(|&v| {
+                    s.spawn(move || {
+                        let name = v.name();
+                        let dir = out.join(&name);
+                        std::fs::create_dir_all(&dir).unwrap();
+                        let (top, verilog, clock, ports) = v.generate();
+                        let file = dir.join(format!("{top}.v"));
+                        std::fs::write(&file, verilog).unwrap();
+                        verilate(&file, &dir, &name, top);
+                        let harness = harness_cpp(&name, clock, &ports);
+                        (v, dir, harness)
+                    })
+                })
+                .collect();
+            done.extend(handles.into_iter().map(|h| h.join().unwrap()));
+        }
+        done
+    });
+    for (v, dir, harness) in dirs {
         for entry in std::fs::read_dir(&dir).unwrap() {
             let p = entry.unwrap().path();
             if p.extension().is_some_and(|e| e == "cpp") {
                 build.file(p);
             }
         }
-        let harness = dir.join(format!("harness_{name}.cpp"));
-        std::fs::write(&harness, harness_cpp(&name, &kind_ports(&kind, lanes))).unwrap();
-        build.file(harness).include(&dir);
+        let file = dir.join(format!("harness_{}.cpp", v.name()));
+        std::fs::write(&file, harness).unwrap();
+        build.file(file).include(&dir);
     }
     build.compile("seedlm_sim_models");
     println!("cargo:rustc-link-lib=stdc++");
@@ -187,23 +308,24 @@ fn verilate(v: &Path, dir: &Path, name: &str, top: &str) {
     assert!(status.success(), "verilator failed on {}", v.display());
 }
 
-/// 32-bit words of a port in the flat tick buffers.
-fn words(p: &Port) -> usize {
-    p.width.div_ceil(32) as usize
+/// 32-bit words of a port of `width` bits in the flat tick buffers.
+fn words(width: u32) -> usize {
+    width.div_ceil(32) as usize
 }
 
-fn harness_cpp(name: &str, ports: &[Port]) -> String {
+/// The C++ harness of model `name`: clock port `clock`, the other ports
+/// `(name, input, width)` in buffer order.
+fn harness_cpp(name: &str, clock: &str, ports: &[(&str, bool, u32)]) -> String {
     let (mut set, mut get) = (String::new(), String::new());
     let (mut io, mut oo) = (0usize, 0usize);
-    for p in ports.iter().filter(|p| p.name != "clk") {
-        let n = p.name;
-        let (buf, off) = if p.input {
+    for &(n, input, width) in ports {
+        let (buf, off) = if input {
             ("in", &mut io)
         } else {
             ("out", &mut oo)
         };
         let o = *off;
-        let code = match (p.input, p.width) {
+        let code = match (input, width) {
             (true, 1..=32) => format!("  m->{n} = {buf}[{o}];\n"),
             (true, 33..=64) => format!(
                 "  m->{n} = (uint64_t){buf}[{o}] | ((uint64_t){buf}[{}] << 32);\n",
@@ -211,7 +333,7 @@ fn harness_cpp(name: &str, ports: &[Port]) -> String {
             ),
             (true, _) => format!(
                 "  for (int k = 0; k < {}; k++) m->{n}[k] = {buf}[{o} + k];\n",
-                words(p)
+                words(width)
             ),
             (false, 1..=32) => format!("  {buf}[{o}] = m->{n};\n"),
             (false, 33..=64) => format!(
@@ -220,15 +342,15 @@ fn harness_cpp(name: &str, ports: &[Port]) -> String {
             ),
             (false, _) => format!(
                 "  for (int k = 0; k < {}; k++) {buf}[{o} + k] = m->{n}[k];\n",
-                words(p)
+                words(width)
             ),
         };
-        if p.input {
+        if input {
             set += &code
         } else {
             get += &code
         }
-        *off += words(p);
+        *off += words(width);
     }
     format!(
         r#"// Generated by seedlm-sim's build.rs for variant {name}.
@@ -258,7 +380,7 @@ extern "C" void* seedlm_sim_{name}_new(const char* vcd) {{
     h->m->trace(h->vcd, 99);
     h->vcd->open(vcd);
   }}
-  h->m->clk = 0;
+  h->m->{clock} = 0;
   h->m->eval();
   return h;
 }}
@@ -280,11 +402,11 @@ extern "C" void seedlm_sim_{name}_free(void* p) {{
 extern "C" void seedlm_sim_{name}_tick(void* p, const uint32_t* in, uint32_t* out) {{
   Handle* h = static_cast<Handle*>(p);
   V{name}* m = h->m;
-{set}  m->clk = 0;
+{set}  m->{clock} = 0;
   m->eval();
   if (h->vcd) h->vcd->dump(h->t);
   h->t++;
-{get}  m->clk = 1;
+{get}  m->{clock} = 1;
   m->eval();
   if (h->vcd) h->vcd->dump(h->t);
   h->t++;

@@ -1,13 +1,13 @@
 //! The device layer on `emu`: against the golden model (bit for bit), the
 //! float path within the golden model's error bound, the self-test, and
 //! the vfio backend's error paths without a board. The same checks against
-//! the RTL (`verilator`), and the job error paths on every backend, are in
-//! the workspace's top-level `tests/`.
+//! the RTL (`verilator`), a real layer, and the job error paths on every
+//! backend are in the workspace's top-level `tests/`.
 
 use rand::{Rng, SeedableRng};
 use seedlm::fixed::{error_bound, quantize_activations, BlockMatrix};
 use seedlm::sample::random_blocks;
-use seedlm::{hw, Block, Config, Lfsr};
+use seedlm::{hw, Config, Lfsr};
 use seedlm_host::device::vfio::{SysPaths, VfioDevice};
 use seedlm_host::device::{open, selftest, DeviceError, Engine, OpenOptions};
 
@@ -212,94 +212,4 @@ fn test_device_vfio_names_each_missing_prerequisite() {
     // the group fails with an error, not a panic.
     std::fs::write(paths.dev_vfio.join("17"), b"").unwrap();
     assert!(VfioDevice::open_at(&paths, addr).is_err());
-}
-
-/// A real 4-bit layer and where it comes from.
-struct RealLayer {
-    name: String,
-    rows: usize,
-    cols: usize,
-    blocks: Vec<Block>,
-}
-
-impl RealLayer {
-    fn matrix(&self) -> BlockMatrix<'_> {
-        BlockMatrix {
-            cfg: Config::BITS4,
-            rows: self.rows,
-            cols: self.cols,
-            blocks: &self.blocks,
-        }
-    }
-
-    /// A random input vector in `[-1, 1)`.
-    fn input(&self, seed: u64) -> Vec<f32> {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-        (0..self.cols).map(|_| rng.gen_range(-1.0..1.0)).collect()
-    }
-}
-
-/// A real layer: SmolLM2-135M's `blk.0.attn_q.weight` (first 64 rows),
-/// compressed here at 4 bits, or a whole tensor of a `.seedlm` file in
-/// testdata/ if there is one. `None` (with a notice) if neither is there.
-fn real_layer() -> Option<RealLayer> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata");
-    if let Some(path) = std::fs::read_dir(&root).ok().and_then(|d| {
-        d.filter_map(|e| e.ok().map(|e| e.path()))
-            .find(|p| p.extension().is_some_and(|x| x == "seedlm") && p.is_file())
-    }) {
-        let file = seedlm::container::SeedFile::open(&path).unwrap();
-        let t = file
-            .tensors()
-            .iter()
-            .find(|t| {
-                t.kind == seedlm::container::TensorKind::Seed(Config::BITS4) && t.cols() <= 4096
-            })?
-            .clone();
-        let blocks = file.blocks(&t).unwrap();
-        return Some(RealLayer {
-            name: format!("{}:{}", path.display(), t.name),
-            rows: t.rows(),
-            cols: t.cols(),
-            blocks,
-        });
-    }
-    let gguf = root.join("SmolLM2-135M-Instruct.Q4_1.gguf");
-    if !gguf.exists() {
-        println!(
-            "notice: no testdata/*.seedlm or {} (scripts/fetch-model.sh): real-layer check skipped",
-            gguf.display()
-        );
-        return None;
-    }
-    let ckpt = seedlm_host::checkpoint::Checkpoint::open(&gguf).unwrap();
-    let name = "blk.0.attn_q.weight";
-    let cols = *ckpt.get(name).unwrap().shape.last().unwrap();
-    let rows = 64;
-    let w = ckpt.load_f32(name).unwrap();
-    let searcher = seedlm::search::Searcher::new(Config::BITS4).unwrap();
-    let found = searcher.search_all(&w[..rows * cols], &|_| {}).unwrap();
-    Some(RealLayer {
-        name: format!("{name} rows 0..{rows}"),
-        rows,
-        cols,
-        blocks: found.iter().map(|f| f.block).collect(),
-    })
-}
-
-#[test]
-fn test_device_emu_runs_a_real_layer() {
-    let Some(real) = real_layer() else {
-        return;
-    };
-    let m = real.matrix();
-    let mut e = emu(Config::BITS4, 8);
-    let layer = e.load_layer(&m).unwrap();
-    let x = real.input(1);
-    assert_eq!(
-        e.matvec(&layer, &x).unwrap(),
-        m.matvec(&x).unwrap(),
-        "{}",
-        real.name
-    );
 }

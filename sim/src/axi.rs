@@ -320,6 +320,17 @@ impl AxiMemory {
             && self.bresps.is_empty()
     }
 
+    /// What is in flight: `(read bursts, write bursts waiting for data, W
+    /// beats not yet matched to a burst, B responses not yet taken)`.
+    pub fn in_flight(&self) -> (usize, usize, usize, usize) {
+        (
+            self.reads.len(),
+            self.writes.len(),
+            self.wbeats.len(),
+            self.bresps.len(),
+        )
+    }
+
     /// Forgets every burst in flight (the design was reset with the bus);
     /// memory contents, faults and statistics stay.
     pub fn reset_bus(&mut self) {

@@ -2,6 +2,8 @@
 //! owning wrapper around a model handle. The only `unsafe` of the crate.
 #![allow(unsafe_code)]
 
+use seedlm::Config;
+use seedlm_hdl::top::Kind;
 use std::ffi::{c_char, c_void, CString};
 
 /// One compiled variant: its parameters and its three entry points.
@@ -9,12 +11,27 @@ pub(crate) struct RawVariant {
     /// Bits per weight: 4 or 3 (SeedLM), 16 (FP16 baseline).
     pub bits: u32,
     pub lanes: usize,
+    /// The whole accelerator (`seedlm_accel`/`fp16_accel`), else the
+    /// engine alone (`seedlm_engine`/`fp16_engine`).
+    pub accel: bool,
+    /// AXI4 master data width of an accelerator (0 for an engine).
+    pub data_bits: u32,
     new: unsafe extern "C" fn(*const c_char) -> *mut c_void,
     free: unsafe extern "C" fn(*mut c_void),
     tick: unsafe extern "C" fn(*mut c_void, *const u32, *mut u32),
 }
 
 include!(concat!(env!("OUT_DIR"), "/variants.rs"));
+
+impl RawVariant {
+    /// The engine's datapath.
+    pub fn kind(&self) -> Kind {
+        match self.bits {
+            16 => Kind::Fp16,
+            b => Kind::Seedlm(Config::for_bits(b).expect("a paper configuration")),
+        }
+    }
+}
 
 /// An owned Verilator model (freed on drop).
 pub(crate) struct Model {

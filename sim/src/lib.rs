@@ -11,12 +11,17 @@
 //! Set `SEEDLM_VCD=DIR` to write a VCD trace of every engine to
 //! `DIR/seedlm_engine_b<bits>_l<lanes>_<n>.vcd` (`fp16_engine_l<lanes>_<n>.vcd`).
 
+pub mod accel;
 pub mod axi;
 pub mod bench;
 mod ffi;
 
+pub use accel::{accel_variants, Accel};
+pub use axi::{AxiMemory, MemTiming};
+pub use seedlm_hdl::top::Kind;
+
 use seedlm::{hw, Config};
-use seedlm_hdl::top::{kind_ports, Kind, Port};
+use seedlm_hdl::top::{kind_ports, Port};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -44,6 +49,17 @@ pub enum Error {
     /// The engine refused a run; ERROR flags attached.
     #[error("engine refused the run, ERROR = {0:#x}")]
     Refused(u32),
+    /// No accelerator model of this datapath and lane count was compiled in.
+    #[error("no seedlm_accel model for {what} (built: {built})")]
+    NoAccelModel {
+        /// What was asked for.
+        what: String,
+        /// The variants that exist.
+        built: String,
+    },
+    /// An AXI4-Lite transaction failed (no handshake, or an error response).
+    #[error("{0}")]
+    Bus(String),
     /// The engine did not finish in time.
     #[error("engine did not finish within {0} cycles")]
     Timeout(u64),
@@ -62,7 +78,7 @@ const FP16_BITS: u32 = 16;
 pub fn variants() -> Vec<(u32, usize)> {
     ffi::VARIANTS
         .iter()
-        .filter(|v| v.bits != FP16_BITS)
+        .filter(|v| !v.accel && v.bits != FP16_BITS)
         .map(|v| (v.bits, v.lanes))
         .collect()
 }
@@ -71,7 +87,7 @@ pub fn variants() -> Vec<(u32, usize)> {
 pub fn fp16_variants() -> Vec<usize> {
     ffi::VARIANTS
         .iter()
-        .filter(|v| v.bits == FP16_BITS)
+        .filter(|v| !v.accel && v.bits == FP16_BITS)
         .map(|v| v.lanes)
         .collect()
 }
@@ -89,7 +105,8 @@ pub struct Run {
 /// refuse results)`.
 pub type Stalls<'a> = &'a mut dyn FnMut() -> (bool, bool);
 
-static TRACES: AtomicUsize = AtomicUsize::new(0);
+/// Traces written so far (numbers the VCD files).
+pub(crate) static TRACES: AtomicUsize = AtomicUsize::new(0);
 
 /// A simulated engine.
 pub struct Engine {
@@ -109,7 +126,10 @@ impl Engine {
         let variant = ffi::VARIANTS
             .iter()
             .find(|v| {
-                Config::for_bits(v.bits).ok() == Some(*cfg) && v.lanes == lanes && v.bits == bits
+                !v.accel
+                    && Config::for_bits(v.bits).ok() == Some(*cfg)
+                    && v.lanes == lanes
+                    && v.bits == bits
             })
             .ok_or_else(|| Error::NoModel {
                 cfg: *cfg,
@@ -128,7 +148,7 @@ impl Engine {
     pub fn new_fp16(lanes: usize) -> Result<Engine> {
         let variant = ffi::VARIANTS
             .iter()
-            .find(|v| v.bits == FP16_BITS && v.lanes == lanes)
+            .find(|v| !v.accel && v.bits == FP16_BITS && v.lanes == lanes)
             .ok_or_else(|| Error::NoFp16Model {
                 lanes,
                 built: fp16_variants(),

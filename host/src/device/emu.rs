@@ -70,6 +70,11 @@ impl EmuDevice {
         self.faults.push(fault);
     }
 
+    /// Removes every injected fault.
+    pub fn clear_faults(&mut self) {
+        self.faults.clear();
+    }
+
     /// Runs a started job, if any, and records its end.
     fn settle(&mut self) {
         if let Some((job, flags)) = self.regs.take_pending() {

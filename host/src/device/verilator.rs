@@ -1,113 +1,102 @@
-//! Backend `verilator`: the generated engine RTL, simulated cycle by cycle
-//! ([`seedlm_sim::Engine`]), behind the [`Device`] trait.
+//! Backend `verilator`: the generated accelerator `seedlm_accel` (engine +
+//! RTL shell), simulated cycle by cycle ([`seedlm_sim::Accel`]), behind
+//! the [`Device`] trait.
 //!
-//! Engine CSR accesses go to the simulated CSR port (each costs the port's
-//! cycles). The shell is Rust: on START it reads the job's activation words
-//! from [`SimMemory`] into the engine's activation port, starts the engine
-//! with the job's ROWS and COL_BLOCKS, offers one tile word per cycle on the
-//! block stream (never stalling, as a DMA with data ready would), accepts a
-//! result every cycle and writes the results in emitted order to the result
-//! range. JOB_CYCLES counts every simulated cycle of the job (activation
-//! loads and CSR accesses included); the engine's CYCLES counts START to
-//! last result of the last vector.
+//! A register access is an AXI4-Lite transaction on the simulated top
+//! (each costs a few clock cycles, so polling advances simulated time);
+//! device memory is the harness's AXI4 memory model, which the shell's
+//! AXI4 master reads and writes. The host's copies into and out of device
+//! memory go beside the bus, as a PCIe DMA engine's would. Nothing of the
+//! job protocol is here: the driver ([`super::driver`]) speaks it to the
+//! RTL exactly as to a board.
+//!
+//! Memory latency and backpressure are [`MemTiming`] ([`VerilatorDevice::with_timing`]);
+//! every AXI rule the shell breaks fails the next register access.
 
 use super::error::{DeviceError, Result};
-use super::memory::SimMemory;
-use super::shell::{self, act_stride, tile_stride, Job, ShellRegs, RESULT_STRIDE};
+use super::memory::{check_in_buf, Fault, Heap};
 use super::{DevBuf, Device, OpenOptions};
-use seedlm::{hw, Config};
+use seedlm_sim::axi::{self, MemTiming};
+use seedlm_sim::Accel;
+use seedlm_sim::Kind;
 
 /// The simulated accelerator.
 pub struct VerilatorDevice {
-    cfg: Config,
-    lanes: usize,
-    sim: seedlm_sim::Engine,
-    mem: SimMemory,
-    regs: ShellRegs,
+    accel: Accel,
+    heap: Heap,
+    /// Violations already reported.
+    reported: usize,
 }
 
 impl VerilatorDevice {
-    /// The simulated engine of `opts.cfg` with `opts.lanes` lanes (one of
-    /// the variants `seedlm-sim` compiled) and `opts.mem_size` bytes of
-    /// memory.
+    /// The simulated accelerator of `opts.cfg` with `opts.lanes` lanes (one
+    /// of the variants `seedlm-sim` compiled) and `opts.mem_size` bytes of
+    /// memory behind an ideal bus ([`MemTiming::default`]).
     pub fn new(opts: &OpenOptions) -> Result<VerilatorDevice> {
-        let sim =
-            seedlm_sim::Engine::new(&opts.cfg, opts.lanes).map_err(|e| DeviceError::Backend {
+        Self::with_timing(opts, MemTiming::default())
+    }
+
+    /// [`VerilatorDevice::new`] with the memory's latency and backpressure.
+    pub fn with_timing(opts: &OpenOptions, timing: MemTiming) -> Result<VerilatorDevice> {
+        Self::of_kind(Kind::Seedlm(opts.cfg), opts.lanes, opts.mem_size, timing)
+    }
+
+    /// The accelerator of any datapath (the FP16 baseline too).
+    pub fn of_kind(
+        kind: Kind,
+        lanes: usize,
+        mem_size: u64,
+        timing: MemTiming,
+    ) -> Result<VerilatorDevice> {
+        let accel =
+            Accel::new(kind, lanes, mem_size, timing).map_err(|e| DeviceError::Backend {
                 spec: "verilator".into(),
                 why: e.to_string(),
             })?;
+        let size = accel.mem().size();
         Ok(VerilatorDevice {
-            cfg: opts.cfg,
-            lanes: opts.lanes,
-            sim,
-            mem: SimMemory::new(opts.mem_size)?,
-            regs: ShellRegs::default(),
+            accel,
+            heap: Heap::new(0, size),
+            reported: 0,
         })
     }
 
-    /// Runs `job`; returns SHELL_ERROR flags and cycles.
-    fn run_job(&mut self, job: Job) -> (u32, u64) {
-        if let Err(flags) = job.check(&self.cfg, self.lanes, self.mem.size()) {
-            return (flags, 0);
+    /// Makes the memory answer SLVERR to the shell's accesses of `fault`'s
+    /// range.
+    pub fn inject(&mut self, fault: Fault) {
+        self.accel.mem_mut().inject(axi::Fault {
+            addr: fault.addr,
+            len: fault.len,
+            resp: axi::RESP_SLVERR,
+            reads: fault.reads,
+        });
+    }
+
+    /// Removes every injected fault.
+    pub fn clear_faults(&mut self) {
+        self.accel.mem_mut().clear_faults();
+    }
+
+    /// The simulation: clock, memory model, statistics.
+    pub fn accel(&mut self) -> &mut Accel {
+        &mut self.accel
+    }
+
+    /// Fails if the shell broke an AXI rule since the last check.
+    fn check_protocol(&mut self) -> Result<()> {
+        let v = self.accel.violations();
+        if v.len() > self.reported {
+            self.reported = v.len();
+            return Err(DeviceError::Hardware(format!(
+                "verilator: the shell broke the AXI4 protocol: {}",
+                v.join("; ")
+            )));
         }
-        let t0 = self.sim.ticks();
-        let (ts, word_len) = (
-            tile_stride(&self.cfg, self.lanes),
-            hw::word_bytes(hw::tile_word_bits(&self.cfg, self.lanes)),
-        );
-        let words: Vec<Vec<u8>> = self
-            .mem
-            .at(job.tile_addr, job.tile_words as usize * ts)
-            .chunks_exact(ts)
-            .map(|w| w[..word_len].to_vec())
-            .collect();
-        let a = act_stride(&self.cfg);
-        let depth = self.sim.csr_read(hw::CSR_ACT_DEPTH) as usize;
-        let limit = 4 * (words.len() as u64 + job.rows as u64) + 10_000;
-        for v in 0..job.batch {
-            // Past ACT_DEPTH the engine refuses the run; load what fits.
-            let n = (job.col_blocks as usize).min(depth);
-            let acts: Vec<Vec<u8>> = self
-                .mem
-                .at(job.act_at(&self.cfg, v), n * a)
-                .chunks_exact(a)
-                .map(<[u8]>::to_vec)
-                .collect();
-            if self.sim.load_activations(&acts).is_err() {
-                return (shell::SERR_LENGTH, self.sim.ticks() - t0);
-            }
-            let run = self.sim.run(
-                job.rows,
-                job.col_blocks,
-                &words,
-                &mut || (false, false),
-                limit,
-            );
-            let results = match run {
-                Ok(r) => r.results,
-                Err(seedlm_sim::Error::Refused(_)) => {
-                    return (shell::SERR_ENGINE, self.sim.ticks() - t0)
-                }
-                // A refused START leaves the stream waiting: the shell sees
-                // no progress and tells the two cases apart by ERROR.
-                Err(seedlm_sim::Error::Timeout(_)) => {
-                    let flags = if self.sim.csr_read(hw::CSR_ERROR) != 0 {
-                        shell::SERR_ENGINE
-                    } else {
-                        shell::SERR_TIMEOUT
-                    };
-                    return (flags, self.sim.ticks() - t0);
-                }
-                Err(_) => return (shell::SERR_LENGTH, self.sim.ticks() - t0),
-            };
-            let out = self
-                .mem
-                .at_mut(job.res_at(v), job.rows as usize * RESULT_STRIDE);
-            for ((row, acc), word) in results.iter().zip(out.chunks_exact_mut(RESULT_STRIDE)) {
-                word.copy_from_slice(&hw::pack_result(*row, *acc).to_le_bytes());
-            }
-        }
-        (0, self.sim.ticks() - t0)
+        Ok(())
+    }
+
+    fn bus(e: seedlm_sim::Error) -> DeviceError {
+        DeviceError::Hardware(format!("verilator: {e}"))
     }
 }
 
@@ -117,43 +106,38 @@ impl Device for VerilatorDevice {
     }
 
     fn read_csr(&mut self, off: u32) -> Result<u32> {
-        match self.regs.read(off, self.mem.size()) {
-            Some(v) => Ok(v),
-            None => Ok(self.sim.csr_read(off)),
-        }
+        let v = self.accel.read(off).map_err(Self::bus)?;
+        self.check_protocol()?;
+        Ok(v)
     }
 
     fn write_csr(&mut self, off: u32, v: u32) -> Result<()> {
-        if off < shell::SHELL_BASE {
-            self.sim.csr_write(off, v);
-        }
-        self.regs.write(off, v);
-        if let Some((job, flags)) = self.regs.take_pending() {
-            let (err, cycles) = self.run_job(job);
-            self.regs.finish(err | flags, cycles);
-        }
-        Ok(())
+        self.accel.write(off, v).map_err(Self::bus)?;
+        self.check_protocol()
     }
 
     fn alloc(&mut self, len: usize) -> Result<DevBuf> {
-        self.mem.alloc(len)
+        self.heap.alloc(len)
     }
 
     fn free(&mut self, buf: DevBuf) -> Result<()> {
-        self.mem.free(buf)
+        self.heap.free(buf)
     }
 
     fn write(&mut self, buf: &DevBuf, offset: u64, data: &[u8]) -> Result<()> {
-        self.mem.write(buf, offset, data)
+        let at = check_in_buf(buf, offset, data.len())? as usize;
+        self.accel.mem_mut().bytes_mut()[at..at + data.len()].copy_from_slice(data);
+        Ok(())
     }
 
     fn read(&mut self, buf: &DevBuf, offset: u64, out: &mut [u8]) -> Result<()> {
-        self.mem.read(buf, offset, out)
+        let at = check_in_buf(buf, offset, out.len())? as usize;
+        out.copy_from_slice(&self.accel.mem().bytes()[at..at + out.len()]);
+        Ok(())
     }
 
     fn reset(&mut self) -> Result<()> {
-        self.sim.reset();
-        self.regs = ShellRegs::default();
+        self.accel.reset();
         Ok(())
     }
 }
