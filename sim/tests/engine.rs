@@ -45,18 +45,9 @@ fn test_engine_random_matvec_with_stalls_both_configs() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(2024);
     assert_eq!(
         variants(),
-        vec![
-            (4, 1),
-            (4, 3),
-            (4, 8),
-            (4, 16),
-            (3, 1),
-            (3, 3),
-            (3, 8),
-            (3, 14),
-            (3, 16)
-        ],
-        "both configurations x lanes 1, 3, 8, 16, and 3-bit x 14 (504-bit word)"
+        vec![(4, 1), (4, 16), (3, 3), (3, 14)],
+        "1 lane, ragged 3-bit tiles, the benchmark's 512- and 504-bit words \
+         (lanes 1, 3, 8, 16 of both configurations run through the shell in tests/)"
     );
     for (bits, lanes) in variants() {
         let cfg = Config::for_bits(bits).unwrap();
