@@ -16,9 +16,10 @@ use seedlm_host::device::driver::{self, run_job};
 use seedlm_host::device::emu::EmuDevice;
 use seedlm_host::device::memory::Fault;
 use seedlm_host::device::packer::pack_layer;
-use seedlm_host::device::shell::{self, act_stride, Job, ADDR_ALIGN, RESULT_STRIDE};
+use seedlm_host::device::shell::{self, act_stride, tile_stride, Job, ADDR_ALIGN, RESULT_STRIDE};
 use seedlm_host::device::verilator::VerilatorDevice;
 use seedlm_host::device::{DevBuf, Device, JobFailure};
+use seedlm_sim::MemTiming;
 use seedlm_tests::{emu, job_failure, random_timing, verilator, TEST_MEM};
 use std::time::Duration;
 
@@ -285,7 +286,7 @@ fn test_job_errors_decerr_from_undecoded_memory() {
     // The RTL shell's MEM_SIZE is larger than the harness's memory: a job
     // inside MEM_SIZE but past the memory gets DECERR on its reads.
     let mut rng = StdRng::seed_from_u64(22);
-    let (cfg, lanes) = (Config::BITS4, 3);
+    let (cfg, lanes) = (Config::BITS4, 8);
     let mut dev = verilator(cfg, lanes, random_timing(&mut rng));
     let info = driver::info(&mut dev).unwrap();
     assert!(info.mem_size > TEST_MEM, "{info}");
@@ -299,4 +300,75 @@ fn test_job_errors_decerr_from_undecoded_memory() {
     assert_eq!(f.shell, shell::SERR_READ_RESP);
     check_clean(&mut dev, &g, "DECERR");
     assert!(dev.accel().mem().stats().error_beats > 0);
+}
+
+#[test]
+fn test_job_errors_slverr_at_every_beat_then_clean() {
+    // An error response on any one beat of a job's tiles or activations,
+    // or on any one result word, under an ideal and a hostile memory: the
+    // job ends with READ_RESP or WRITE_RESP (as on `emu`) and the next job
+    // runs and is correct. (An earlier shell hung on the job after some
+    // write errors in the second or third vector of a batch.)
+    let mut rng = StdRng::seed_from_u64(23);
+    let (cfg, lanes) = (Config::BITS4, 8);
+    let beat = u64::from(seedlm::hw::shell::DEFAULT_AXI_DATA_BITS / 8);
+    for timing in [MemTiming::default(), random_timing(&mut rng)] {
+        let mut dev = verilator(cfg, lanes, timing);
+        let mut on_emu = emu(cfg, lanes);
+        let g = good_job(&mut dev, cfg, lanes);
+        let ge = good_job(&mut on_emu, cfg, lanes);
+        assert_eq!(
+            (g.job.tile_addr, g.job.res_addr),
+            (ge.job.tile_addr, ge.job.res_addr)
+        );
+        // The bytes the job reads and writes (the buffers may be longer).
+        let j = g.job;
+        let tile_bytes = u64::from(j.tile_words) * tile_stride(&cfg, lanes) as u64;
+        let act_bytes = u64::from(j.batch * j.col_blocks) * act_stride(&cfg) as u64;
+        let result_bytes = u64::from(j.batch * j.rows) * RESULT_STRIDE as u64;
+        let places = [
+            ("tiles", j.tile_addr, tile_bytes, beat, true),
+            ("activations", j.act_addr, act_bytes, beat, true),
+            (
+                "result",
+                j.res_addr,
+                result_bytes,
+                RESULT_STRIDE as u64,
+                false,
+            ),
+        ];
+        let mut runs = 0;
+        for (what, start, len, step, reads) in places {
+            for off in (0..len).step_by(step as usize) {
+                let fault = Fault {
+                    addr: start + off,
+                    len: 1,
+                    reads,
+                };
+                let at = format!("SLVERR on {what} at +{off} ({timing:?})");
+                dev.inject(fault);
+                on_emu.inject(fault);
+                let f = job_failure(run_job(&mut dev, &g.job, TIMEOUT));
+                let fe = job_failure(run_job(&mut on_emu, &ge.job, TIMEOUT));
+                dev.clear();
+                on_emu.clear();
+                assert_eq!(f, fe, "{at}: verilator {f}, emu {fe}");
+                let bit = if reads {
+                    shell::SERR_READ_RESP
+                } else {
+                    shell::SERR_WRITE_RESP
+                };
+                assert_eq!(f.shell, bit, "{at}");
+                check_clean(&mut dev, &g, &at);
+                runs += 1;
+            }
+        }
+        // Every result word of every vector, every tile and activation beat.
+        println!("{runs} faulty jobs, each followed by a clean one ({timing:?})");
+        assert!(runs >= 51 + 2, "{runs} faulty jobs");
+        assert!(
+            dev.accel().mem().stats().error_beats >= runs,
+            "faults not hit"
+        );
+    }
 }

@@ -170,7 +170,7 @@ fn test_shell_cycles_2048_within_one_percent_of_engine_and_vs_fp16() {
             assert!(s.max_reads > 1, "latency {latency}: reads not overlapped");
         }
         if latency == 200 {
-            // Within 1% of the engine alone (issue 11: 33,124 for 32,796).
+            // Within 1% of the engine alone (issue 11).
             assert!(
                 s.job_cycles * 100 <= engine * 101,
                 "{} cycles at latency 200, engine alone {engine}",

@@ -13,9 +13,9 @@ fn test_accel_registers_and_vcd_on_request() {
     std::fs::create_dir_all(&dir).unwrap();
     // Only this test runs in this binary: the variable reaches no other.
     std::env::set_var("SEEDLM_VCD", &dir);
-    assert!(accel_variants().contains(&(Kind::Seedlm(Config::BITS4), 3, 512)));
+    assert!(accel_variants().contains(&(Kind::Seedlm(Config::BITS3), 3, 512)));
     let mut a = Accel::new(
-        Kind::Seedlm(Config::BITS4),
+        Kind::Seedlm(Config::BITS3),
         3,
         1 << 20,
         MemTiming::default(),
@@ -25,7 +25,7 @@ fn test_accel_registers_and_vcd_on_request() {
     assert_eq!(a.read(hw::CSR_VERSION).unwrap(), hw::VERSION);
     assert_eq!(
         hw::decode_config(a.read(hw::CSR_CONFIG).unwrap()).unwrap(),
-        (Config::BITS4, 3)
+        (Config::BITS3, 3)
     );
     assert_eq!(a.read(sh::SHELL_VERSION).unwrap(), sh::SHELL_VERSION_VALUE);
     assert_eq!(a.read(sh::AXI_DATA_BITS_REG).unwrap(), 512);
@@ -59,7 +59,7 @@ fn test_accel_registers_and_vcd_on_request() {
         .collect();
     assert_eq!(vcd.len(), 1, "{vcd:?}");
     let name = vcd[0].file_name().unwrap().to_string_lossy().into_owned();
-    assert!(name.starts_with("seedlm_accel_b4_l3_"), "{name}");
+    assert!(name.starts_with("seedlm_accel_b3_l3_"), "{name}");
     let text = std::fs::read_to_string(&vcd[0]).unwrap();
     assert!(text.contains("m_axi_arvalid") && text.contains("s_axil_rdata"));
     std::fs::remove_dir_all(&dir).unwrap();

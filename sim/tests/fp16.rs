@@ -35,7 +35,7 @@ fn check_run(
 #[test]
 fn test_fp16_engine_random_matvec_with_stalls() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(1616);
-    assert_eq!(fp16_variants(), vec![1, 4]);
+    assert_eq!(fp16_variants(), vec![4]);
     for lanes in fp16_variants() {
         let mut e = Engine::new_fp16(lanes).unwrap();
         // Ragged shapes: rows not a multiple of lanes, cols not of 8.

@@ -439,6 +439,14 @@
                 if (check_flags != 32'd0 || engine_bad) begin
                     serr_run <= serr_run | (check_flags != 32'd0 ? check_flags : E_ENGINE);
                     st <= S_FINISH;
+                    // Refused by the engine alone: START it all the same,
+                    // so that it refuses the run and its ERROR register
+                    // says why (EMPTY or ACT_DEPTH), as on `emu`.
+                    if (check_flags == 32'd0) begin
+                        sh_csr_we <= 1'b1;
+                        sh_csr_addr <= E_CTRL;
+                        sh_csr_wdata <= CTRL_START;
+                    end
                 end else begin
                     st <= S_RUN;
                 end
