@@ -458,8 +458,8 @@ fn gpu_weighted_bound_error_is_far_below_the_margin() {
                                 *x /= norm;
                             }
                             let d: f64 = (0..c).map(|i| q[j][i] * r[i]).sum();
-                            for i in 0..c {
-                                r[i] -= d * q[j][i];
+                            for (ri, qi) in r.iter_mut().zip(&q[j]) {
+                                *ri -= d * qi;
                             }
                         }
                         let res: f64 = r.iter().map(|x| x * x).sum();
