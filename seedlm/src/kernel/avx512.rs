@@ -12,8 +12,10 @@
 //! (32 + 16 words) and `vpmaddwd` with `[q0, q1, q2, q3]` repeated.
 //!
 //! - Float form: the dwords converted to f32 (exact, `< 2^22`) and
-//!   multiplied by `x` with each entry twice (`x2[2i] = x2[2i + 1] = x_i`),
-//!   scaled by `2^e`; four accumulators per row hide the latency.
+//!   multiplied by `x · 2^e` with each entry twice, read from the slot of
+//!   the block's exponent in [`ScaledX`] (built once per mat-vec), so one
+//!   `and` of the word replaces the scaling; four (4-bit) or two (3-bit)
+//!   accumulators per row hide the latency.
 //! - Integer form: `r_i` = dword `2i` + dword `2i + 1` (the low dword of
 //!   qword `i` after adding the qword shifted right by 32), then `vpmuldq`
 //!   by `x_i` (low dword of qword `i` of `x64`) gives `r_i · x_i` in `i64`,
@@ -59,12 +61,6 @@ static Q83: [u64; 4096] = {
 
 /// `2^(e - 8)` for the exponent field `e` in `0..16`.
 static POW2: [f32; 16] = super::loops::POW2;
-
-/// `2^(e - 8)` for the exponent field of block word `w`.
-#[inline(always)]
-fn pow2(w: u64) -> f32 {
-    POW2[(w >> 16) as usize & 15]
-}
 
 /// Where the window of block word `w` starts (seed 0: the constant run).
 #[inline(always)]
@@ -154,20 +150,6 @@ fn vec512(t: &[i16; 32]) -> __m512i {
 
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,bmi2")]
-fn loadf(x: &[f32], at: usize) -> __m512 {
-    // SAFETY: bounds-checked slice of 16 f32.
-    unsafe { _mm512_loadu_ps(x[at..at + 16].as_ptr()) }
-}
-
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,bmi2")]
-fn loadf8(x: &[f32], at: usize) -> __m256 {
-    // SAFETY: bounds-checked slice of 8 f32.
-    unsafe { _mm256_loadu_ps(x[at..at + 8].as_ptr()) }
-}
-
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,bmi2")]
 fn loadq(x: &[i64], at: usize) -> __m512i {
     // SAFETY: bounds-checked slice of 8 i64.
     unsafe { _mm512_loadu_si512(x[at..at + 8].as_ptr() as *const __m512i) }
@@ -180,19 +162,84 @@ fn loadq4(x: &[i64], at: usize) -> __m256i {
     unsafe { _mm256_loadu_si256(x[at..at + 4].as_ptr() as *const __m256i) }
 }
 
-/// Float form, 4-bit: `x2` holds `bpr · 16` entries (each `x_i` twice).
+/// The float form's activations, scaled once per exponent: slot `e` (for
+/// each exponent field `e` the matrix uses) holds `x_i · 2^(e - 8)`, each
+/// entry twice (`2C` floats per block, for the dword pairs of `vpmaddwd`).
+/// Slot `e` starts `e · 2^(16 + SH)` bytes in, so that the byte offset of a
+/// block word's slot is its exponent bits masked in place, shifted by `SH`:
+/// one `and` per block, and no multiply by `2^e`.
+pub(super) struct ScaledX {
+    data: Vec<f32>,
+    shift: u32,
+    top: usize,
+}
+
+impl ScaledX {
+    /// The slots of `x` (padded to `bpr · C`) for the exponent fields set
+    /// in `exps`, or `None` when one slot would exceed `2^19` bytes (rows
+    /// of more than 65,532 columns).
+    pub(super) fn new(x: &[f32], exps: u16) -> Option<ScaledX> {
+        let need = x.len() * 2 * 4;
+        let shift = (0..4).find(|s| 65536usize << s >= need)?;
+        let stride = (65536usize << shift) / 4;
+        let top = 16 - exps.leading_zeros() as usize;
+        let mut data = vec![0f32; top * stride];
+        for (e, slot) in data.chunks_exact_mut(stride).enumerate() {
+            if exps >> e & 1 == 1 {
+                let p = POW2[e];
+                for (d, &v) in slot.chunks_exact_mut(2).zip(x) {
+                    d.fill(v * p);
+                }
+            }
+        }
+        Some(ScaledX { data, shift, top })
+    }
+
+    /// `SH`, for the loops' const parameter.
+    pub(super) fn shift(&self) -> u32 {
+        self.shift
+    }
+
+    /// Checks what the loops rely on: `words` hold exponent fields below
+    /// `top` only (`SeedMatrix` built `exps` from them) and `per · 4` bytes
+    /// per block of `bpr` fit a slot. Returns the base pointer.
+    fn base<const SH: u32>(&self, bpr: usize, per: usize) -> *const u8 {
+        assert!(SH == self.shift && bpr * per * 4 <= 65536 << SH);
+        assert!(self.data.len() >= self.top * ((65536 << SH) / 4));
+        self.data.as_ptr() as *const u8
+    }
+}
+
+/// The slot offset in bytes of block word `w` (see [`ScaledX`]).
+#[inline(always)]
+fn slot<const SH: u32>(w: u64) -> usize {
+    ((w & 0xf_0000) as usize) << SH
+}
+
+/// Float form, 4-bit, one row per `y` entry; `xs` from [`ScaledX::new`].
+///
+/// # Safety
+/// Besides the target features: every exponent field of `words` is below
+/// the `top` of `xs` (it was built with the matrix's exponent mask).
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,bmi2")]
-pub(super) fn f32_83(sh: &Shape, seq: &[i16], words: &[u32], x2: &[f32], y: &mut [f32]) {
+pub(super) unsafe fn f32_83<const SH: u32>(
+    sh: &Shape,
+    seq: &[i16],
+    words: &[u32],
+    xs: &ScaledX,
+    y: &mut [f32],
+) {
     let idx = vec512(&IDX83);
     check_seq(seq);
-    assert!(x2.len() >= sh.bpr * 16);
-    let xp = x2.as_ptr();
-    let block = |w: u32, b: usize, acc: __m512| {
+    let base = xs.base::<SH>(sh.bpr, 16);
+    // `xb` points at block `b`'s 16 floats of slot 0.
+    let block = |w: u32, xb: *const u8, acc: __m512| {
         let w = w as u64;
         let d = _mm512_cvtepi32_ps(dwords83(seq, w, idx));
-        // SAFETY: `b < bpr` and `x2` holds `bpr · 16` f32.
-        let xv = unsafe { _mm512_loadu_ps(xp.add(b * 16)) };
-        _mm512_fmadd_ps(d, _mm512_mul_ps(xv, _mm512_set1_ps(pow2(w))), acc)
+        // SAFETY: the slot of `w` is below `top` (the caller's contract)
+        // and `b < bpr` with `bpr · 64` bytes in a slot (`base` checked).
+        let xv = unsafe { _mm512_loadu_ps(xb.add(slot::<SH>(w)) as *const f32) };
+        _mm512_fmadd_ps(d, xv, acc)
     };
     for (yr, ws) in y.iter_mut().zip(words.chunks_exact(sh.bpr)) {
         let (mut a0, mut a1, mut a2, mut a3) = (
@@ -203,40 +250,77 @@ pub(super) fn f32_83(sh: &Shape, seq: &[i16], words: &[u32], x2: &[f32], y: &mut
         );
         let quads = ws.chunks_exact(4);
         let rest = quads.remainder();
-        for (k, q) in quads.enumerate() {
-            let b = 4 * k;
-            a0 = block(q[0], b, a0);
-            a1 = block(q[1], b + 1, a1);
-            a2 = block(q[2], b + 2, a2);
-            a3 = block(q[3], b + 3, a3);
+        let mut xb = base;
+        for q in quads {
+            // SAFETY: offsets inside block `b .. b + 4` of slot 0.
+            let (x1, x2, x3) = unsafe { (xb.add(64), xb.add(128), xb.add(192)) };
+            a0 = block(q[0], xb, a0);
+            a1 = block(q[1], x1, a1);
+            a2 = block(q[2], x2, a2);
+            a3 = block(q[3], x3, a3);
+            // SAFETY: at most `bpr · 64` bytes past `base`, inside slot 0.
+            xb = unsafe { xb.add(256) };
         }
-        for (k, &w) in rest.iter().enumerate() {
-            a0 = block(w, sh.bpr - rest.len() + k, a0);
+        for &w in rest {
+            a0 = block(w, xb, a0);
+            // SAFETY: as above.
+            xb = unsafe { xb.add(64) };
         }
         let s = _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));
         *yr = (_mm512_reduce_add_ps(s) as f64 / sh.unit) as f32;
     }
 }
 
-/// Float form, 3-bit: `x2` holds `bpr · 24` entries (each `x_i` twice).
+/// Float form, 3-bit, as [`f32_83`] with 24 floats per block.
+///
+/// # Safety
+/// As [`f32_83`].
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,bmi2")]
-pub(super) fn f32_124(sh: &Shape, seq: &[i16], words: &[u64], x2: &[f32], y: &mut [f32]) {
+pub(super) unsafe fn f32_124<const SH: u32>(
+    sh: &Shape,
+    seq: &[i16],
+    words: &[u64],
+    xs: &ScaledX,
+    y: &mut [f32],
+) {
     check_seq(seq);
+    let base = xs.base::<SH>(sh.bpr, 24);
+    let block = |w: u64, xb: *const u8, acc: (__m512, __m256)| {
+        let (lo, hi) = dwords124(seq, w);
+        // SAFETY: as in `f32_83`, with `bpr · 96` bytes in a slot.
+        let (xv, xv8) = unsafe {
+            let p = xb.add(slot::<SH>(w));
+            (
+                _mm512_loadu_ps(p as *const f32),
+                _mm256_loadu_ps(p.add(64) as *const f32),
+            )
+        };
+        (
+            _mm512_fmadd_ps(_mm512_cvtepi32_ps(lo), xv, acc.0),
+            _mm256_fmadd_ps(_mm256_cvtepi32_ps(hi), xv8, acc.1),
+        )
+    };
     for (yr, ws) in y.iter_mut().zip(words.chunks_exact(sh.bpr)) {
-        let mut acc = [_mm512_setzero_ps(); 2];
-        let mut acc8 = [_mm256_setzero_ps(); 2];
-        for (b, &w) in ws.iter().enumerate() {
-            let (lo, hi) = dwords124(seq, w);
-            let p = pow2(w);
-            let xs = _mm512_mul_ps(loadf(x2, b * 24), _mm512_set1_ps(p));
-            let xs8 = _mm256_mul_ps(loadf8(x2, b * 24 + 16), _mm256_set1_ps(p));
-            acc[b % 2] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(lo), xs, acc[b % 2]);
-            acc8[b % 2] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(hi), xs8, acc8[b % 2]);
+        let zero = (_mm512_setzero_ps(), _mm256_setzero_ps());
+        let (mut a0, mut a1) = (zero, zero);
+        let pairs = ws.chunks_exact(2);
+        let rest = pairs.remainder();
+        let mut xb = base;
+        for q in pairs {
+            // SAFETY: an offset inside block `b + 1` of slot 0.
+            let x1 = unsafe { xb.add(96) };
+            a0 = block(q[0], xb, a0);
+            a1 = block(q[1], x1, a1);
+            // SAFETY: at most `bpr · 96` bytes past `base`, inside slot 0.
+            xb = unsafe { xb.add(192) };
+        }
+        if let Some(&w) = rest.first() {
+            a0 = block(w, xb, a0);
         }
         let mut t = [0f32; 8];
         // SAFETY: `t` holds 8 f32.
-        unsafe { _mm256_storeu_ps(t.as_mut_ptr(), _mm256_add_ps(acc8[0], acc8[1])) };
-        let s = _mm512_reduce_add_ps(_mm512_add_ps(acc[0], acc[1])) + t.iter().sum::<f32>();
+        unsafe { _mm256_storeu_ps(t.as_mut_ptr(), _mm256_add_ps(a0.1, a1.1)) };
+        let s = _mm512_reduce_add_ps(_mm512_add_ps(a0.0, a1.0)) + t.iter().sum::<f32>();
         *yr = (s as f64 / sh.unit) as f32;
     }
 }

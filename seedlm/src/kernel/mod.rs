@@ -155,6 +155,8 @@ pub struct SeedMatrix {
     cols: usize,
     cycle: Arc<Cycle>,
     words: Words,
+    /// Bit `e` set when some block has the exponent field `e`.
+    exps: u16,
     isa: Isa,
 }
 
@@ -216,12 +218,17 @@ impl SeedMatrix {
                     .collect::<Result<_>>()?,
             )
         };
+        let exps = m
+            .blocks
+            .iter()
+            .fold(0u16, |a, b| a | 1 << ((b.exp - EXP_MIN) as u16 & 15));
         Ok(SeedMatrix {
             cfg,
             rows: m.rows,
             cols: m.cols,
             cycle,
             words,
+            exps,
             isa: Isa::detect(),
         })
     }
@@ -337,17 +344,34 @@ impl SeedMatrix {
         xp.resize(bpr * c, 0.0);
         let (sh, seq, isa) = (self.args(), self.cycle.seq(), self.isa);
         #[cfg(target_arch = "x86_64")]
-        if let Some(special) = self.avx512() {
-            // Each x_i twice, for the pairs of dwords of `vpmaddwd`.
-            let x2: Vec<f32> = xp.iter().flat_map(|&v| [v, v]).collect();
+        if let Some((special, xs)) = self
+            .avx512()
+            .and_then(|sp| Some((sp, avx512::ScaledX::new(&xp, self.exps)?)))
+        {
             y.par_chunks_mut(ROW_TILE).enumerate().for_each(|(t, yt)| {
                 let rows = t * ROW_TILE * bpr..(t * ROW_TILE + yt.len()) * bpr;
-                match special {
-                    // SAFETY: `avx512()` returns a loop only for
-                    // `Isa::Avx512`, detected by `Isa::available`.
-                    Special::B4(w) => unsafe { avx512::f32_83(&sh, seq, &w[rows], &x2, yt) },
-                    // SAFETY: as above.
-                    Special::B3(w) => unsafe { avx512::f32_124(&sh, seq, &w[rows], &x2, yt) },
+                macro_rules! run {
+                    ($sh:literal) => {
+                        match special {
+                            // SAFETY: `avx512()` returns a loop only for
+                            // `Isa::Avx512`, detected by `Isa::available`;
+                            // `xs` has a slot for every exponent of the
+                            // words (`self.exps` was built from them).
+                            Special::B4(w) => unsafe {
+                                avx512::f32_83::<$sh>(&sh, seq, &w[rows], &xs, yt)
+                            },
+                            // SAFETY: as above.
+                            Special::B3(w) => unsafe {
+                                avx512::f32_124::<$sh>(&sh, seq, &w[rows], &xs, yt)
+                            },
+                        }
+                    };
+                }
+                match xs.shift() {
+                    0 => run!(0),
+                    1 => run!(1),
+                    2 => run!(2),
+                    _ => run!(3),
                 }
             });
             return Ok(());
