@@ -62,28 +62,19 @@ static Q83: [u64; 4096] = {
 /// `2^(e - 8)` for the exponent field `e` in `0..16`.
 static POW2: [f32; 16] = super::loops::POW2;
 
-/// Where the window of block word `w` starts (seed 0: the constant run).
-#[inline(always)]
-fn start(seq: &[i16], w: u64) -> usize {
-    match (w & 0xffff) as usize {
-        0 => seq.len() - TAIL,
-        s => s,
-    }
-}
-
 /// The window of block word `w` in `seq`, 48 words readable.
 ///
 /// Every word the loops see was built by `SeedMatrix::new` from
-/// `Cycle::start` of the cycle `seq` belongs to, so its start is 0 (mapped
-/// to the constant run, `TAIL` words before the end) or at most `N`, and
-/// `seq` holds `N + 2·TAIL` words (`TAIL >= 48`; `check_seq` asserts it
-/// once per call).
+/// `Cycle::start` of the cycle `seq` belongs to, with seed 0's start 0
+/// replaced by 1 (its blocks are added apart, see the kernel's module
+/// docs), so its start lies in `1..=N`, and `seq` holds `N + 2·TAIL` words
+/// (`TAIL >= 48`; `check_seq` asserts it once per call).
 #[inline(always)]
 fn window(seq: &[i16], w: u64) -> *const i16 {
-    let s = start(seq, w);
+    let s = (w & 0xffff) as usize;
     debug_assert!(s + 48 <= seq.len());
-    // SAFETY: `s + 48 <= seq.len()` (see above): the offset stays inside
-    // `seq`.
+    // SAFETY: `s <= N` and `seq` holds `N + 2·TAIL >= N + 96` words (see
+    // above): the 48 words stay inside `seq`.
     unsafe { seq.as_ptr().add(s) }
 }
 
