@@ -153,34 +153,32 @@ fn loadq4(x: &[i64], at: usize) -> __m256i {
     unsafe { _mm256_loadu_si256(x[at..at + 4].as_ptr() as *const __m256i) }
 }
 
-/// The float form's activations, scaled once per exponent: slot `e` (for
-/// each exponent field `e` the matrix uses) holds `x_i · 2^(e - 8)`, each
-/// entry twice (`2C` floats per block, for the dword pairs of `vpmaddwd`).
-/// Slot `e` starts `e · 2^(16 + SH)` bytes in, so that the byte offset of a
+/// Activations scaled once per exponent, for the single-vector loops:
+/// slot `e` (for each exponent field `e` the matrix uses) holds the
+/// activations scaled by the exponent `e` (`x_i · 2^(e - 8)` twice in f32,
+/// or `x_i << e` in one `i64`: 8 bytes per activation either way). Slot
+/// `e` starts `e · 2^(16 + SH)` bytes in, so that the byte offset of a
 /// block word's slot is its exponent bits masked in place, shifted by `SH`:
-/// one `and` per block, and no multiply by `2^e`.
-pub(super) struct ScaledX {
-    data: Vec<f32>,
+/// one `and` per block, and no scaling.
+pub(super) struct ScaledX<T> {
+    data: Vec<T>,
     shift: u32,
     top: usize,
 }
 
-impl ScaledX {
-    /// The slots of `x` (padded to `bpr · C`) for the exponent fields set
-    /// in `exps`, or `None` when one slot would exceed `2^19` bytes (rows
-    /// of more than 65,532 columns).
-    pub(super) fn new(x: &[f32], exps: u16) -> Option<ScaledX> {
-        let need = x.len() * 2 * 4;
-        let shift = (0..4).find(|s| 65536usize << s >= need)?;
-        let stride = (65536usize << shift) / 4;
+impl<T: Copy + Default> ScaledX<T> {
+    /// Slots of `len` entries, filled by `fill(e, slot)` for the exponent
+    /// fields set in `exps`; `None` when a slot would exceed `2^19` bytes
+    /// (rows of more than 65,532 columns).
+    pub(super) fn new(len: usize, exps: u16, fill: impl Fn(usize, &mut [T])) -> Option<Self> {
+        let size = std::mem::size_of::<T>();
+        let shift = (0..4).find(|s| 65536usize << s >= len * size)?;
+        let stride = (65536usize << shift) / size;
         let top = 16 - exps.leading_zeros() as usize;
-        let mut data = vec![0f32; top * stride];
+        let mut data = vec![T::default(); top * stride];
         for (e, slot) in data.chunks_exact_mut(stride).enumerate() {
             if exps >> e & 1 == 1 {
-                let p = POW2[e];
-                for (d, &v) in slot.chunks_exact_mut(2).zip(x) {
-                    d.fill(v * p);
-                }
+                fill(e, &mut slot[..len]);
             }
         }
         Some(ScaledX { data, shift, top })
@@ -191,14 +189,34 @@ impl ScaledX {
         self.shift
     }
 
-    /// Checks what the loops rely on: `words` hold exponent fields below
-    /// `top` only (`SeedMatrix` built `exps` from them) and `per · 4` bytes
-    /// per block of `bpr` fit a slot. Returns the base pointer.
-    fn base<const SH: u32>(&self, bpr: usize, per: usize) -> *const u8 {
-        assert!(SH == self.shift && bpr * per * 4 <= 65536 << SH);
-        assert!(self.data.len() >= self.top * ((65536 << SH) / 4));
+    /// Checks what the loops rely on besides the words' exponent fields
+    /// being below `top` (`SeedMatrix` built `exps` from them): `bytes` per
+    /// block of `bpr` fit a slot. Returns the base pointer.
+    fn base<const SH: u32>(&self, bpr: usize, bytes: usize) -> *const u8 {
+        assert!(SH == self.shift && bpr * bytes <= 65536 << SH);
+        let stride = (65536 << SH) / std::mem::size_of::<T>();
+        assert!(self.data.len() >= self.top * stride);
         self.data.as_ptr() as *const u8
     }
+}
+
+/// The float form's [`ScaledX`] of `x` (padded to `bpr · C`).
+pub(super) fn scaled_f32(x: &[f32], exps: u16) -> Option<ScaledX<f32>> {
+    ScaledX::new(2 * x.len(), exps, |e, slot| {
+        for (d, &v) in slot.chunks_exact_mut(2).zip(x) {
+            d.fill(v * POW2[e]);
+        }
+    })
+}
+
+/// The integer form's [`ScaledX`] of `x` (padded to `bpr · C`):
+/// `|x << e| <= 2^30`, so `vpmuldq` reads it from the low dword.
+pub(super) fn scaled_i64(x: &[i16], exps: u16) -> Option<ScaledX<i64>> {
+    ScaledX::new(x.len(), exps, |e, slot| {
+        for (d, &v) in slot.iter_mut().zip(x) {
+            *d = (v as i64) << e;
+        }
+    })
 }
 
 /// The slot offset in bytes of block word `w` (see [`ScaledX`]).
@@ -207,7 +225,7 @@ fn slot<const SH: u32>(w: u64) -> usize {
     ((w & 0xf_0000) as usize) << SH
 }
 
-/// Float form, 4-bit, one row per `y` entry; `xs` from [`ScaledX::new`].
+/// Float form, 4-bit, one row per `y` entry; `xs` from [`scaled_f32`].
 ///
 /// # Safety
 /// Besides the target features: every exponent field of `words` is below
@@ -217,12 +235,12 @@ pub(super) unsafe fn f32_83<const SH: u32>(
     sh: &Shape,
     seq: &[i16],
     words: &[u32],
-    xs: &ScaledX,
+    xs: &ScaledX<f32>,
     y: &mut [f32],
 ) {
     let idx = vec512(&IDX83);
     check_seq(seq);
-    let base = xs.base::<SH>(sh.bpr, 16);
+    let base = xs.base::<SH>(sh.bpr, 64);
     // `xb` points at block `b`'s 16 floats of slot 0.
     let block = |w: u32, xb: *const u8, acc: __m512| {
         let w = w as u64;
@@ -271,11 +289,11 @@ pub(super) unsafe fn f32_124<const SH: u32>(
     sh: &Shape,
     seq: &[i16],
     words: &[u64],
-    xs: &ScaledX,
+    xs: &ScaledX<f32>,
     y: &mut [f32],
 ) {
     check_seq(seq);
-    let base = xs.base::<SH>(sh.bpr, 24);
+    let base = xs.base::<SH>(sh.bpr, 96);
     let block = |w: u64, xb: *const u8, acc: (__m512, __m256)| {
         let (lo, hi) = dwords124(seq, w);
         // SAFETY: as in `f32_83`, with `bpr · 96` bytes in a slot.
@@ -333,6 +351,92 @@ fn pair_sums(d: __m512i) -> __m512i {
     _mm512_add_epi32(d, _mm512_srli_epi64(d, 32))
 }
 
+/// Integer form, 4-bit, one vector (a token): `out[k]` as in the portable
+/// loop; `xs` from [`scaled_i64`], the lanes stay in a register.
+///
+/// # Safety
+/// As [`f32_83`].
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,bmi2")]
+pub(super) unsafe fn acc1_83<const SH: u32>(
+    sh: &Shape,
+    seq: &[i16],
+    words: &[u32],
+    xs: &ScaledX<i64>,
+    out: &mut [i128],
+) {
+    check_seq(seq);
+    let idx = vec512(&IDX83);
+    let base = xs.base::<SH>(sh.bpr, 64);
+    for (o, ws) in out.iter_mut().zip(words.chunks_exact(sh.bpr)) {
+        *o = 0;
+        for (s, seg) in ws.chunks(sh.segment).enumerate() {
+            let mut l = _mm512_setzero_si512();
+            // SAFETY: block `s · segment < bpr` of slot 0.
+            let mut xb = unsafe { base.add(s * sh.segment * 64) };
+            for &w in seg {
+                let w = w as u64;
+                let r = pair_sums(dwords83(seq, w, idx));
+                // SAFETY: the slot of `w` is below `top` (the caller's
+                // contract), and `b < bpr` with `bpr · 64` bytes in a slot.
+                let xv = unsafe { _mm512_loadu_si512(xb.add(slot::<SH>(w)) as *const __m512i) };
+                l = _mm512_add_epi64(l, _mm512_mul_epi32(r, xv));
+                // SAFETY: at most `bpr · 64` bytes past `base`, in slot 0.
+                xb = unsafe { xb.add(64) };
+            }
+            fold(l, o);
+        }
+    }
+}
+
+/// Integer form, 3-bit, one vector, as [`acc1_83`] with 12 activations per
+/// block.
+///
+/// # Safety
+/// As [`f32_83`].
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,bmi2")]
+pub(super) unsafe fn acc1_124<const SH: u32>(
+    sh: &Shape,
+    seq: &[i16],
+    words: &[u64],
+    xs: &ScaledX<i64>,
+    out: &mut [i128],
+) {
+    check_seq(seq);
+    let base = xs.base::<SH>(sh.bpr, 96);
+    for (o, ws) in out.iter_mut().zip(words.chunks_exact(sh.bpr)) {
+        *o = 0;
+        for (s, seg) in ws.chunks(sh.segment).enumerate() {
+            let (mut l, mut l4) = (_mm512_setzero_si512(), _mm256_setzero_si256());
+            // SAFETY: block `s · segment < bpr` of slot 0.
+            let mut xb = unsafe { base.add(s * sh.segment * 96) };
+            for &w in seg {
+                let (lo, hi) = dwords124(seq, w);
+                let (r, r4) = (
+                    pair_sums(lo),
+                    _mm256_add_epi32(hi, _mm256_srli_epi64(hi, 32)),
+                );
+                // SAFETY: as in `acc1_83`, with `bpr · 96` bytes in a slot.
+                let (xv, xv4) = unsafe {
+                    let p = xb.add(slot::<SH>(w));
+                    (
+                        _mm512_loadu_si512(p as *const __m512i),
+                        _mm256_loadu_si256(p.add(64) as *const __m256i),
+                    )
+                };
+                l = _mm512_add_epi64(l, _mm512_mul_epi32(r, xv));
+                l4 = _mm256_add_epi64(l4, _mm256_mul_epi32(r4, xv4));
+                // SAFETY: at most `bpr · 96` bytes past `base`, in slot 0.
+                xb = unsafe { xb.add(96) };
+            }
+            let mut t = [0i64; 4];
+            // SAFETY: `t` holds 4 i64.
+            unsafe { _mm256_storeu_si256(t.as_mut_ptr() as *mut __m256i, l4) };
+            *o += t.iter().map(|&a| a as i128).sum::<i128>();
+            fold(l, o);
+        }
+    }
+}
+
 /// Integer form, 4-bit: `x64` holds `n` vectors of `bpr · 8` entries;
 /// `out[k · n + v]` as in the portable loop.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,bmi2")]
@@ -347,27 +451,6 @@ pub(super) fn acc_83(
     check_seq(seq);
     let idx = vec512(&IDX83);
     let xlen = sh.bpr * 8;
-    if n == 1 {
-        // One vector (a token): the lanes stay in a register.
-        assert!(x64.len() >= xlen);
-        let xp = x64.as_ptr();
-        for (o, ws) in out.iter_mut().zip(words.chunks_exact(sh.bpr)) {
-            *o = 0;
-            for (s, seg) in ws.chunks(sh.segment).enumerate() {
-                let mut l = _mm512_setzero_si512();
-                for (k, &w) in seg.iter().enumerate() {
-                    let (b, w) = (s * sh.segment + k, w as u64);
-                    let r = pair_sums(dwords83(seq, w, idx));
-                    // SAFETY: `b < bpr` and `x64` holds `bpr · 8` i64.
-                    let xv = unsafe { _mm512_loadu_si512(xp.add(b * 8) as *const __m512i) };
-                    let e = _mm_cvtsi32_si128((w >> 16) as i32 & 15);
-                    l = _mm512_add_epi64(l, _mm512_sll_epi64(_mm512_mul_epi32(r, xv), e));
-                }
-                fold(l, o);
-            }
-        }
-        return;
-    }
     let mut lanes = vec![_mm512_setzero_si512(); n];
     for (o, ws) in out.chunks_exact_mut(n).zip(words.chunks_exact(sh.bpr)) {
         o.fill(0);
@@ -401,41 +484,6 @@ pub(super) fn acc_124(
 ) {
     check_seq(seq);
     let xlen = sh.bpr * 12;
-    if n == 1 {
-        // One vector (a token): the lanes stay in registers.
-        assert!(x64.len() >= xlen);
-        let xp = x64.as_ptr();
-        for (o, ws) in out.iter_mut().zip(words.chunks_exact(sh.bpr)) {
-            *o = 0;
-            for (s, seg) in ws.chunks(sh.segment).enumerate() {
-                let (mut l, mut l4) = (_mm512_setzero_si512(), _mm256_setzero_si256());
-                for (k, &w) in seg.iter().enumerate() {
-                    let b = s * sh.segment + k;
-                    let (lo, hi) = dwords124(seq, w);
-                    let (r, r4) = (
-                        pair_sums(lo),
-                        _mm256_add_epi32(hi, _mm256_srli_epi64(hi, 32)),
-                    );
-                    // SAFETY: `b < bpr` and `x64` holds `bpr · 12` i64.
-                    let (xv, xv4) = unsafe {
-                        (
-                            _mm512_loadu_si512(xp.add(b * 12) as *const __m512i),
-                            _mm256_loadu_si256(xp.add(b * 12 + 8) as *const __m256i),
-                        )
-                    };
-                    let e = _mm_cvtsi32_si128((w >> 16) as i32 & 15);
-                    l = _mm512_add_epi64(l, _mm512_sll_epi64(_mm512_mul_epi32(r, xv), e));
-                    l4 = _mm256_add_epi64(l4, _mm256_sll_epi64(_mm256_mul_epi32(r4, xv4), e));
-                }
-                let mut t = [0i64; 4];
-                // SAFETY: `t` holds 4 i64.
-                unsafe { _mm256_storeu_si256(t.as_mut_ptr() as *mut __m256i, l4) };
-                *o += t.iter().map(|&a| a as i128).sum::<i128>();
-                fold(l, o);
-            }
-        }
-        return;
-    }
     let mut lanes = vec![(_mm512_setzero_si512(), _mm256_setzero_si256()); n];
     for (o, ws) in out.chunks_exact_mut(n).zip(words.chunks_exact(sh.bpr)) {
         o.fill(0);

@@ -420,7 +420,7 @@ impl SeedMatrix {
         #[cfg(target_arch = "x86_64")]
         if let Some((special, xs)) = self
             .avx512()
-            .and_then(|sp| Some((sp, avx512::ScaledX::new(&xp, self.exps)?)))
+            .and_then(|sp| Some((sp, avx512::scaled_f32(&xp, self.exps)?)))
         {
             y.par_chunks_mut(ROW_TILE).enumerate().for_each(|(t, yt)| {
                 let rows = t * ROW_TILE * bpr..(t * ROW_TILE + yt.len()) * bpr;
@@ -499,6 +499,40 @@ impl SeedMatrix {
         // Row-major per vector in `acc[row · n + v]`, then transposed.
         let mut acc = vec![0i128; self.rows * n];
         let (sh, seq, isa) = (self.args(), self.cycle.seq(), self.isa);
+        #[cfg(target_arch = "x86_64")]
+        if let Some((special, xs)) = self
+            .avx512()
+            .filter(|_| n == 1)
+            .and_then(|sp| Some((sp, avx512::scaled_i64(&xp, self.exps)?)))
+        {
+            acc.par_chunks_mut(ROW_TILE)
+                .enumerate()
+                .for_each(|(t, at)| {
+                    let rows = t * ROW_TILE * bpr..(t * ROW_TILE + at.len()) * bpr;
+                    macro_rules! run {
+                        ($sh:literal) => {
+                            match special {
+                                // SAFETY: as in `matvec_f32`.
+                                Special::B4(w) => unsafe {
+                                    avx512::acc1_83::<$sh>(&sh, seq, &w[rows], &xs, at)
+                                },
+                                // SAFETY: as above.
+                                Special::B3(w) => unsafe {
+                                    avx512::acc1_124::<$sh>(&sh, seq, &w[rows], &xs, at)
+                                },
+                            }
+                        };
+                    }
+                    match xs.shift() {
+                        0 => run!(0),
+                        1 => run!(1),
+                        2 => run!(2),
+                        _ => run!(3),
+                    }
+                });
+            self.add_zeros_acc(&xp, n, &mut acc);
+            return Ok(transpose(&acc, n));
+        }
         let tiles = acc.par_chunks_mut(ROW_TILE * n).enumerate();
         #[cfg(target_arch = "x86_64")]
         if let Some(special) = self.avx512() {
