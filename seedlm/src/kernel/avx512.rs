@@ -4,12 +4,14 @@
 //! **4-bit (C = 8, P = 3).** One 32-word load from the window start;
 //! `vpermw` lays out word `4i + k` = `u[3i + k]` (`k = 3` takes the next
 //! row's first state, multiplied by 0); the mantissas `[q0, q1, q2, 0]`
-//! repeated come from the block word by `pdep` and one broadcast.
+//! repeated come from a table indexed by the 12 mantissa bits (`Q83`) by
+//! one broadcast.
 //! `vpmaddwd` then gives dword `2i` = `u_i0 q0 + u_i1 q1` and `2i + 1` =
 //! `u_i2 q2`: `r_i` is the sum of dwords `2i` and `2i + 1`.
 //!
 //! **3-bit (C = 12, P = 4).** The window is already `4i + j`: two loads
-//! (32 + 16 words) and `vpmaddwd` with `[q0, q1, q2, q3]` repeated.
+//! (32 + 16 words) and `vpmaddwd` with `[q0, q1, q2, q3]` repeated (the
+//! mantissa nibbles broadcast and sign-extended in place by two shifts).
 //!
 //! - Float form: the dwords converted to f32 (exact, `< 2^22`) and
 //!   multiplied by `x · 2^e` with each entry twice, read from the slot of
@@ -84,18 +86,27 @@ fn check_seq(seq: &[i16]) {
     assert!(seq.len() >= 2 * TAIL && TAIL >= 48);
 }
 
-/// The `P` mantissas of block word `w` as `i16` in one `u64` (`[q0, q1,
-/// q2, 0]` or `[q0, q1, q2, q3]`), broadcast to every qword: `pdep` puts
-/// each nibble in its own 16-bit lane, and ORing `0xfff0` into the lanes
-/// whose nibble has bit 3 set sign-extends them (an OR never carries into
-/// the next lane).
+/// Left shifts that put nibble `j` of a 16-bit lane at its top, for lane
+/// `j` of each qword.
+const NIBBLE_TOP: [i16; 32] = {
+    let mut t = [0i16; 32];
+    let mut l = 0;
+    while l < 32 {
+        t[l] = 12 - 4 * (l % 4) as i16;
+        l += 1;
+    }
+    t
+};
+
+/// The 4 mantissas of a 3-bit block word `w` as `i16`, `[q0, q1, q2, q3]`
+/// in every qword: the 16 mantissa bits broadcast to every word, nibble
+/// `j` shifted to the top of word `j` of each qword, then shifted back
+/// arithmetically (sign-extending it).
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,bmi2")]
-fn mantissas(w: u64, p: usize) -> __m512i {
-    let lanes = u64::MAX >> (64 - 16 * p);
-    let n = _pdep_u64(w >> 20, 0x000f_000f_000f_000f & lanes);
-    let q = n | ((n & 0x0008_0008_0008_0008) * 0x1ffe);
-    _mm512_set1_epi64(q as i64)
+fn mantissas4(w: u64, tops: __m512i) -> __m512i {
+    let all = _mm512_set1_epi16((w >> 20) as i16);
+    _mm512_srai_epi16(_mm512_sllv_epi16(all, tops), 12)
 }
 
 /// Loads 32 words.
@@ -120,9 +131,9 @@ fn dwords83(seq: &[i16], w: u64, idx: __m512i) -> __m512i {
 /// The `vpmaddwd` dwords of one 3-bit block, rows 0..8 and 8..12.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,bmi2")]
-fn dwords124(seq: &[i16], w: u64) -> (__m512i, __m256i) {
+fn dwords124(seq: &[i16], w: u64, tops: __m512i) -> (__m512i, __m256i) {
     let p = window(seq, w);
-    let q = mantissas(w, 4);
+    let q = mantissas4(w, tops);
     let lo = load512(p);
     // SAFETY: `p` points at 48 words in bounds: words 32..48 are read.
     let hi = unsafe { _mm256_loadu_si256(p.add(32) as *const __m256i) };
@@ -293,9 +304,10 @@ pub(super) unsafe fn f32_124<const SH: u32>(
     y: &mut [f32],
 ) {
     check_seq(seq);
+    let tops = vec512(&NIBBLE_TOP);
     let base = xs.base::<SH>(sh.bpr, 96);
     let block = |w: u64, xb: *const u8, acc: (__m512, __m256)| {
-        let (lo, hi) = dwords124(seq, w);
+        let (lo, hi) = dwords124(seq, w, tops);
         // SAFETY: as in `f32_83`, with `bpr · 96` bytes in a slot.
         let (xv, xv8) = unsafe {
             let p = xb.add(slot::<SH>(w));
@@ -402,6 +414,7 @@ pub(super) unsafe fn acc1_124<const SH: u32>(
     out: &mut [i128],
 ) {
     check_seq(seq);
+    let tops = vec512(&NIBBLE_TOP);
     let base = xs.base::<SH>(sh.bpr, 96);
     for (o, ws) in out.iter_mut().zip(words.chunks_exact(sh.bpr)) {
         *o = 0;
@@ -410,7 +423,7 @@ pub(super) unsafe fn acc1_124<const SH: u32>(
             // SAFETY: block `s · segment < bpr` of slot 0.
             let mut xb = unsafe { base.add(s * sh.segment * 96) };
             for &w in seg {
-                let (lo, hi) = dwords124(seq, w);
+                let (lo, hi) = dwords124(seq, w, tops);
                 let (r, r4) = (
                     pair_sums(lo),
                     _mm256_add_epi32(hi, _mm256_srli_epi64(hi, 32)),
@@ -483,6 +496,7 @@ pub(super) fn acc_124(
     out: &mut [i128],
 ) {
     check_seq(seq);
+    let tops = vec512(&NIBBLE_TOP);
     let xlen = sh.bpr * 12;
     let mut lanes = vec![(_mm512_setzero_si512(), _mm256_setzero_si256()); n];
     for (o, ws) in out.chunks_exact_mut(n).zip(words.chunks_exact(sh.bpr)) {
@@ -491,7 +505,7 @@ pub(super) fn acc_124(
             lanes.fill((_mm512_setzero_si512(), _mm256_setzero_si256()));
             for (k, &w) in seg.iter().enumerate() {
                 let b = s * sh.segment + k;
-                let (lo, hi) = dwords124(seq, w);
+                let (lo, hi) = dwords124(seq, w, tops);
                 let (r, r4) = (
                     pair_sums(lo),
                     _mm256_add_epi32(hi, _mm256_srli_epi64(hi, 32)),
