@@ -379,23 +379,35 @@ pub(super) unsafe fn acc1_83<const SH: u32>(
     check_seq(seq);
     let idx = vec512(&IDX83);
     let base = xs.base::<SH>(sh.bpr, 64);
+    // `xb` points at block `b`'s 8 activations of slot 0.
+    let step = |w: u32, xb: *const u8, l: __m512i| {
+        let w = w as u64;
+        let r = pair_sums(dwords83(seq, w, idx));
+        // SAFETY: the slot of `w` is below `top` (the caller's contract),
+        // and `b < bpr` with `bpr · 64` bytes in a slot (`base` checked).
+        let xv = unsafe { _mm512_loadu_si512(xb.add(slot::<SH>(w)) as *const __m512i) };
+        _mm512_add_epi64(l, _mm512_mul_epi32(r, xv))
+    };
     for (o, ws) in out.iter_mut().zip(words.chunks_exact(sh.bpr)) {
         *o = 0;
         for (s, seg) in ws.chunks(sh.segment).enumerate() {
-            let mut l = _mm512_setzero_si512();
+            let (mut l0, mut l1) = (_mm512_setzero_si512(), _mm512_setzero_si512());
             // SAFETY: block `s · segment < bpr` of slot 0.
             let mut xb = unsafe { base.add(s * sh.segment * 64) };
-            for &w in seg {
-                let w = w as u64;
-                let r = pair_sums(dwords83(seq, w, idx));
-                // SAFETY: the slot of `w` is below `top` (the caller's
-                // contract), and `b < bpr` with `bpr · 64` bytes in a slot.
-                let xv = unsafe { _mm512_loadu_si512(xb.add(slot::<SH>(w)) as *const __m512i) };
-                l = _mm512_add_epi64(l, _mm512_mul_epi32(r, xv));
+            let pairs = seg.chunks_exact(2);
+            let rest = pairs.remainder();
+            for q in pairs {
+                // SAFETY: an offset inside block `b + 1` of slot 0.
+                let x1 = unsafe { xb.add(64) };
+                l0 = step(q[0], xb, l0);
+                l1 = step(q[1], x1, l1);
                 // SAFETY: at most `bpr · 64` bytes past `base`, in slot 0.
-                xb = unsafe { xb.add(64) };
+                xb = unsafe { xb.add(128) };
             }
-            fold(l, o);
+            if let Some(&w) = rest.first() {
+                l0 = step(w, xb, l0);
+            }
+            fold(_mm512_add_epi64(l0, l1), o);
         }
     }
 }
