@@ -162,8 +162,6 @@ pub struct SeedMatrix {
     cols: usize,
     cycle: Arc<Cycle>,
     words: Words,
-    /// Bit `e` set when some block has the exponent field `e`.
-    exps: u16,
     /// The seed-0 blocks: index (`row · bpr + b`) and true word (start 0);
     /// their words in `words` have start 1 and mantissas 0.
     zeros: Vec<(usize, u64)>,
@@ -252,17 +250,12 @@ impl SeedMatrix {
             Words::W32(w) => zeros.iter().for_each(|&(i, z)| w[i] = stand_in(z) as u32),
             Words::W64(w) => zeros.iter().for_each(|&(i, z)| w[i] = stand_in(z)),
         }
-        let exps = m
-            .blocks
-            .iter()
-            .fold(0u16, |a, b| a | 1 << ((b.exp - EXP_MIN) as u16 & 15));
         Ok(SeedMatrix {
             cfg,
             rows: m.rows,
             cols: m.cols,
             cycle,
             words,
-            exps,
             zeros,
             isa: Isa::detect(),
         })
@@ -418,34 +411,17 @@ impl SeedMatrix {
         xp.resize(bpr * c, 0.0);
         let (sh, seq, isa) = (self.args(), self.cycle.seq(), self.isa);
         #[cfg(target_arch = "x86_64")]
-        if let Some((special, xs)) = self
-            .avx512()
-            .and_then(|sp| Some((sp, avx512::scaled_f32(&xp, self.exps)?)))
-        {
+        if let Some(special) = self.avx512() {
+            // Each x_i twice, for the pairs of dwords of `vpmaddwd`.
+            let x2: Vec<f32> = xp.iter().flat_map(|&v| [v, v]).collect();
             y.par_chunks_mut(ROW_TILE).enumerate().for_each(|(t, yt)| {
                 let rows = t * ROW_TILE * bpr..(t * ROW_TILE + yt.len()) * bpr;
-                macro_rules! run {
-                    ($sh:literal) => {
-                        match special {
-                            // SAFETY: `avx512()` returns a loop only for
-                            // `Isa::Avx512`, detected by `Isa::available`;
-                            // `xs` has a slot for every exponent of the
-                            // words (`self.exps` was built from them).
-                            Special::B4(w) => unsafe {
-                                avx512::f32_83::<$sh>(&sh, seq, &w[rows], &xs, yt)
-                            },
-                            // SAFETY: as above.
-                            Special::B3(w) => unsafe {
-                                avx512::f32_124::<$sh>(&sh, seq, &w[rows], &xs, yt)
-                            },
-                        }
-                    };
-                }
-                match xs.shift() {
-                    0 => run!(0),
-                    1 => run!(1),
-                    2 => run!(2),
-                    _ => run!(3),
+                match special {
+                    // SAFETY: `avx512()` returns a loop only for
+                    // `Isa::Avx512`, detected by `Isa::available`.
+                    Special::B4(w) => unsafe { avx512::f32_83(&sh, seq, &w[rows], &x2, yt) },
+                    // SAFETY: as above.
+                    Special::B3(w) => unsafe { avx512::f32_124(&sh, seq, &w[rows], &x2, yt) },
                 }
             });
             self.add_zeros_f32(&xp, y);
@@ -499,40 +475,6 @@ impl SeedMatrix {
         // Row-major per vector in `acc[row · n + v]`, then transposed.
         let mut acc = vec![0i128; self.rows * n];
         let (sh, seq, isa) = (self.args(), self.cycle.seq(), self.isa);
-        #[cfg(target_arch = "x86_64")]
-        if let Some((special, xs)) = self
-            .avx512()
-            .filter(|_| n == 1)
-            .and_then(|sp| Some((sp, avx512::scaled_i64(&xp, self.exps)?)))
-        {
-            acc.par_chunks_mut(ROW_TILE)
-                .enumerate()
-                .for_each(|(t, at)| {
-                    let rows = t * ROW_TILE * bpr..(t * ROW_TILE + at.len()) * bpr;
-                    macro_rules! run {
-                        ($sh:literal) => {
-                            match special {
-                                // SAFETY: as in `matvec_f32`.
-                                Special::B4(w) => unsafe {
-                                    avx512::acc1_83::<$sh>(&sh, seq, &w[rows], &xs, at)
-                                },
-                                // SAFETY: as above.
-                                Special::B3(w) => unsafe {
-                                    avx512::acc1_124::<$sh>(&sh, seq, &w[rows], &xs, at)
-                                },
-                            }
-                        };
-                    }
-                    match xs.shift() {
-                        0 => run!(0),
-                        1 => run!(1),
-                        2 => run!(2),
-                        _ => run!(3),
-                    }
-                });
-            self.add_zeros_acc(&xp, n, &mut acc);
-            return Ok(transpose(&acc, n));
-        }
         let tiles = acc.par_chunks_mut(ROW_TILE * n).enumerate();
         #[cfg(target_arch = "x86_64")]
         if let Some(special) = self.avx512() {

@@ -148,12 +148,8 @@ fn test_kernel_decode_equals_block_decode() {
 #[test]
 fn test_kernel_float_form_within_f32_bound_on_every_isa() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(8);
-    // 70,000 columns: past the widest row the AVX-512 loops take (their
-    // scaled activations), so the others run it.
-    for (cfg, (rows, cols)) in configs()
-        .into_iter()
-        .flat_map(|c| [(c, (41usize, 517usize)), (c, (2, 70_000))])
-    {
+    for cfg in configs() {
+        let (rows, cols) = (41usize, 517usize);
         let bpr = cols.div_ceil(cfg.c);
         let mut blocks = random_blocks(&cfg, rows * bpr, &mut rng);
         blocks[bpr + 1].seed = 0;
