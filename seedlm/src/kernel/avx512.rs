@@ -157,20 +157,6 @@ fn vec512(t: &[i16; 32]) -> __m512i {
 
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,bmi2")]
-fn loadf(x: &[f32], at: usize) -> __m512 {
-    // SAFETY: bounds-checked slice of 16 f32.
-    unsafe { _mm512_loadu_ps(x[at..at + 16].as_ptr()) }
-}
-
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,bmi2")]
-fn loadf8(x: &[f32], at: usize) -> __m256 {
-    // SAFETY: bounds-checked slice of 8 f32.
-    unsafe { _mm256_loadu_ps(x[at..at + 8].as_ptr()) }
-}
-
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,bmi2")]
 fn loadq(x: &[i64], at: usize) -> __m512i {
     // SAFETY: bounds-checked slice of 8 i64.
     unsafe { _mm512_loadu_si512(x[at..at + 8].as_ptr() as *const __m512i) }
@@ -226,11 +212,20 @@ pub(super) fn f32_83(sh: &Shape, seq: &[i16], words: &[u32], x2: &[f32], y: &mut
 pub(super) fn f32_124(sh: &Shape, seq: &[i16], words: &[u64], x2: &[f32], y: &mut [f32]) {
     check_seq(seq);
     let tops = vec512(&NIBBLE_TOP);
+    assert!(x2.len() >= sh.bpr * 24);
+    let xp = x2.as_ptr();
     let block = |w: u64, b: usize, acc: (__m512, __m256)| {
         let (lo, hi) = dwords124(seq, w, tops);
         let p = _mm512_set1_ps(pow2(w));
-        let xs = _mm512_mul_ps(loadf(x2, b * 24), p);
-        let xs8 = _mm256_mul_ps(loadf8(x2, b * 24 + 16), _mm512_castps512_ps256(p));
+        // SAFETY: `b < bpr` and `x2` holds `bpr · 24` f32.
+        let (xv, xv8) = unsafe {
+            (
+                _mm512_loadu_ps(xp.add(b * 24)),
+                _mm256_loadu_ps(xp.add(b * 24 + 16)),
+            )
+        };
+        let xs = _mm512_mul_ps(xv, p);
+        let xs8 = _mm256_mul_ps(xv8, _mm512_castps512_ps256(p));
         (
             _mm512_fmadd_ps(_mm512_cvtepi32_ps(lo), xs, acc.0),
             _mm256_fmadd_ps(_mm256_cvtepi32_ps(hi), xs8, acc.1),
