@@ -4,16 +4,19 @@
 //! **4-bit (C = 8, P = 3).** One 32-word load from the window start;
 //! `vpermw` lays out word `4i + k` = `u[3i + k]` (`k = 3` takes the next
 //! row's first state, multiplied by 0); the mantissas `[q0, q1, q2, 0]`
-//! repeated come from the block word by `pdep` and one broadcast.
+//! repeated come from a table indexed by the 12 mantissa bits (`Q83`) by
+//! one broadcast.
 //! `vpmaddwd` then gives dword `2i` = `u_i0 q0 + u_i1 q1` and `2i + 1` =
 //! `u_i2 q2`: `r_i` is the sum of dwords `2i` and `2i + 1`.
 //!
 //! **3-bit (C = 12, P = 4).** The window is already `4i + j`: two loads
-//! (32 + 16 words) and `vpmaddwd` with `[q0, q1, q2, q3]` repeated.
+//! (32 + 16 words) and `vpmaddwd` with `[q0, q1, q2, q3]` repeated (the
+//! mantissa nibbles broadcast and sign-extended in place by two shifts).
 //!
 //! - Float form: the dwords converted to f32 (exact, `< 2^22`) and
 //!   multiplied by `x` with each entry twice (`x2[2i] = x2[2i + 1] = x_i`),
-//!   scaled by `2^e`; four accumulators per row hide the latency.
+//!   scaled by `2^e`; four (4-bit) or two (3-bit) accumulators per row
+//!   hide the latency.
 //! - Integer form: `r_i` = dword `2i` + dword `2i + 1` (the low dword of
 //!   qword `i` after adding the qword shifted right by 32), then `vpmuldq`
 //!   by `x_i` (low dword of qword `i` of `x64`) gives `r_i · x_i` in `i64`,
@@ -66,28 +69,19 @@ fn pow2(w: u64) -> f32 {
     POW2[(w >> 16) as usize & 15]
 }
 
-/// Where the window of block word `w` starts (seed 0: the constant run).
-#[inline(always)]
-fn start(seq: &[i16], w: u64) -> usize {
-    match (w & 0xffff) as usize {
-        0 => seq.len() - TAIL,
-        s => s,
-    }
-}
-
 /// The window of block word `w` in `seq`, 48 words readable.
 ///
 /// Every word the loops see was built by `SeedMatrix::new` from
-/// `Cycle::start` of the cycle `seq` belongs to, so its start is 0 (mapped
-/// to the constant run, `TAIL` words before the end) or at most `N`, and
-/// `seq` holds `N + 2·TAIL` words (`TAIL >= 48`; `check_seq` asserts it
-/// once per call).
+/// `Cycle::start` of the cycle `seq` belongs to, with seed 0's start 0
+/// replaced by 1 (its blocks are added apart, see the kernel's module
+/// docs), so its start lies in `1..=N`, and `seq` holds `N + 2·TAIL` words
+/// (`TAIL >= 48`; `check_seq` asserts it once per call).
 #[inline(always)]
 fn window(seq: &[i16], w: u64) -> *const i16 {
-    let s = start(seq, w);
+    let s = (w & 0xffff) as usize;
     debug_assert!(s + 48 <= seq.len());
-    // SAFETY: `s + 48 <= seq.len()` (see above): the offset stays inside
-    // `seq`.
+    // SAFETY: `s <= N` and `seq` holds `N + 2·TAIL >= N + 96` words (see
+    // above): the 48 words stay inside `seq`.
     unsafe { seq.as_ptr().add(s) }
 }
 
@@ -97,18 +91,27 @@ fn check_seq(seq: &[i16]) {
     assert!(seq.len() >= 2 * TAIL && TAIL >= 48);
 }
 
-/// The `P` mantissas of block word `w` as `i16` in one `u64` (`[q0, q1,
-/// q2, 0]` or `[q0, q1, q2, q3]`), broadcast to every qword: `pdep` puts
-/// each nibble in its own 16-bit lane, and ORing `0xfff0` into the lanes
-/// whose nibble has bit 3 set sign-extends them (an OR never carries into
-/// the next lane).
+/// Left shifts that put nibble `j` of a 16-bit lane at its top, for lane
+/// `j` of each qword.
+const NIBBLE_TOP: [i16; 32] = {
+    let mut t = [0i16; 32];
+    let mut l = 0;
+    while l < 32 {
+        t[l] = 12 - 4 * (l % 4) as i16;
+        l += 1;
+    }
+    t
+};
+
+/// The 4 mantissas of a 3-bit block word `w` as `i16`, `[q0, q1, q2, q3]`
+/// in every qword: the 16 mantissa bits broadcast to every word, nibble
+/// `j` shifted to the top of word `j` of each qword, then shifted back
+/// arithmetically (sign-extending it).
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,bmi2")]
-fn mantissas(w: u64, p: usize) -> __m512i {
-    let lanes = u64::MAX >> (64 - 16 * p);
-    let n = _pdep_u64(w >> 20, 0x000f_000f_000f_000f & lanes);
-    let q = n | ((n & 0x0008_0008_0008_0008) * 0x1ffe);
-    _mm512_set1_epi64(q as i64)
+fn mantissas4(w: u64, tops: __m512i) -> __m512i {
+    let all = _mm512_set1_epi16((w >> 20) as i16);
+    _mm512_srai_epi16(_mm512_sllv_epi16(all, tops), 12)
 }
 
 /// Loads 32 words.
@@ -133,9 +136,9 @@ fn dwords83(seq: &[i16], w: u64, idx: __m512i) -> __m512i {
 /// The `vpmaddwd` dwords of one 3-bit block, rows 0..8 and 8..12.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,bmi2")]
-fn dwords124(seq: &[i16], w: u64) -> (__m512i, __m256i) {
+fn dwords124(seq: &[i16], w: u64, tops: __m512i) -> (__m512i, __m256i) {
     let p = window(seq, w);
-    let q = mantissas(w, 4);
+    let q = mantissas4(w, tops);
     let lo = load512(p);
     // SAFETY: `p` points at 48 words in bounds: words 32..48 are read.
     let hi = unsafe { _mm256_loadu_si256(p.add(32) as *const __m256i) };
@@ -150,20 +153,6 @@ fn dwords124(seq: &[i16], w: u64) -> (__m512i, __m256i) {
 fn vec512(t: &[i16; 32]) -> __m512i {
     // SAFETY: `t` holds 32 words.
     unsafe { _mm512_loadu_si512(t.as_ptr() as *const __m512i) }
-}
-
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,bmi2")]
-fn loadf(x: &[f32], at: usize) -> __m512 {
-    // SAFETY: bounds-checked slice of 16 f32.
-    unsafe { _mm512_loadu_ps(x[at..at + 16].as_ptr()) }
-}
-
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,bmi2")]
-fn loadf8(x: &[f32], at: usize) -> __m256 {
-    // SAFETY: bounds-checked slice of 8 f32.
-    unsafe { _mm256_loadu_ps(x[at..at + 8].as_ptr()) }
 }
 
 #[inline]
@@ -222,21 +211,42 @@ pub(super) fn f32_83(sh: &Shape, seq: &[i16], words: &[u32], x2: &[f32], y: &mut
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,bmi2")]
 pub(super) fn f32_124(sh: &Shape, seq: &[i16], words: &[u64], x2: &[f32], y: &mut [f32]) {
     check_seq(seq);
+    let tops = vec512(&NIBBLE_TOP);
+    assert!(x2.len() >= sh.bpr * 24);
+    let xp = x2.as_ptr();
+    let block = |w: u64, b: usize, acc: (__m512, __m256)| {
+        let (lo, hi) = dwords124(seq, w, tops);
+        let p = _mm512_set1_ps(pow2(w));
+        // SAFETY: `b < bpr` and `x2` holds `bpr · 24` f32.
+        let (xv, xv8) = unsafe {
+            (
+                _mm512_loadu_ps(xp.add(b * 24)),
+                _mm256_loadu_ps(xp.add(b * 24 + 16)),
+            )
+        };
+        let xs = _mm512_mul_ps(xv, p);
+        let xs8 = _mm256_mul_ps(xv8, _mm512_castps512_ps256(p));
+        (
+            _mm512_fmadd_ps(_mm512_cvtepi32_ps(lo), xs, acc.0),
+            _mm256_fmadd_ps(_mm256_cvtepi32_ps(hi), xs8, acc.1),
+        )
+    };
     for (yr, ws) in y.iter_mut().zip(words.chunks_exact(sh.bpr)) {
-        let mut acc = [_mm512_setzero_ps(); 2];
-        let mut acc8 = [_mm256_setzero_ps(); 2];
-        for (b, &w) in ws.iter().enumerate() {
-            let (lo, hi) = dwords124(seq, w);
-            let p = pow2(w);
-            let xs = _mm512_mul_ps(loadf(x2, b * 24), _mm512_set1_ps(p));
-            let xs8 = _mm256_mul_ps(loadf8(x2, b * 24 + 16), _mm256_set1_ps(p));
-            acc[b % 2] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(lo), xs, acc[b % 2]);
-            acc8[b % 2] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(hi), xs8, acc8[b % 2]);
+        let zero = (_mm512_setzero_ps(), _mm256_setzero_ps());
+        let (mut a0, mut a1) = (zero, zero);
+        let pairs = ws.chunks_exact(2);
+        let rest = pairs.remainder();
+        for (k, q) in pairs.enumerate() {
+            a0 = block(q[0], 2 * k, a0);
+            a1 = block(q[1], 2 * k + 1, a1);
+        }
+        if let Some(&w) = rest.first() {
+            a0 = block(w, sh.bpr - 1, a0);
         }
         let mut t = [0f32; 8];
         // SAFETY: `t` holds 8 f32.
-        unsafe { _mm256_storeu_ps(t.as_mut_ptr(), _mm256_add_ps(acc8[0], acc8[1])) };
-        let s = _mm512_reduce_add_ps(_mm512_add_ps(acc[0], acc[1])) + t.iter().sum::<f32>();
+        unsafe { _mm256_storeu_ps(t.as_mut_ptr(), _mm256_add_ps(a0.1, a1.1)) };
+        let s = _mm512_reduce_add_ps(_mm512_add_ps(a0.0, a1.0)) + t.iter().sum::<f32>();
         *yr = (s as f64 / sh.unit) as f32;
     }
 }
@@ -325,6 +335,7 @@ pub(super) fn acc_124(
     out: &mut [i128],
 ) {
     check_seq(seq);
+    let tops = vec512(&NIBBLE_TOP);
     let xlen = sh.bpr * 12;
     if n == 1 {
         // One vector (a token): the lanes stay in registers.
@@ -336,7 +347,7 @@ pub(super) fn acc_124(
                 let (mut l, mut l4) = (_mm512_setzero_si512(), _mm256_setzero_si256());
                 for (k, &w) in seg.iter().enumerate() {
                     let b = s * sh.segment + k;
-                    let (lo, hi) = dwords124(seq, w);
+                    let (lo, hi) = dwords124(seq, w, tops);
                     let (r, r4) = (
                         pair_sums(lo),
                         _mm256_add_epi32(hi, _mm256_srli_epi64(hi, 32)),
@@ -368,7 +379,7 @@ pub(super) fn acc_124(
             lanes.fill((_mm512_setzero_si512(), _mm256_setzero_si256()));
             for (k, &w) in seg.iter().enumerate() {
                 let b = s * sh.segment + k;
-                let (lo, hi) = dwords124(seq, w);
+                let (lo, hi) = dwords124(seq, w, tops);
                 let (r, r4) = (
                     pair_sums(lo),
                     _mm256_add_epi32(hi, _mm256_srli_epi64(hi, 32)),

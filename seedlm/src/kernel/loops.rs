@@ -57,7 +57,7 @@ fn dims<const CC: usize, const PP: usize>(sh: &Shape) -> (usize, usize) {
 /// Rebuilds one block: `r_i = Σ_j u[i·P + j] · q_j` for `i < C`, with `u`
 /// the window at the word's start; returns the exponent field `e + 8`.
 #[inline(always)]
-fn rebuild(c: usize, p: usize, seq: &[i16], w: u64, r: &mut [i32; MAX_C]) -> u32 {
+pub(super) fn rebuild(c: usize, p: usize, seq: &[i16], w: u64, r: &mut [i32; MAX_C]) -> u32 {
     // Start 0 is seed 0's constant window at the end (`Cycle::index`).
     let s = match (w & 0xffff) as usize {
         0 => seq.len() - TAIL,

@@ -11,6 +11,13 @@
 //! is 32 bits at 4-bit (C = 8, P = 3: the packed block word's size) and 36
 //! bits, stored in a `u64`, at 3-bit.
 //!
+//! **Seed 0** (the LFSR stuck at 0, a constant window outside the cycle)
+//! is kept out of the loops, so that they need no test per block: its
+//! block runs as start 1 with mantissas 0 (exactly zero products), and its
+//! true word is kept in a short list whose products (`r_i` is the same for
+//! every `i`) are added to the rows afterwards, and whose weights are
+//! patched into decoded rows.
+//!
 //! **One block.** With `u = seq[start..start + C·P]` (the basis, row-major),
 //! the integer weights are `r_i = Σ_j u[i·P + j] · q_j`, exact in `i32`
 //! (`|r| <= P · 2^(K-1) · 8 < 2^22`).
@@ -155,6 +162,9 @@ pub struct SeedMatrix {
     cols: usize,
     cycle: Arc<Cycle>,
     words: Words,
+    /// The seed-0 blocks: index (`row · bpr + b`) and true word (start 0);
+    /// their words in `words` have start 1 and mantissas 0.
+    zeros: Vec<(usize, u64)>,
     isa: Isa,
 }
 
@@ -165,6 +175,20 @@ fn word(cfg: &Config, start: u16, b: &Block) -> u64 {
         w |= ((b.q[j] as u64) & 15) << (20 + 4 * j);
     }
     w
+}
+
+/// The word run in place of seed-0 word `z`: start 1, mantissas 0 (so
+/// `r = 0`), the same exponent.
+fn stand_in(z: u64) -> u64 {
+    (z & 0xf_0000) | 1
+}
+
+/// A seed-0 block's integer weight (all `C` are equal: the window is
+/// constant) and exponent field, from its true word.
+fn zero_weight(sh: &loops::Shape, seq: &[i16], z: u64) -> (i64, u32) {
+    let mut r = [0i32; crate::config::MAX_C];
+    let e = loops::rebuild(sh.c, sh.p, seq, z, &mut r);
+    (r[0] as i64, e)
 }
 
 impl SeedMatrix {
@@ -199,7 +223,7 @@ impl SeedMatrix {
             })?;
             Ok(word(&cfg, start, b))
         };
-        let words = if 20 + 4 * cfg.p <= 32 {
+        let mut words = if 20 + 4 * cfg.p <= 32 {
             Words::W32(
                 m.blocks
                     .par_iter()
@@ -216,12 +240,23 @@ impl SeedMatrix {
                     .collect::<Result<_>>()?,
             )
         };
+        let mut zeros = Vec::new();
+        for (i, b) in m.blocks.iter().enumerate() {
+            if cycle.start(b.seed) == Some(0) {
+                zeros.push((i, word(&cfg, 0, b)));
+            }
+        }
+        match &mut words {
+            Words::W32(w) => zeros.iter().for_each(|&(i, z)| w[i] = stand_in(z) as u32),
+            Words::W64(w) => zeros.iter().for_each(|&(i, z)| w[i] = stand_in(z)),
+        }
         Ok(SeedMatrix {
             cfg,
             rows: m.rows,
             cols: m.cols,
             cycle,
             words,
+            zeros,
             isa: Isa::detect(),
         })
     }
@@ -287,6 +322,41 @@ impl SeedMatrix {
         }
     }
 
+    /// The seed-0 blocks whose indices lie in `blocks`.
+    fn zeros_in(&self, blocks: std::ops::Range<usize>) -> &[(usize, u64)] {
+        let lo = self.zeros.partition_point(|z| z.0 < blocks.start);
+        let hi = self.zeros.partition_point(|z| z.0 < blocks.end);
+        &self.zeros[lo..hi]
+    }
+
+    /// Adds the seed-0 blocks' products to the float form's `y` (`xp`
+    /// padded to `bpr · C`).
+    fn add_zeros_f32(&self, xp: &[f32], y: &mut [f32]) {
+        let (sh, seq, c) = (self.args(), self.cycle.seq(), self.cfg.c);
+        for &(i, z) in &self.zeros {
+            let (row, b) = (i / sh.bpr, i % sh.bpr);
+            let (r, e) = zero_weight(&sh, seq, z);
+            let sx: f64 = xp[b * c..(b + 1) * c].iter().map(|&v| v as f64).sum();
+            let add = r as f64 * loops::POW2[e as usize] as f64 * sx / sh.unit;
+            y[row] = (y[row] as f64 + add) as f32;
+        }
+    }
+
+    /// Adds the seed-0 blocks' products to the integer form's
+    /// `acc[row · n + v]` (`xp` holds `n` vectors of `bpr · C`): exact.
+    fn add_zeros_acc(&self, xp: &[i16], n: usize, acc: &mut [i128]) {
+        let (sh, seq, c) = (self.args(), self.cycle.seq(), self.cfg.c);
+        for &(i, z) in &self.zeros {
+            let (row, b) = (i / sh.bpr, i % sh.bpr);
+            let (r, e) = zero_weight(&sh, seq, z);
+            for v in 0..n {
+                let x = &xp[v * sh.bpr * c + b * c..][..c];
+                let sx: i128 = x.iter().map(|&a| a as i128).sum();
+                acc[row * n + v] += (r as i128 * sx) << e;
+            }
+        }
+    }
+
     /// Decodes rows `r0 .. r0 + out.len() / cols` into `out` (row-major,
     /// `cols` per row): the weights of [`Block::decode`], bit for bit.
     pub fn decode_rows(&self, r0: usize, out: &mut [f32]) {
@@ -298,8 +368,12 @@ impl SeedMatrix {
         for (k, o) in out.chunks_exact_mut(cols).enumerate() {
             let row = (r0 + k) * bpr..(r0 + k + 1) * bpr;
             match &self.words {
-                Words::W32(w) => loops::decode_row(&sh, seq, &w[row], &mut buf),
-                Words::W64(w) => loops::decode_row(&sh, seq, &w[row], &mut buf),
+                Words::W32(w) => loops::decode_row(&sh, seq, &w[row.clone()], &mut buf),
+                Words::W64(w) => loops::decode_row(&sh, seq, &w[row.clone()], &mut buf),
+            }
+            for &(i, z) in self.zeros_in(row) {
+                let b = i % bpr;
+                loops::decode_row(&sh, seq, &[z], &mut buf[b * c..(b + 1) * c]);
             }
             o.copy_from_slice(&buf[..cols]);
         }
@@ -350,6 +424,7 @@ impl SeedMatrix {
                     Special::B3(w) => unsafe { avx512::f32_124(&sh, seq, &w[rows], &x2, yt) },
                 }
             });
+            self.add_zeros_f32(&xp, y);
             return Ok(());
         }
         y.par_chunks_mut(ROW_TILE).enumerate().for_each(|(t, yt)| {
@@ -359,6 +434,7 @@ impl SeedMatrix {
                 Words::W64(w) => loops::rows_f32(isa, &sh, seq, &w[rows], &xp, yt),
             }
         });
+        self.add_zeros_f32(&xp, y);
         Ok(())
     }
 
@@ -414,6 +490,7 @@ impl SeedMatrix {
                     Special::B3(w) => unsafe { avx512::acc_124(&sh, seq, &w[rows], &x64, n, at) },
                 }
             });
+            self.add_zeros_acc(&xp, n, &mut acc);
             return Ok(transpose(&acc, n));
         }
         tiles.for_each(|(t, at)| {
@@ -423,6 +500,7 @@ impl SeedMatrix {
                 Words::W64(w) => loops::rows_acc(isa, &sh, seq, &w[rows], &xp, n, at),
             }
         });
+        self.add_zeros_acc(&xp, n, &mut acc);
         Ok(transpose(&acc, n))
     }
 }
