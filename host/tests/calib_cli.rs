@@ -6,7 +6,7 @@ mod common;
 
 use std::ffi::OsStr;
 
-use common::{ok, seedlm, stderr, write_tiny_llama};
+use common::{ok, seedlm, stderr, write_tiny_llama, write_tiny_llama_layers};
 use seedlm::container::SeedFile;
 
 /// Runs `seedlm compress DIR -o OUT --bits 4 EXTRA...`; returns stderr.
@@ -118,7 +118,7 @@ fn test_cli_eval_gptq_many_threads() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("model");
     std::fs::create_dir(&model).unwrap();
-    write_tiny_llama(&model);
+    write_tiny_llama_layers(&model, 32);
     let text = dir.path().join("text.txt");
     std::fs::write(
         &text,
