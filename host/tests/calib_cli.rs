@@ -6,7 +6,7 @@ mod common;
 
 use std::ffi::OsStr;
 
-use common::{ok, seedlm, stderr, write_tiny_llama};
+use common::{ok, seedlm, stderr, write_tiny_llama, write_tiny_llama_layers};
 use seedlm::container::SeedFile;
 
 /// Runs `seedlm compress DIR -o OUT --bits 4 EXTRA...`; returns stderr.
@@ -107,5 +107,90 @@ fn test_cli_calibrated_compress() {
     assert_eq!(a.len(), 14);
     for (x, y) in a.iter().zip(&b) {
         assert!(y <= x, "neighbours {y} > plain {x}");
+    }
+}
+
+/// `eval ppl --calib` builds its GPTQ rows while the layers load in
+/// parallel: with many threads it must finish (it once could deadlock on
+/// the cache of feedback factors) and score both GPTQ rows.
+#[test]
+fn test_cli_eval_gptq_many_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("model");
+    std::fs::create_dir(&model).unwrap();
+    write_tiny_llama_layers(&model, 32);
+    let text = dir.path().join("text.txt");
+    std::fs::write(
+        &text,
+        "The quick brown fox jumps over the lazy dog. ".repeat(20),
+    )
+    .unwrap();
+    let (out, err) = (dir.path().join("out"), dir.path().join("err"));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_seedlm"))
+        .args([
+            "eval",
+            "ppl",
+            "--no-rtn",
+            "--agree",
+            "0",
+            "--max-tokens",
+            "64",
+        ])
+        .args([
+            "--ctx",
+            "32",
+            "--stride",
+            "32",
+            "--calib-tokens",
+            "200",
+            "--calib-ctx",
+            "50",
+        ])
+        .arg("--model")
+        .arg(&model)
+        .arg("--data")
+        .arg(&text)
+        .arg("--calib")
+        .arg(&text)
+        .env("RAYON_NUM_THREADS", "16")
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > std::time::Duration::from_secs(120) {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!(
+                "eval ppl --calib hung: {}",
+                std::fs::read_to_string(&err).unwrap()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let log = std::fs::read_to_string(&err).unwrap();
+    assert!(status.success(), "{log}");
+    // Each row's stderr line: "NAME: perplexity P (T s)".
+    for bits in [4, 3] {
+        let ppl: f64 = log
+            .lines()
+            .filter(|l| l.starts_with(&format!("GPTQ {bits}-bit")))
+            .find_map(|l| {
+                l.split(": perplexity ")
+                    .nth(1)?
+                    .split(' ')
+                    .next()?
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or_else(|| panic!("no GPTQ-{bits} row: {log}"));
+        assert!(
+            ppl.is_finite() && ppl >= 1.0,
+            "GPTQ-{bits} perplexity {ppl}: {log}"
+        );
     }
 }

@@ -139,15 +139,17 @@ fn load_gptq(model: &Path, a: &PplArgs, text: &Path, bits: u32) -> Result<Model>
             .get(name)
             .with_context(|| format!("layer '{name}' was not calibrated"))?;
         let key = std::sync::Arc::as_ptr(m) as usize;
-        let fb = {
-            let mut c = cache.lock().expect("cache lock");
-            match c.get(&key) {
-                Some(f) => std::sync::Arc::clone(f),
-                None => {
-                    let f = std::sync::Arc::new(Feedback::new(&m.h(), m.dim(), DAMP)?);
-                    c.insert(key, f.clone());
-                    f
-                }
+        // The factor is computed outside the lock: Feedback::new runs rayon
+        // tasks, and a thread waiting on them may pick up another layer's
+        // load (Weights::load runs layers in parallel), which would then wait
+        // for the lock this thread holds: a deadlock.
+        let cached = cache.lock().expect("cache lock").get(&key).cloned();
+        let fb = match cached {
+            Some(f) => f,
+            None => {
+                let f = std::sync::Arc::new(Feedback::new(&m.h(), m.dim(), DAMP)?);
+                let mut c = cache.lock().expect("cache lock");
+                std::sync::Arc::clone(c.entry(key).or_insert(f))
             }
         };
         Ok(gptq_rtn(&fb, w, cols, bits)?)

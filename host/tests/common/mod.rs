@@ -135,7 +135,12 @@ pub fn byte_chars() -> Vec<char> {
 /// Writes a 2-layer Llama with a 256-token byte-level vocabulary
 /// (`model.safetensors`, `config.json`, `tokenizer.json`) into `dir`.
 pub fn write_tiny_llama(dir: &Path) {
-    let (dim, hidden, layers, heads, kv, vocab) = (32, 64, 2, 4, 2, 256);
+    write_tiny_llama_layers(dir, 2);
+}
+
+/// [`write_tiny_llama`] with `layers` layers.
+pub fn write_tiny_llama_layers(dir: &Path, layers: usize) {
+    let (dim, hidden, heads, kv, vocab) = (32, 64, 4, 2, 256);
     let hd = dim / heads;
     let mut rng = rand::rngs::StdRng::seed_from_u64(11);
     let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
