@@ -13,7 +13,7 @@ cargo test --workspace --release --features seedlm-host/verilator "$@"
 # Lints and docs, on the release build above (same dependencies and
 # Verilator models, so they add only the check and rustdoc passes).
 cargo clippy --release --workspace --all-targets --features seedlm-host/verilator -- -D warnings
-RUSTDOCFLAGS="-D warnings" cargo doc --release --workspace --no-deps --features seedlm-host/verilator
+SEEDLM_SIM_NO_MODELS=1 RUSTDOCFLAGS="-D warnings" cargo doc --release --workspace --no-deps --features seedlm-host/verilator
 bitstreams/vivado/check.sh   # Vivado Tcl parsed with stubbed commands, AXI wrapper linted
 # The open ECP5 flow (synthesis, place and route, bitstream) takes minutes:
 if [ "${SEEDLM_ECP5:-0}" = 1 ]; then bitstreams/ecp5.sh; fi

@@ -35,6 +35,11 @@ const ENGINES: [(u32, usize); 5] = [(4, 1), (4, 16), (3, 3), (3, 14), (16, 4)];
 /// shell.
 const ACCELS: [(u32, usize); 6] = [(4, 1), (4, 8), (4, 16), (3, 3), (3, 16), (16, 4)];
 
+/// With `SEEDLM_SIM_FULL=1`, the other accelerators of lanes 1, 3, 8 and 16
+/// of both configurations (the co-simulation then covers all eight; three
+/// more models, several minutes more on 2 cores).
+const ACCELS_FULL: [(u32, usize); 3] = [(4, 3), (3, 1), (3, 8)];
+
 /// Device memory of the simulated accelerators (MEM_SIZE): 4 GiB, the
 /// host's default for its software devices; the harness's memory is
 /// allocated lazily, so unused space costs nothing.
@@ -105,7 +110,8 @@ impl Variant {
     }
 }
 
-/// [`ENGINES`] and [`ACCELS`], or for quicker builds while developing only
+/// [`ENGINES`] and [`ACCELS`] (and [`ACCELS_FULL`] with `SEEDLM_SIM_FULL=1`),
+/// or for quicker builds while developing only
 /// those named in `SEEDLM_SIM_VARIANTS` (comma-separated `b<bits>_l<lanes>`
 /// for engines, `accel_b<bits>_l<lanes>` for accelerators; tests that need
 /// another model then fail with `NoModel`).
@@ -117,7 +123,10 @@ fn variants() -> Vec<Variant> {
         lanes,
         accel: false,
     });
-    let accels = ACCELS.iter().map(|&(bits, lanes)| Variant {
+    println!("cargo:rerun-if-env-changed=SEEDLM_SIM_FULL");
+    let full = std::env::var("SEEDLM_SIM_FULL").is_ok_and(|v| v == "1");
+    let extra = if full { &ACCELS_FULL[..] } else { &[] };
+    let accels = ACCELS.iter().chain(extra).map(|&(bits, lanes)| Variant {
         bits,
         lanes,
         accel: true,
@@ -136,12 +145,18 @@ fn variants() -> Vec<Variant> {
 /// `RUSTC_WORKSPACE_WRAPPER` changes their fingerprint), but never links.
 /// It gets the declarations without the models, so clippy does not
 /// rebuild every model a second time.
+///
+/// `SEEDLM_SIM_NO_MODELS=1` asks for the same explicitly: `cargo doc`
+/// resolves features without dev-dependencies, so it runs this script
+/// again in a directory of its own, and the documentation needs no model.
 fn check_only() -> bool {
-    std::env::var_os("RUSTC_WORKSPACE_WRAPPER").is_some_and(|w| {
-        Path::new(&w)
-            .file_stem()
-            .is_some_and(|s| s.to_string_lossy().starts_with("clippy-driver"))
-    })
+    println!("cargo:rerun-if-env-changed=SEEDLM_SIM_NO_MODELS");
+    std::env::var_os("SEEDLM_SIM_NO_MODELS").is_some_and(|v| v == "1")
+        || std::env::var_os("RUSTC_WORKSPACE_WRAPPER").is_some_and(|w| {
+            Path::new(&w)
+                .file_stem()
+                .is_some_and(|s| s.to_string_lossy().starts_with("clippy-driver"))
+        })
 }
 
 fn main() {

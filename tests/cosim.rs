@@ -33,9 +33,9 @@ fn test_cosim_equals_emu_and_golden_both_configs_lanes_batches() {
             Kind::Fp16 => None,
         })
         .collect();
-    assert_eq!(
-        models.len(),
-        5,
+    // Five by default; all eight of lanes 1, 3, 8, 16 with SEEDLM_SIM_FULL=1.
+    assert!(
+        models.len() >= 5,
         "every SeedLM accelerator model built: {models:?}"
     );
     for (cfg, lanes) in models {
