@@ -38,6 +38,7 @@ fn test_cosim_equals_emu_and_golden_both_configs_lanes_batches() {
         models.len() >= 5,
         "every SeedLM accelerator model built: {models:?}"
     );
+    println!("SeedLM accelerator models: {models:?}");
     for (cfg, lanes) in models {
         let timing = random_timing(&mut rng);
         let label = format!("{cfg} lanes {lanes} {timing:?}");
