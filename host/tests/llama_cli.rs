@@ -6,39 +6,53 @@
 
 mod common;
 
-use std::process::{Command, Output};
+use std::path::{Path, PathBuf};
+use std::process::Output;
 
-use common::write_tiny_llama as write_model;
+use common::{ok, seedlm, stderr, write_tiny_llama as write_model};
 use seedlm::container::{RawDtype, SeedFile, TensorKind};
 use seedlm_host::llama::load::{META_CONFIG, META_TOKENIZER};
 
-fn seedlm(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_seedlm"))
-        .args(args)
-        .output()
-        .expect("run seedlm")
+/// Writes the tiny Llama into `dir/tiny` and compresses it at 4 bits into
+/// `dir/tiny.seedlm`; returns both paths.
+fn compress_tiny(dir: &Path) -> (PathBuf, PathBuf) {
+    let model = dir.join("tiny");
+    std::fs::create_dir(&model).unwrap();
+    write_model(&model);
+    let out = dir.join("tiny.seedlm");
+    ok(seedlm([
+        "compress".as_ref(),
+        model.as_os_str(),
+        "-o".as_ref(),
+        out.as_os_str(),
+        "--bits".as_ref(),
+        "4".as_ref(),
+    ]));
+    (model, out)
 }
 
-fn ok(o: Output) -> (String, String) {
-    let (out, err) = (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    );
-    assert!(o.status.success(), "failed: {err}\n{out}");
-    (out, err)
+/// `seedlm generate --model MODEL --backend BACKEND --prompt PROMPT -n N`.
+fn generate(model: &str, backend: &str, prompt: &str, n: &str) -> Output {
+    seedlm([
+        "generate",
+        "--model",
+        model,
+        "--backend",
+        backend,
+        "--prompt",
+        prompt,
+        "-n",
+        n,
+    ])
 }
 
 #[test]
 fn test_llama_cli_compress_carries_metadata_and_generates() {
     let tmp = tempfile::tempdir().unwrap();
-    let model = tmp.path().join("tiny");
-    std::fs::create_dir(&model).unwrap();
-    write_model(&model);
-    let out = tmp.path().join("tiny.seedlm");
+    let (model, out) = compress_tiny(tmp.path());
     let (m, o) = (model.to_str().unwrap(), out.to_str().unwrap());
-    ok(seedlm(&["compress", m, "-o", o, "--bits", "4"]));
     // inspect lists the blobs; their original size is unknown ("-"), not NaN.
-    let (table, _) = ok(seedlm(&["inspect", o]));
+    let table = ok(seedlm(["inspect", o]));
     let blob_row = table.lines().find(|l| l.starts_with(META_CONFIG)).unwrap();
     assert!(
         blob_row.contains(" u8 ") && !table.contains("NaN"),
@@ -61,41 +75,20 @@ fn test_llama_cli_compress_carries_metadata_and_generates() {
 
     // generate runs from the .seedlm file alone, deterministically; the
     // dense checkpoint runs too.
-    let args = |b: &'static str| {
-        vec![
-            "generate",
-            "--model",
-            o,
-            "--backend",
-            b,
-            "--prompt",
-            "Hello",
-            "-n",
-            "6",
-        ]
-    };
-    let (a, err) = ok(seedlm(&args("cpu")));
+    let run = generate(o, "cpu", "Hello", "6");
+    let err = stderr(&run);
+    let a = ok(run);
     assert!(a.starts_with("Hello"), "{a}");
     assert!(
         err.contains("tokens/s") && err.contains("weights read per token"),
         "{err}"
     );
-    assert_eq!(ok(seedlm(&args("cpu"))).0, a);
-    ok(seedlm(&[
-        "generate",
-        "--model",
-        m,
-        "--backend",
-        "dense",
-        "--prompt",
-        "Hi",
-        "-n",
-        "3",
-    ]));
+    assert_eq!(ok(generate(o, "cpu", "Hello", "6")), a);
+    ok(generate(m, "dense", "Hi", "3"));
 
     // decompress keeps the blobs as safetensors metadata, not tensors.
     let st = tmp.path().join("back.safetensors");
-    ok(seedlm(&["decompress", o, "-o", st.to_str().unwrap()]));
+    ok(seedlm(["decompress", o, "-o", st.to_str().unwrap()]));
     let bytes = std::fs::read(&st).unwrap();
     let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
     let md = meta.metadata().as_ref().unwrap();
@@ -113,38 +106,13 @@ fn test_llama_cli_compress_carries_metadata_and_generates() {
 #[cfg(feature = "verilator")]
 #[test]
 fn test_llama_cli_selftest_and_generate_through_the_rtl_shell() {
-    let (out, _) = ok(seedlm(&["device", "selftest", "--backend", "verilator"]));
+    let out = ok(seedlm(["device", "selftest", "--backend", "verilator"]));
     assert!(out.starts_with("verilator"), "{out}");
-    let (info, _) = ok(seedlm(&["device", "info", "--backend", "verilator"]));
+    let info = ok(seedlm(["device", "info", "--backend", "verilator"]));
     assert!(info.contains("AXI master     512 bits"), "{info}");
     let tmp = tempfile::tempdir().unwrap();
-    let model = tmp.path().join("tiny");
-    std::fs::create_dir(&model).unwrap();
-    write_model(&model);
-    let file = tmp.path().join("tiny.seedlm");
-    let o = file.to_str().unwrap();
-    ok(seedlm(&[
-        "compress",
-        model.to_str().unwrap(),
-        "-o",
-        o,
-        "--bits",
-        "4",
-    ]));
-    let gen = |b: &str| {
-        ok(seedlm(&[
-            "generate",
-            "--model",
-            o,
-            "--backend",
-            b,
-            "--prompt",
-            "Hello",
-            "-n",
-            "4",
-        ]))
-        .0
-    };
+    let (_, file) = compress_tiny(tmp.path());
+    let gen = |b: &str| ok(generate(file.to_str().unwrap(), b, "Hello", "4"));
     let (rtl, emu) = (gen("verilator"), gen("emu"));
     assert!(rtl.starts_with("Hello"), "{rtl}");
     assert_eq!(rtl, emu);
