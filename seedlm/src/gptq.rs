@@ -357,6 +357,22 @@ mod tests {
         h
     }
 
+    /// A layer of `rows` x `d` N(0, 0.05²) weights, its `H` from `n`
+    /// random correlated inputs, and the feedback factor of that `H`.
+    fn random_layer(
+        rows: usize,
+        d: usize,
+        n: usize,
+        rng: &mut impl Rng,
+    ) -> (Vec<f64>, Vec<f32>, Feedback) {
+        let h = random_h(d, n, rng);
+        let w: Vec<f32> = (0..rows * d)
+            .map(|_| rng.sample::<f32, _>(StandardNormal) * 0.05)
+            .collect();
+        let fb = Feedback::new(&h, d, DAMP).unwrap();
+        (h, w, fb)
+    }
+
     #[test]
     fn test_factor_inverts_the_dampened_moment() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(1);
@@ -403,11 +419,7 @@ mod tests {
     fn test_gptq_rtn_beats_rtn_on_the_output() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(5);
         let (rows, d) = (8, 256);
-        let h = random_h(d, 300, &mut rng);
-        let w: Vec<f32> = (0..rows * d)
-            .map(|_| rng.sample::<f32, _>(StandardNormal) * 0.05)
-            .collect();
-        let fb = Feedback::new(&h, d, DAMP).unwrap();
+        let (h, w, fb) = random_layer(rows, d, 300, &mut rng);
         let g = gptq_rtn(&fb, &w, d, 4).unwrap();
         let r = crate::rtn::quantize_dequantize_asym(&w, d, 4).unwrap();
         let (eg, er) = (output_error(&h, d, &w, &g), output_error(&h, d, &w, &r));
@@ -430,11 +442,7 @@ mod tests {
         let cfg = Config::new(8, 3, 12).unwrap();
         let s = Searcher::new(cfg).unwrap();
         let (rows, d) = (16, 32);
-        let h = random_h(d, 64, &mut rng);
-        let w: Vec<f32> = (0..rows * d)
-            .map(|_| rng.sample::<f32, _>(StandardNormal) * 0.05)
-            .collect();
-        let fb = Feedback::new(&h, d, DAMP).unwrap();
+        let (h, w, fb) = random_layer(rows, d, 64, &mut rng);
         let cal = search_calibrated(&s, &fb, &w, d, &|_| {}).unwrap();
         let plain = s.search_all(&w, &|_| {}).unwrap();
         let decode = |f: &[Found]| {
@@ -456,11 +464,7 @@ mod tests {
         let cfg = Config::new(8, 3, 12).unwrap();
         let s = Searcher::new(cfg).unwrap();
         let (rows, d) = (11, 40);
-        let h = random_h(d, 64, &mut rng);
-        let w: Vec<f32> = (0..rows * d)
-            .map(|_| rng.sample::<f32, _>(StandardNormal) * 0.05)
-            .collect();
-        let fb = Feedback::new(&h, d, DAMP).unwrap();
+        let (_, w, fb) = random_layer(rows, d, 64, &mut rng);
         let want = search_calibrated(&s, &fb, &w, d, &|_| {}).unwrap();
         let mut calls = 0;
         let mut search = |m: &Metric, blocks: &[f32]| -> Result<Vec<Found>> {
