@@ -89,11 +89,11 @@ pub struct Args {
     #[arg(long, value_name = "TEXT")]
     pub calib: Option<PathBuf>,
     /// Tokens of the calibration text used (from its start).
-    #[arg(long, default_value_t = 2048, value_name = "N", requires = "calib",
+    #[arg(long, default_value_t = seedlm_host::calib::DEFAULT_TOKENS, value_name = "N", requires = "calib",
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub calib_tokens: usize,
     /// Calibration window in tokens (each window runs from an empty cache).
-    #[arg(long, default_value_t = 512, value_name = "N", requires = "calib",
+    #[arg(long, default_value_t = seedlm_host::calib::DEFAULT_CTX, value_name = "N", requires = "calib",
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub calib_ctx: usize,
     /// With --calib: also report each layer's output error of the blocks
@@ -671,8 +671,8 @@ mod tests {
             compress_embeddings: false,
             force: false,
             calib: None,
-            calib_tokens: 2048,
-            calib_ctx: 512,
+            calib_tokens: seedlm_host::calib::DEFAULT_TOKENS,
+            calib_ctx: seedlm_host::calib::DEFAULT_CTX,
             calib_compare: None,
             neighbours: false,
         };

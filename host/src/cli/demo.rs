@@ -191,8 +191,8 @@ pub fn run(args: &Args) -> Result<()> {
         compress_embeddings: false,
         force: true,
         calib: None,
-        calib_tokens: 2048,
-        calib_ctx: 512,
+        calib_tokens: seedlm_host::calib::DEFAULT_TOKENS,
+        calib_ctx: seedlm_host::calib::DEFAULT_CTX,
         calib_compare: None,
         neighbours: false,
     })?;

@@ -80,10 +80,10 @@ pub struct PplArgs {
     #[arg(long, value_name = "TEXT")]
     pub calib: Option<PathBuf>,
     /// Calibration tokens (as `compress --calib-tokens`).
-    #[arg(long, default_value_t = 2048, value_name = "N")]
+    #[arg(long, default_value_t = seedlm_host::calib::DEFAULT_TOKENS, value_name = "N")]
     pub calib_tokens: usize,
     /// Calibration window (as `compress --calib-ctx`).
-    #[arg(long, default_value_t = 512, value_name = "N")]
+    #[arg(long, default_value_t = seedlm_host::calib::DEFAULT_CTX, value_name = "N")]
     pub calib_ctx: usize,
 }
 

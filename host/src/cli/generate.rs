@@ -111,8 +111,8 @@ fn ensure_default_model() -> Result<()> {
         compress_embeddings: false,
         force: false,
         calib: None,
-        calib_tokens: 2048,
-        calib_ctx: 512,
+        calib_tokens: seedlm_host::calib::DEFAULT_TOKENS,
+        calib_ctx: seedlm_host::calib::DEFAULT_CTX,
         calib_compare: None,
         neighbours: false,
     })
