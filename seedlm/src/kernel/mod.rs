@@ -491,7 +491,7 @@ impl SeedMatrix {
                     // `Isa::Avx512`, detected by `Isa::available`.
                     Special::B4(w) => unsafe { avx512::acc_83(&sh, bits, &w[rows], &x64, n, at) },
                     // SAFETY: as above.
-                    Special::B3(w) => unsafe { avx512::acc_124(&sh, bits, &w[rows], &x64, n, at) },
+                    Special::B3(w) => unsafe { avx512::acc_124(&sh, seq, &w[rows], &x64, n, at) },
                 }
             });
             self.add_zeros_acc(&xp, n, &mut acc);
