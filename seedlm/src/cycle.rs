@@ -20,6 +20,12 @@
 //!
 //! **Size.** `(N + 2·TAIL) · 2` bytes, 129 KiB at K = 16 (it stays in L2),
 //! plus the `2^K · 2`-byte start map, used once per block at load.
+//!
+//! **Bits.** The step shifts the state right and enters the new bit at the
+//! top, so state `cycle[n]` is the K bits `n .. n + K` of one bit stream,
+//! bit `t` being bit 0 of `cycle[t mod N]`. [`Cycle::bits`] holds that
+//! stream, 8 KiB at K = 16 (it stays in L1): any window of up to
+//! `64 - K - 7` states is one unaligned `u64` read (see [`Cycle::bits`]).
 
 use crate::error::{Error, Result};
 use crate::lfsr::Lfsr;
@@ -41,7 +47,13 @@ pub struct Cycle {
     seq: Vec<i16>,
     /// `start[s] = pos(s) + 1` for `s` in `1..2^K`; `start[0] = 0`.
     start: Vec<u16>,
+    /// The bit stream (see module docs), [`BITS_PAST`] bytes past `N / 8`.
+    bits: Vec<u8>,
 }
+
+/// Bytes of [`Cycle::bits`] past byte `N / 8`: a `u64` read at byte
+/// `s / 8 + 4` from any window start `s <= N` stays inside.
+pub const BITS_PAST: usize = 16;
 
 impl Cycle {
     /// The cycle of the `k`-bit LFSR, or an error if `k` is unsupported or
@@ -65,7 +77,16 @@ impl Cycle {
         for (i, &s) in cycle.iter().enumerate() {
             start[s as usize] = (i + 1) as u16;
         }
-        Ok(Cycle { k, seq, start })
+        let mut bits = vec![0u8; n / 8 + BITS_PAST];
+        for (t, byte) in (0..bits.len() * 8).map(|t| (t, t / 8)) {
+            bits[byte] |= ((cycle[t % n] & 1) as u8) << (t % 8);
+        }
+        Ok(Cycle {
+            k,
+            seq,
+            start,
+            bits,
+        })
     }
 
     /// LFSR width in bits.
@@ -77,6 +98,15 @@ impl Cycle {
     #[inline]
     pub fn seq(&self) -> &[i16] {
         &self.seq
+    }
+
+    /// The bit stream, least significant bit of each byte first: the K
+    /// bits from bit `t` are state `cycle[t mod N]` (see module docs), that
+    /// is `seq()[t] + 2^(K-1)` wherever both are defined. `N / 8 +`
+    /// [`BITS_PAST`] bytes.
+    #[inline]
+    pub fn bits(&self) -> &[u8] {
+        &self.bits
     }
 
     /// The window start of `seed`: `pos(seed) + 1` in `1..=N`, or 0 for
@@ -127,6 +157,24 @@ mod tests {
                     .map(|&u| u as i32)
                     .collect();
                 assert_eq!(got, want, "{cfg} seed {seed}");
+            }
+        }
+    }
+
+    #[test]
+    fn test_cycle_bits_hold_every_state_of_seq() {
+        for k in [16, 12, 5] {
+            let cy = Cycle::new(k).unwrap();
+            let n = (1usize << k) - 1;
+            let bits = cy.bits();
+            assert_eq!(bits.len(), n / 8 + BITS_PAST);
+            let half = 1i32 << (k - 1);
+            // Every state a window of the longest configuration reads, from
+            // the u64 at its start's byte.
+            for t in 0..(bits.len() - 8) * 8 {
+                let g = u64::from_le_bytes(bits[t / 8..t / 8 + 8].try_into().unwrap());
+                let state = (g >> (t % 8)) as i32 & ((1 << k) - 1);
+                assert_eq!(state - half, cy.seq()[t] as i32, "K = {k}, t = {t}");
             }
         }
     }

@@ -1,17 +1,29 @@
-//! AVX-512 loops of the two paper configurations: the block's integer
-//! weights by one `vpmaddwd` on the window, no scalar work per weight.
+//! AVX-512 loops of the two paper configurations (K = 16): the block's
+//! integer weights by one `vpmaddwd` on the window, no scalar work per
+//! weight.
 //!
-//! **4-bit (C = 8, P = 3).** One 32-word load from the window start;
-//! `vpermw` lays out word `4i + k` = `u[3i + k]` (`k = 3` takes the next
-//! row's first state, multiplied by 0); the mantissas `[q0, q1, q2, 0]`
+//! **The window.** The 16-bit states of a window are read from the cycle's
+//! bit stream ([`Cycle::bits`], 8 KiB, so it stays in L1 where the 128 KiB
+//! [`Cycle::seq`] does not): the `u64` at byte `s / 8` of window start `s`
+//! holds states `s ..` from bit `s mod 8`, and one `vpmultishiftqb` lays
+//! out any 16-bit fields of it in any order (its control vector, one per
+//! `s mod 8`, from [`CTRL83`] or [`CTRL124`]); a `vpxord` with `0x8000`
+//! centres them (`u = v - 2^15`).
+//!
+//! **4-bit (C = 8, P = 3).** Word `4i + k` = `u[3i + k]` (`k = 3` takes the
+//! next row's first state, multiplied by 0); the mantissas `[q0, q1, q2, 0]`
 //! repeated come from a table indexed by the 12 mantissa bits (`Q83`) by
 //! one broadcast.
 //! `vpmaddwd` then gives dword `2i` = `u_i0 q0 + u_i1 q1` and `2i + 1` =
 //! `u_i2 q2`: `r_i` is the sum of dwords `2i` and `2i + 1`.
 //!
-//! **3-bit (C = 12, P = 4).** The window is already `4i + j`: two loads
-//! (32 + 16 words) and `vpmaddwd` with `[q0, q1, q2, q3]` repeated (the
-//! mantissa nibbles broadcast and sign-extended in place by two shifts).
+//! **3-bit (C = 12, P = 4).** Word `4i + j` = `u[4i + j]`, states 0..32
+//! from the `u64` at byte `s / 8` and 32..48 from the one 4 bytes on (the
+//! float form; the integer form, whose vector ports are busier, loads them
+//! from [`Cycle::seq`] instead: 10% faster there, 6% slower in the float
+//! form), and
+//! `vpmaddwd` with `[q0, q1, q2, q3]` repeated (the mantissa nibbles
+//! broadcast and sign-extended in place by two shifts).
 //!
 //! - Float form: the dwords converted to f32 (exact, `< 2^22`) and
 //!   multiplied by `x` with each entry twice (`x2[2i] = x2[2i + 1] = x_i`),
@@ -26,22 +38,41 @@
 //! Every load is bounds-checked against its slice first. The helpers carry
 //! the same `#[target_feature]` as the loops (calls between them are safe
 //! and inline).
+//!
+//! [`Cycle::bits`]: crate::cycle::Cycle::bits
+//! [`Cycle::seq`]: crate::cycle::Cycle::seq
 
 use std::arch::x86_64::*;
 
 use super::loops::Shape;
-use crate::cycle::TAIL;
+use crate::cycle::{BITS_PAST, TAIL};
 
-/// `vpermw` indices of the 4-bit layout: word `4i + k` takes `u[3i + k]`.
-const IDX83: [i16; 32] = {
-    let mut t = [0i16; 32];
-    let mut l = 0;
-    while l < 32 {
-        t[l] = (3 * (l / 4) + l % 4) as i16;
-        l += 1;
+/// `vpmultishiftqb` controls of the 4-bit layout, one per bit offset
+/// `o = s mod 8`: word `4i + k` takes state `3i + k`, the 16 bits from bit
+/// `3i + k + o` (low byte, then high byte 8 bits on).
+static CTRL83: [[u8; 64]; 8] = ctrl(3);
+
+/// `vpmultishiftqb` controls of the 3-bit layout: word `l` takes state
+/// `l` (the first 32 bytes also serve states 32..48, from the `u64` 4
+/// bytes on).
+static CTRL124: [[u8; 64]; 8] = ctrl(4);
+
+/// The controls of a layout where word `4i + k` takes state `stride·i + k`.
+const fn ctrl(stride: usize) -> [[u8; 64]; 8] {
+    let mut t = [[0u8; 64]; 8];
+    let mut o = 0;
+    while o < 8 {
+        let mut l = 0;
+        while l < 32 {
+            let bit = stride * (l / 4) + l % 4 + o;
+            t[o][2 * l] = bit as u8;
+            t[o][2 * l + 1] = bit as u8 + 8;
+            l += 1;
+        }
+        o += 1;
     }
     t
-};
+}
 
 /// The 4-bit mantissa patterns of [`mantissas`] for every 12-bit field
 /// (32 KiB).
@@ -69,26 +100,83 @@ fn pow2(w: u64) -> f32 {
     POW2[(w >> 16) as usize & 15]
 }
 
-/// The window of block word `w` in `seq`, 48 words readable.
+/// The `u64` of `bits` at byte `s / 8 + off` (`off <= 4`) for the window
+/// start `s` of block word `w`, and the control bytes of `s mod 8` from
+/// `ctrl`.
 ///
 /// Every word the loops see was built by `SeedMatrix::new` from
-/// `Cycle::start` of the cycle `seq` belongs to, with seed 0's start 0
+/// `Cycle::start` of the cycle `bits` belongs to, with seed 0's start 0
 /// replaced by 1 (its blocks are added apart, see the kernel's module
-/// docs), so its start lies in `1..=N`, and `seq` holds `N + 2·TAIL` words
-/// (`TAIL >= 48`; `check_seq` asserts it once per call).
+/// docs), so its start lies in `1..=N`, and `bits` holds `N / 8 +
+/// BITS_PAST` bytes (`check_bits` asserts `BITS_PAST >= 13` and that `bits`
+/// covers every 16-bit start).
 #[inline(always)]
-fn window(seq: &[i16], w: u64) -> *const i16 {
+fn window<'a>(bits: &[u8], w: u64, off: usize, ctrl: &'a [[u8; 64]; 8]) -> (i64, &'a [u8; 64]) {
+    let s = (w & 0xffff) as usize;
+    debug_assert!(s / 8 + off + 8 <= bits.len());
+    // SAFETY: `s / 8 + off + 8 <= 65535 / 8 + 12 < bits.len()` (see
+    // above); the read is unaligned.
+    let g = unsafe { (bits.as_ptr().add(s / 8 + off) as *const u64).read_unaligned() };
+    (g as i64, &ctrl[s % 8])
+}
+
+/// What `window` relies on besides the words' starts.
+fn check_bits(bits: &[u8]) {
+    assert!(bits.len() >= 65535 / 8 + BITS_PAST && BITS_PAST >= 13);
+}
+
+/// The 48 states of block word `w` in `seq` (the 3-bit integer form, see
+/// module docs).
+///
+/// The start lies in `1..=N` (see `window`), and `seq` holds `N + 2·TAIL`
+/// words (`TAIL >= 48`; `check_seq` asserts it once per call).
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi,avx2,fma,bmi2")]
+fn states48(seq: &[i16], w: u64) -> (__m512i, __m256i) {
     let s = (w & 0xffff) as usize;
     debug_assert!(s + 48 <= seq.len());
     // SAFETY: `s <= N` and `seq` holds `N + 2·TAIL >= N + 96` words (see
-    // above): the 48 words stay inside `seq`.
-    unsafe { seq.as_ptr().add(s) }
+    // above): the 48 words stay inside `seq`; the loads are unaligned.
+    unsafe {
+        let p = seq.as_ptr().add(s);
+        (
+            _mm512_loadu_si512(p as *const __m512i),
+            _mm256_loadu_si256(p.add(32) as *const __m256i),
+        )
+    }
 }
 
-/// What `window` relies on besides the words' starts: `seq` is the period
-/// `N` plus two tails of at least 48 words.
+/// What `states48` relies on besides the words' starts: `seq` is the
+/// period `N` plus two tails of at least 48 words.
 fn check_seq(seq: &[i16]) {
     assert!(seq.len() >= 2 * TAIL && TAIL >= 48);
+}
+
+/// The 32 centred states laid out by `ctrl` from the `u64` at byte `s / 8
+/// + off`.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi,avx2,fma,bmi2")]
+fn states(bits: &[u8], w: u64, off: usize, ctrl: &[[u8; 64]; 8]) -> __m512i {
+    let (g, c) = window(bits, w, off, ctrl);
+    // SAFETY: `c` holds 64 bytes.
+    let c = unsafe { _mm512_loadu_si512(c.as_ptr() as *const __m512i) };
+    _mm512_xor_si512(
+        _mm512_multishift_epi64_epi8(c, _mm512_set1_epi64(g)),
+        _mm512_set1_epi16(i16::MIN),
+    )
+}
+
+/// The first 16 of `states`.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi,avx2,fma,bmi2")]
+fn states16(bits: &[u8], w: u64, off: usize, ctrl: &[[u8; 64]; 8]) -> __m256i {
+    let (g, c) = window(bits, w, off, ctrl);
+    // SAFETY: `c` holds 64 bytes, of which 32 are read.
+    let c = unsafe { _mm256_loadu_si256(c.as_ptr() as *const __m256i) };
+    _mm256_xor_si256(
+        _mm256_multishift_epi64_epi8(c, _mm256_set1_epi64x(g)),
+        _mm256_set1_epi16(i16::MIN),
+    )
 }
 
 /// Left shifts that put nibble `j` of a 16-bit lane at its top, for lane
@@ -108,40 +196,27 @@ const NIBBLE_TOP: [i16; 32] = {
 /// `j` shifted to the top of word `j` of each qword, then shifted back
 /// arithmetically (sign-extending it).
 #[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,bmi2")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi,avx2,fma,bmi2")]
 fn mantissas4(w: u64, tops: __m512i) -> __m512i {
     let all = _mm512_set1_epi16((w >> 20) as i16);
     _mm512_srai_epi16(_mm512_sllv_epi16(all, tops), 12)
 }
 
-/// Loads 32 words.
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,bmi2")]
-fn load512(p: *const i16) -> __m512i {
-    // SAFETY: callers pass a pointer from `window` (48 words in bounds);
-    // the load is unaligned.
-    unsafe { _mm512_loadu_si512(p as *const __m512i) }
-}
-
 /// The `vpmaddwd` dwords of one 4-bit block (see module docs).
 #[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,bmi2")]
-fn dwords83(seq: &[i16], w: u64, idx: __m512i) -> __m512i {
-    let v = load512(window(seq, w));
-    let t = _mm512_permutexvar_epi16(idx, v);
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi,avx2,fma,bmi2")]
+fn dwords83(bits: &[u8], w: u64) -> __m512i {
+    let t = states(bits, w, 0, &CTRL83);
     let q = _mm512_set1_epi64(Q83[(w >> 20) as usize & 0xfff] as i64);
     _mm512_madd_epi16(t, q)
 }
 
-/// The `vpmaddwd` dwords of one 3-bit block, rows 0..8 and 8..12.
+/// The `vpmaddwd` dwords of one 3-bit block, rows 0..8 and 8..12, from
+/// its states `(lo, hi)`.
 #[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,bmi2")]
-fn dwords124(seq: &[i16], w: u64, tops: __m512i) -> (__m512i, __m256i) {
-    let p = window(seq, w);
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi,avx2,fma,bmi2")]
+fn dwords124(w: u64, tops: __m512i, (lo, hi): (__m512i, __m256i)) -> (__m512i, __m256i) {
     let q = mantissas4(w, tops);
-    let lo = load512(p);
-    // SAFETY: `p` points at 48 words in bounds: words 32..48 are read.
-    let hi = unsafe { _mm256_loadu_si256(p.add(32) as *const __m256i) };
     (
         _mm512_madd_epi16(lo, q),
         _mm256_madd_epi16(hi, _mm512_castsi512_si256(q)),
@@ -149,36 +224,35 @@ fn dwords124(seq: &[i16], w: u64, tops: __m512i) -> (__m512i, __m256i) {
 }
 
 #[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,bmi2")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi,avx2,fma,bmi2")]
 fn vec512(t: &[i16; 32]) -> __m512i {
     // SAFETY: `t` holds 32 words.
     unsafe { _mm512_loadu_si512(t.as_ptr() as *const __m512i) }
 }
 
 #[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,bmi2")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi,avx2,fma,bmi2")]
 fn loadq(x: &[i64], at: usize) -> __m512i {
     // SAFETY: bounds-checked slice of 8 i64.
     unsafe { _mm512_loadu_si512(x[at..at + 8].as_ptr() as *const __m512i) }
 }
 
 #[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,bmi2")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi,avx2,fma,bmi2")]
 fn loadq4(x: &[i64], at: usize) -> __m256i {
     // SAFETY: bounds-checked slice of 4 i64.
     unsafe { _mm256_loadu_si256(x[at..at + 4].as_ptr() as *const __m256i) }
 }
 
 /// Float form, 4-bit: `x2` holds `bpr · 16` entries (each `x_i` twice).
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,bmi2")]
-pub(super) fn f32_83(sh: &Shape, seq: &[i16], words: &[u32], x2: &[f32], y: &mut [f32]) {
-    let idx = vec512(&IDX83);
-    check_seq(seq);
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi,avx2,fma,bmi2")]
+pub(super) fn f32_83(sh: &Shape, bits: &[u8], words: &[u32], x2: &[f32], y: &mut [f32]) {
+    check_bits(bits);
     assert!(x2.len() >= sh.bpr * 16);
     let xp = x2.as_ptr();
     let block = |w: u32, b: usize, acc: __m512| {
         let w = w as u64;
-        let d = _mm512_cvtepi32_ps(dwords83(seq, w, idx));
+        let d = _mm512_cvtepi32_ps(dwords83(bits, w));
         // SAFETY: `b < bpr` and `x2` holds `bpr · 16` f32.
         let xv = unsafe { _mm512_loadu_ps(xp.add(b * 16)) };
         _mm512_fmadd_ps(d, _mm512_mul_ps(xv, _mm512_set1_ps(pow2(w))), acc)
@@ -208,14 +282,15 @@ pub(super) fn f32_83(sh: &Shape, seq: &[i16], words: &[u32], x2: &[f32], y: &mut
 }
 
 /// Float form, 3-bit: `x2` holds `bpr · 24` entries (each `x_i` twice).
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,bmi2")]
-pub(super) fn f32_124(sh: &Shape, seq: &[i16], words: &[u64], x2: &[f32], y: &mut [f32]) {
-    check_seq(seq);
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi,avx2,fma,bmi2")]
+pub(super) fn f32_124(sh: &Shape, bits: &[u8], words: &[u64], x2: &[f32], y: &mut [f32]) {
+    check_bits(bits);
     let tops = vec512(&NIBBLE_TOP);
     assert!(x2.len() >= sh.bpr * 24);
     let xp = x2.as_ptr();
     let block = |w: u64, b: usize, acc: (__m512, __m256)| {
-        let (lo, hi) = dwords124(seq, w, tops);
+        let states = (states(bits, w, 0, &CTRL124), states16(bits, w, 4, &CTRL124));
+        let (lo, hi) = dwords124(w, tops, states);
         let p = _mm512_set1_ps(pow2(w));
         // SAFETY: `b < bpr` and `x2` holds `bpr · 24` f32.
         let (xv, xv8) = unsafe {
@@ -253,7 +328,7 @@ pub(super) fn f32_124(sh: &Shape, seq: &[i16], words: &[u64], x2: &[f32], y: &mu
 
 /// Adds the 8 `i64` lanes of `v` to `out` as `i128`.
 #[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,bmi2")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi,avx2,fma,bmi2")]
 fn fold(v: __m512i, out: &mut i128) {
     let mut l = [0i64; 8];
     // SAFETY: `l` holds 8 i64.
@@ -263,24 +338,23 @@ fn fold(v: __m512i, out: &mut i128) {
 
 /// `r_i` in the low dword of qword `i` (see module docs).
 #[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,bmi2")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi,avx2,fma,bmi2")]
 fn pair_sums(d: __m512i) -> __m512i {
     _mm512_add_epi32(d, _mm512_srli_epi64(d, 32))
 }
 
 /// Integer form, 4-bit: `x64` holds `n` vectors of `bpr · 8` entries;
 /// `out[k · n + v]` as in the portable loop.
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,bmi2")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi,avx2,fma,bmi2")]
 pub(super) fn acc_83(
     sh: &Shape,
-    seq: &[i16],
+    bits: &[u8],
     words: &[u32],
     x64: &[i64],
     n: usize,
     out: &mut [i128],
 ) {
-    check_seq(seq);
-    let idx = vec512(&IDX83);
+    check_bits(bits);
     let xlen = sh.bpr * 8;
     if n == 1 {
         // One vector (a token): the lanes stay in a register.
@@ -292,7 +366,7 @@ pub(super) fn acc_83(
                 let mut l = _mm512_setzero_si512();
                 for (k, &w) in seg.iter().enumerate() {
                     let (b, w) = (s * sh.segment + k, w as u64);
-                    let r = pair_sums(dwords83(seq, w, idx));
+                    let r = pair_sums(dwords83(bits, w));
                     // SAFETY: `b < bpr` and `x64` holds `bpr · 8` i64.
                     let xv = unsafe { _mm512_loadu_si512(xp.add(b * 8) as *const __m512i) };
                     let e = _mm_cvtsi32_si128((w >> 16) as i32 & 15);
@@ -310,7 +384,7 @@ pub(super) fn acc_83(
             lanes.fill(_mm512_setzero_si512());
             for (k, &w) in seg.iter().enumerate() {
                 let (b, w) = (s * sh.segment + k, w as u64);
-                let r = pair_sums(dwords83(seq, w, idx));
+                let r = pair_sums(dwords83(bits, w));
                 let e = _mm_cvtsi32_si128((w >> 16) as i32 & 15);
                 for (v, l) in lanes.iter_mut().enumerate() {
                     let prod = _mm512_mul_epi32(r, loadq(x64, v * xlen + b * 8));
@@ -325,7 +399,8 @@ pub(super) fn acc_83(
 }
 
 /// Integer form, 3-bit: `x64` holds `n` vectors of `bpr · 12` entries.
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,bmi2")]
+/// The states come from `seq` (see module docs).
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi,avx2,fma,bmi2")]
 pub(super) fn acc_124(
     sh: &Shape,
     seq: &[i16],
@@ -347,7 +422,7 @@ pub(super) fn acc_124(
                 let (mut l, mut l4) = (_mm512_setzero_si512(), _mm256_setzero_si256());
                 for (k, &w) in seg.iter().enumerate() {
                     let b = s * sh.segment + k;
-                    let (lo, hi) = dwords124(seq, w, tops);
+                    let (lo, hi) = dwords124(w, tops, states48(seq, w));
                     let (r, r4) = (
                         pair_sums(lo),
                         _mm256_add_epi32(hi, _mm256_srli_epi64(hi, 32)),
@@ -379,7 +454,7 @@ pub(super) fn acc_124(
             lanes.fill((_mm512_setzero_si512(), _mm256_setzero_si256()));
             for (k, &w) in seg.iter().enumerate() {
                 let b = s * sh.segment + k;
-                let (lo, hi) = dwords124(seq, w, tops);
+                let (lo, hi) = dwords124(w, tops, states48(seq, w));
                 let (r, r4) = (
                     pair_sums(lo),
                     _mm256_add_epi32(hi, _mm256_srli_epi64(hi, 32)),

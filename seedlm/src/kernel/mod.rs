@@ -38,7 +38,7 @@
 //! **Instruction sets.** The loops are written once, over const `C` and `P`
 //! for the two paper configurations (any other configuration takes the same
 //! loops with run-time sizes), and compiled three times: for AVX-512 (F, BW,
-//! VL, DQ, VNNI), for AVX2 + FMA, and portable. [`Isa::detect`] picks the
+//! VL, DQ, VNNI, VBMI), for AVX2 + FMA, and portable. [`Isa::detect`] picks the
 //! widest the CPU has; a [`SeedMatrix`] can be pinned to any available one
 //! ([`SeedMatrix::with_isa`]) so that tests check every path. Rows are split
 //! over the rayon pool.
@@ -70,7 +70,7 @@ const ROW_TILE: usize = 16;
 /// An instruction set the kernel is compiled for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Isa {
-    /// AVX-512 F, BW, VL, DQ and VNNI (with AVX2, FMA, BMI2 and F16C).
+    /// AVX-512 F, BW, VL, DQ, VNNI and VBMI (with AVX2, FMA, BMI2 and F16C).
     Avx512,
     /// AVX2, FMA, BMI2 and F16C.
     Avx2,
@@ -98,6 +98,7 @@ impl Isa {
                     is_x86_feature_detected!("avx512vl"),
                     is_x86_feature_detected!("avx512dq"),
                     is_x86_feature_detected!("avx512vnni"),
+                    is_x86_feature_detected!("avx512vbmi"),
                 ]);
             if avx512 {
                 out.push(Isa::Avx512);
@@ -412,6 +413,7 @@ impl SeedMatrix {
         let (sh, seq, isa) = (self.args(), self.cycle.seq(), self.isa);
         #[cfg(target_arch = "x86_64")]
         if let Some(special) = self.avx512() {
+            let bits = self.cycle.bits();
             // Each x_i twice, for the pairs of dwords of `vpmaddwd`.
             let x2: Vec<f32> = xp.iter().flat_map(|&v| [v, v]).collect();
             y.par_chunks_mut(ROW_TILE).enumerate().for_each(|(t, yt)| {
@@ -419,9 +421,9 @@ impl SeedMatrix {
                 match special {
                     // SAFETY: `avx512()` returns a loop only for
                     // `Isa::Avx512`, detected by `Isa::available`.
-                    Special::B4(w) => unsafe { avx512::f32_83(&sh, seq, &w[rows], &x2, yt) },
+                    Special::B4(w) => unsafe { avx512::f32_83(&sh, bits, &w[rows], &x2, yt) },
                     // SAFETY: as above.
-                    Special::B3(w) => unsafe { avx512::f32_124(&sh, seq, &w[rows], &x2, yt) },
+                    Special::B3(w) => unsafe { avx512::f32_124(&sh, bits, &w[rows], &x2, yt) },
                 }
             });
             self.add_zeros_f32(&xp, y);
@@ -439,15 +441,16 @@ impl SeedMatrix {
     }
 
     /// The AVX-512 loops' view of the words, for the paper configurations
-    /// when the matrix runs on AVX-512.
+    /// (K = 16: they read 16-bit states from [`Cycle::bits`]) when the
+    /// matrix runs on AVX-512.
     #[cfg(target_arch = "x86_64")]
     fn avx512(&self) -> Option<Special<'_>> {
         if self.isa != Isa::Avx512 {
             return None;
         }
-        match (&self.words, self.cfg.c, self.cfg.p) {
-            (Words::W32(w), 8, 3) => Some(Special::B4(w)),
-            (Words::W64(w), 12, 4) => Some(Special::B3(w)),
+        match (&self.words, self.cfg.c, self.cfg.p, self.cfg.k) {
+            (Words::W32(w), 8, 3, 16) => Some(Special::B4(w)),
+            (Words::W64(w), 12, 4, 16) => Some(Special::B3(w)),
             _ => None,
         }
     }
@@ -478,6 +481,7 @@ impl SeedMatrix {
         let tiles = acc.par_chunks_mut(ROW_TILE * n).enumerate();
         #[cfg(target_arch = "x86_64")]
         if let Some(special) = self.avx512() {
+            let bits = self.cycle.bits();
             // Each x_i in its own i64, for `vpmuldq`.
             let x64: Vec<i64> = xp.iter().map(|&v| v as i64).collect();
             tiles.for_each(|(t, at)| {
@@ -485,7 +489,7 @@ impl SeedMatrix {
                 match special {
                     // SAFETY: `avx512()` returns a loop only for
                     // `Isa::Avx512`, detected by `Isa::available`.
-                    Special::B4(w) => unsafe { avx512::acc_83(&sh, seq, &w[rows], &x64, n, at) },
+                    Special::B4(w) => unsafe { avx512::acc_83(&sh, bits, &w[rows], &x64, n, at) },
                     // SAFETY: as above.
                     Special::B3(w) => unsafe { avx512::acc_124(&sh, seq, &w[rows], &x64, n, at) },
                 }
