@@ -11,7 +11,9 @@
 //! with neighbour rounding, every vector with each `q_j` moved by `-1, 0, +1`
 //! (clamped; `3^P` candidates) are scored; the smallest error wins, ties
 //! going to the lowest exponent, then to the first candidate in the order
-//! `-1, 0, +1` per coefficient, the first coefficient slowest.
+//! `-1, 0, +1` per coefficient, the first coefficient slowest. Candidates
+//! are screened by a certified bound on their error (`P²` work each) and
+//! only those that can win get the exact error (see [`fit`]).
 //!
 //! **Search.** [`Weighted::search_naive`] fits every seed; the fast path is
 //! the bound pass of [`super::fast`] over tables built for `M` (the pass
@@ -196,48 +198,210 @@ fn quantize(x: f64) -> i8 {
     }
 }
 
+/// Relative slack of the screened candidate errors: for the candidates of
+/// one rounded vector `r` at scale `s`, the screened error and the exact one
+/// differ by at most `SCREEN_EPS · (||z|| + s Σ_j (|r_j| + 1) ||v_j||)²`
+/// (both are short f64 sums of terms bounded by that square, rounded within
+/// a few tens of ulps; `test_screen_eps_covers_the_screened_error`).
+const SCREEN_EPS: f64 = 1.0 / (1u64 << 40) as f64;
+
+/// `||z||²` range where the screen is used (far from f64 underflow and
+/// overflow, so the rounding errors are relative as [`SCREEN_EPS`]
+/// assumes); outside it every candidate gets the exact error.
+const SCREEN_RANGE: (f64, f64) = (1e-150, 1e150);
+
+/// The screen of one fit: `b = Vᵀz` and `G = VᵀV`, from which the error
+/// `||z||² - 2s qᵀb + s² qᵀGq` of every candidate `q` is bounded in a few
+/// operations per candidate instead of `C·P`.
+struct Screen {
+    p: usize,
+    zz: f64,
+    /// `||z||`.
+    zn: f64,
+    b: [f64; MAX_P],
+    g: [[f64; MAX_P]; MAX_P],
+    /// `||v_j||`.
+    norm: [f64; MAX_P],
+}
+
+impl Screen {
+    /// The screen of `V` and `z`, or `None` when `||z||²` is outside
+    /// [`SCREEN_RANGE`].
+    fn new(v: &[[f64; MAX_C]; MAX_P], z: &[f64], zz: f64, c: usize, p: usize) -> Option<Screen> {
+        if !(zz > SCREEN_RANGE.0 && zz < SCREEN_RANGE.1) {
+            return None;
+        }
+        let mut sc = Screen {
+            p,
+            zz,
+            zn: zz.sqrt(),
+            b: [0.0; MAX_P],
+            g: [[0.0; MAX_P]; MAX_P],
+            norm: [0.0; MAX_P],
+        };
+        for j in 0..p {
+            sc.b[j] = (0..c).map(|i| v[j][i] * z[i]).sum();
+            for k in 0..p {
+                sc.g[j][k] = (0..c).map(|i| v[j][i] * v[k][i]).sum();
+            }
+            sc.norm[j] = sc.g[j][j].sqrt();
+        }
+        Some(sc)
+    }
+
+    /// Calls `visit(q, lower, upper)` for every candidate `q = base + d`
+    /// (`d_j` from `steps`) whose coefficients are all in range, in the
+    /// order of the module docs, with bounds on its exact error at scale
+    /// `s`. A candidate left out because it was clamped equals the one with
+    /// `d_j = 0` there, which is visited: same vector, same error.
+    fn candidates(
+        &self,
+        base: &[i8; MAX_P],
+        s: f64,
+        steps: &[i8],
+        mut visit: impl FnMut(&[i8; MAX_P], f64, f64),
+    ) {
+        let p = self.p;
+        let size: f64 = (0..p)
+            .map(|j| (base[j].unsigned_abs() as f64 + 1.0) * self.norm[j])
+            .sum();
+        let slack = SCREEN_EPS * (self.zn + s * size).powi(2);
+        // Depth-first over the coefficients, the first one slowest. At
+        // depth j: lin = Σ_{k<j} q_k b_k, quad = Σ_{k,l<j} q_k G_kl q_l and
+        // gq[m] = Σ_{k<j} G_mk q_k.
+        let mut lin = [0f64; MAX_P + 1];
+        let mut quad = [0f64; MAX_P + 1];
+        let mut gq = [[0f64; MAX_P]; MAX_P + 1];
+        let mut step = [0usize; MAX_P];
+        let mut q = [0i8; MAX_P];
+        let mut j = 0;
+        loop {
+            if step[j] == steps.len() {
+                if j == 0 {
+                    return;
+                }
+                step[j] = 0;
+                j -= 1;
+                step[j] += 1;
+                continue;
+            }
+            let qj = base[j] + steps[step[j]];
+            if !(Q_MIN..=Q_MAX).contains(&qj) {
+                step[j] += 1;
+                continue;
+            }
+            q[j] = qj;
+            let x = qj as f64;
+            lin[j + 1] = lin[j] + x * self.b[j];
+            quad[j + 1] = quad[j] + x * (2.0 * gq[j][j] + x * self.g[j][j]);
+            if j + 1 == p {
+                let e = self.zz - 2.0 * s * lin[p] + s * s * quad[p];
+                visit(&q, e - slack, e + slack);
+                step[j] += 1;
+            } else {
+                let (done, next) = gq.split_at_mut(j + 1);
+                for ((o, &a), g) in next[0][j + 1..p]
+                    .iter_mut()
+                    .zip(&done[j][j + 1..p])
+                    .zip(&self.g[j + 1..p])
+                {
+                    *o = a + g[j] * x;
+                }
+                j += 1;
+            }
+        }
+    }
+}
+
+/// The `k`-th candidate of `base` in the order of the module docs: each
+/// coefficient moved by a step of `steps` (the last coefficient fastest)
+/// and clamped.
+fn candidate(base: &[i8; MAX_P], steps: &[i8], p: usize, k: usize) -> [i8; MAX_P] {
+    let mut q = [0i8; MAX_P];
+    let mut rest = k;
+    for j in (0..p).rev() {
+        let d = steps[rest % steps.len()];
+        rest /= steps.len();
+        q[j] = (base[j] + d).clamp(Q_MIN, Q_MAX);
+    }
+    q
+}
+
 /// Fits one seed's window `u` (`C·P` centred entries) to `z = Aᵀw` under
 /// `m` (see the module docs); `neighbours` scores the `3^P` neighbours of
 /// each rounded vector too.
+///
+/// The result is the first candidate, in the order of the module docs, of
+/// smallest exact error `Σ_i (z_i - s (V q)_i)²`. To find it cheaply, every
+/// candidate's error is first bounded by a [`Screen`]; with `upper` the
+/// smallest upper bound, only the candidates whose lower bound is at most
+/// `upper` can reach the smallest error, and only they get the exact error,
+/// in the same order, so the same candidate wins.
 pub(crate) fn fit(cfg: &Config, m: &Metric, u: &[i32], z: &[f64], neighbours: bool) -> Fit {
     let (c, p) = (cfg.c, cfg.p);
     let v = m.transform(u, p, cfg.unit());
     let t = least_squares(&v, z, c, p);
     let zz: f64 = z[..c].iter().map(|x| x * x).sum();
-    let mut best = Fit {
-        exp: EXP_MIN,
-        q: [0; MAX_P],
-        err: f64::INFINITY,
-    };
     let steps: &[i8] = if neighbours { &[-1, 0, 1] } else { &[0] };
-    let count = steps.len().pow(p as u32);
-    for exp in EXP_MIN..=EXP_MAX {
+    let rounded = |exp: i8| -> (f64, [i8; MAX_P]) {
         let s = (exp as f64).exp2();
         let mut base = [0i8; MAX_P];
         for j in 0..p {
             base[j] = quantize(t[j] / s);
         }
-        for k in 0..count {
-            let mut q = [0i8; MAX_P];
-            let mut rest = k;
-            for j in (0..p).rev() {
-                let d = steps[rest % steps.len()];
-                rest /= steps.len();
-                q[j] = (base[j] + d).clamp(Q_MIN, Q_MAX);
+        (s, base)
+    };
+    let exact = |q: &[i8; MAX_P], s: f64| -> f64 {
+        if *q == [0; MAX_P] {
+            zz
+        } else {
+            (0..c)
+                .map(|i| {
+                    let r: f64 = (0..p).map(|j| v[j][i] * q[j] as f64).sum();
+                    (z[i] - r * s).powi(2)
+                })
+                .sum()
+        }
+    };
+    let mut best = Fit {
+        exp: EXP_MIN,
+        q: [0; MAX_P],
+        err: f64::INFINITY,
+    };
+    let mut offer = |exp: i8, q: &[i8; MAX_P], s: f64| {
+        let err = exact(q, s);
+        if err < best.err {
+            best = Fit { exp, q: *q, err };
+        }
+    };
+    let Some(sc) = Screen::new(&v, z, zz, c, p) else {
+        for exp in EXP_MIN..=EXP_MAX {
+            let (s, base) = rounded(exp);
+            for k in 0..steps.len().pow(p as u32) {
+                offer(exp, &candidate(&base, steps, p, k), s);
             }
-            let err = if q == [0; MAX_P] {
-                zz
-            } else {
-                (0..c)
-                    .map(|i| {
-                        let r: f64 = (0..p).map(|j| v[j][i] * q[j] as f64).sum();
-                        (z[i] - r * s).powi(2)
-                    })
-                    .sum()
-            };
-            if err < best.err {
-                best = Fit { exp, q, err };
-            }
+        }
+        return best;
+    };
+    // Per exponent, the smallest lower bound of its candidates; the
+    // smallest upper bound of all.
+    let mut lowest = [f64::INFINITY; (EXP_MAX - EXP_MIN + 1) as usize];
+    let mut upper = f64::INFINITY;
+    for (x, exp) in (EXP_MIN..=EXP_MAX).enumerate() {
+        let (s, base) = rounded(exp);
+        sc.candidates(&base, s, steps, |_, lo, hi| {
+            lowest[x] = lowest[x].min(lo);
+            upper = upper.min(hi);
+        });
+    }
+    for (x, exp) in (EXP_MIN..=EXP_MAX).enumerate() {
+        if lowest[x] <= upper {
+            let (s, base) = rounded(exp);
+            sc.candidates(&base, s, steps, |q, lo, _| {
+                if lo <= upper {
+                    offer(exp, q, s);
+                }
+            });
         }
     }
     best
@@ -396,6 +560,110 @@ mod tests {
             })
             .collect();
         Metric::new(cfg, &a).unwrap()
+    }
+
+    /// The fit without the screen: every candidate's exact error.
+    fn fit_exhaustive(cfg: &Config, m: &Metric, u: &[i32], z: &[f64], neighbours: bool) -> Fit {
+        let (c, p) = (cfg.c, cfg.p);
+        let v = m.transform(u, p, cfg.unit());
+        let t = least_squares(&v, z, c, p);
+        let steps: &[i8] = if neighbours { &[-1, 0, 1] } else { &[0] };
+        let mut best = Fit {
+            exp: EXP_MIN,
+            q: [0; MAX_P],
+            err: f64::INFINITY,
+        };
+        for exp in EXP_MIN..=EXP_MAX {
+            let s = (exp as f64).exp2();
+            let base = t.map(|x| quantize(x / s));
+            for k in 0..steps.len().pow(p as u32) {
+                let q = candidate(&base, steps, p, k);
+                let err: f64 = (0..c)
+                    .map(|i| {
+                        let r: f64 = (0..p).map(|j| v[j][i] * q[j] as f64).sum();
+                        (z[i] - r * s).powi(2)
+                    })
+                    .sum();
+                if err < best.err {
+                    best = Fit { exp, q, err };
+                }
+            }
+        }
+        best
+    }
+
+    /// Random windows, metrics of condition 1..1e8 and blocks of scale
+    /// 1e-80..1e80 (outside the screened range too): `(cfg, metric, u, z)`.
+    fn random_fits(n: usize, seed: u64) -> Vec<(Config, Metric, Vec<i32>, Vec<f64>)> {
+        let l = Lfsr::new(16);
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        (0..n)
+            .map(|k| {
+                let cfg = if k % 2 == 0 {
+                    Config::BITS4
+                } else {
+                    Config::BITS3
+                };
+                let m = random_metric(&cfg, 10f64.powf(rng.gen_range(0.0..8.0)), &mut rng);
+                let mut u = vec![0i32; cfg.c * cfg.p];
+                centred_basis(&cfg, &l, rng.gen_range(1..65536), &mut u);
+                let scale = 10f64.powf(if k % 10 == 0 {
+                    rng.gen_range(-80.0..80.0)
+                } else {
+                    rng.gen_range(-4.0..1.0)
+                });
+                let w: Vec<f64> = (0..cfg.c)
+                    .map(|_| rng.sample::<f64, _>(rand_distr::StandardNormal) * scale)
+                    .collect();
+                let z = m.factor_t(&w);
+                (cfg, m, u, z)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn test_screened_fit_equals_exhaustive() {
+        for (cfg, m, u, z) in random_fits(3000, 21) {
+            for neighbours in [false, true] {
+                assert_eq!(
+                    fit(&cfg, &m, &u, &z, neighbours),
+                    fit_exhaustive(&cfg, &m, &u, &z, neighbours),
+                    "{cfg} neighbours {neighbours}: {z:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn test_screen_eps_covers_the_screened_error() {
+        // Every candidate of every exponent (q = 0 included): the screened
+        // value is within SCREEN_EPS / 16 of the slack's scale.
+        let mut worst = 0f64;
+        for (cfg, m, u, z) in random_fits(600, 22) {
+            let (c, p) = (cfg.c, cfg.p);
+            let v = m.transform(&u, p, cfg.unit());
+            let zz: f64 = z.iter().map(|x| x * x).sum();
+            let Some(sc) = Screen::new(&v, &z, zz, c, p) else {
+                continue;
+            };
+            let t = least_squares(&v, &z, c, p);
+            for exp in EXP_MIN..=EXP_MAX {
+                let s = (exp as f64).exp2();
+                let base = t.map(|x| quantize(x / s));
+                sc.candidates(&base, s, &[-1, 0, 1], |q, lo, hi| {
+                    let (mid, scale) = (lo + (hi - lo) / 2.0, (hi - lo) / 2.0 / SCREEN_EPS);
+                    let exact: f64 = (0..c)
+                        .map(|i| {
+                            let r: f64 = (0..p).map(|j| v[j][i] * q[j] as f64).sum();
+                            (z[i] - r * s).powi(2)
+                        })
+                        .sum();
+                    worst = worst.max((mid - exact).abs() / scale);
+                });
+            }
+        }
+        println!("largest |screened - exact| / scale {worst:.3e}, SCREEN_EPS {SCREEN_EPS:.3e}");
+        assert!(worst > 0.0 && worst <= SCREEN_EPS / 16.0, "{worst:e}");
     }
 
     #[test]
