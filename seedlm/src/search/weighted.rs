@@ -222,12 +222,96 @@ struct Screen {
     g: [[f64; MAX_P]; MAX_P],
     /// `||v_j||`.
     norm: [f64; MAX_P],
+    /// The floor of each exponent's errors, where `G` is well enough
+    /// conditioned.
+    floor: Option<Floor>,
+}
+
+/// A lower bound on the errors of an exponent's candidates from their
+/// distance to the least-squares coefficients `t`: in real arithmetic, with
+/// `F(x) = ||z||² - 2xᵀb + xᵀGx`, `r = Gt - b` and `λ ≤ λ_min(G)`,
+/// `F(x) ≥ F(t) - 2ρ||r|| + λρ²` for `ρ = ||x - t||`, and every candidate
+/// `x = s q` of a rounded vector `base` has `ρ ≥ ||s·base - t||` (each
+/// `base_j` is the in-range integer nearest to `t_j / s`).
+struct Floor {
+    t: [f64; MAX_P],
+    /// `F(t)`.
+    ft: f64,
+    /// `||r||`.
+    rn: f64,
+    /// `1 / (2 tr(G⁻¹))`: at most `λ_min(G)` with room for rounding.
+    lambda: f64,
+    /// `Σ_j |t_j| ||v_j||`, for the slack.
+    tsize: f64,
+}
+
+/// Largest `tr(G⁻¹) · max_j G_jj` (about `cond(G)`) for which a fit uses
+/// the [`Floor`]: far inside the range where `tr(G⁻¹)` computed in f64 is
+/// within a factor 2 of the true one.
+const FLOOR_COND_MAX: f64 = 1e8;
+
+impl Floor {
+    /// The floor of the screen's `b`, `G` at `t`, or `None` if `G` is not
+    /// positive definite or too ill-conditioned.
+    fn new(sc: &Screen, t: &[f64; MAX_P]) -> Option<Floor> {
+        let p = sc.p;
+        let (mut ft, mut rn, mut tsize) = (sc.zz, 0.0, 0.0);
+        for j in 0..p {
+            let gt: f64 = (0..p).map(|k| sc.g[j][k] * t[k]).sum();
+            ft += t[j] * (gt - 2.0 * sc.b[j]);
+            rn += (gt - sc.b[j]).powi(2);
+            tsize += t[j].abs() * sc.norm[j];
+        }
+        // G = L Lᵀ, then tr(G⁻¹) = ||L⁻¹||_F².
+        let mut l = [[0f64; MAX_P]; MAX_P];
+        for j in 0..p {
+            for k in 0..=j {
+                let d = sc.g[j][k] - (0..k).map(|m| l[j][m] * l[k][m]).sum::<f64>();
+                if k < j {
+                    l[j][k] = d / l[k][k];
+                } else if d > 0.0 {
+                    l[j][j] = d.sqrt();
+                } else {
+                    return None;
+                }
+            }
+        }
+        let mut tr = 0.0;
+        let mut inv = [0f64; MAX_P];
+        for col in 0..p {
+            for j in col..p {
+                let rhs = if j == col { 1.0 } else { 0.0 };
+                let d: f64 = (col..j).map(|m| l[j][m] * inv[m]).sum();
+                inv[j] = (rhs - d) / l[j][j];
+                tr += inv[j] * inv[j];
+            }
+        }
+        let gmax = (0..p).map(|j| sc.g[j][j]).fold(0.0, f64::max);
+        let cond = tr * gmax;
+        if cond.is_nan() || cond > FLOOR_COND_MAX || !ft.is_finite() || !tsize.is_finite() {
+            return None;
+        }
+        Some(Floor {
+            t: *t,
+            ft,
+            rn: rn.sqrt(),
+            lambda: 0.5 / tr,
+            tsize,
+        })
+    }
 }
 
 impl Screen {
     /// The screen of `V` and `z`, or `None` when `||z||²` is outside
     /// [`SCREEN_RANGE`].
-    fn new(v: &[[f64; MAX_C]; MAX_P], z: &[f64], zz: f64, c: usize, p: usize) -> Option<Screen> {
+    fn new(
+        v: &[[f64; MAX_C]; MAX_P],
+        z: &[f64],
+        zz: f64,
+        t: &[f64; MAX_P],
+        c: usize,
+        p: usize,
+    ) -> Option<Screen> {
         if !(zz > SCREEN_RANGE.0 && zz < SCREEN_RANGE.1) {
             return None;
         }
@@ -238,6 +322,7 @@ impl Screen {
             b: [0.0; MAX_P],
             g: [[0.0; MAX_P]; MAX_P],
             norm: [0.0; MAX_P],
+            floor: None,
         };
         for j in 0..p {
             sc.b[j] = (0..c).map(|i| v[j][i] * z[i]).sum();
@@ -246,7 +331,32 @@ impl Screen {
             }
             sc.norm[j] = sc.g[j][j].sqrt();
         }
+        sc.floor = Floor::new(&sc, t);
         Some(sc)
+    }
+
+    /// `Σ_j (|base_j| + 1) ||v_j||`: bounds `Σ_j |q_j| ||v_j||` for every
+    /// candidate of `base`.
+    fn size(&self, base: &[i8; MAX_P]) -> f64 {
+        (0..self.p)
+            .map(|j| (base[j].unsigned_abs() as f64 + 1.0) * self.norm[j])
+            .sum()
+    }
+
+    /// A lower bound on the exact error of every candidate of `base` at
+    /// scale `s` (the [`Floor`] less four times the screen's slack, which
+    /// also covers the rounding of the floor's terms), or -inf without a
+    /// floor.
+    fn floor(&self, base: &[i8; MAX_P], s: f64) -> f64 {
+        let Some(f) = &self.floor else {
+            return f64::NEG_INFINITY;
+        };
+        let d2: f64 = (0..self.p)
+            .map(|j| (s * base[j] as f64 - f.t[j]).powi(2))
+            .sum();
+        let rho = d2.sqrt().max(f.rn / f.lambda);
+        let slack = 4.0 * SCREEN_EPS * (self.zn + s * self.size(base) + f.tsize).powi(2);
+        f.ft - 2.0 * rho * f.rn + f.lambda * rho * rho - slack
     }
 
     /// Calls `visit(q, lower, upper)` for every candidate `q = base + d`
@@ -262,10 +372,7 @@ impl Screen {
         mut visit: impl FnMut(&[i8; MAX_P], f64, f64),
     ) {
         let p = self.p;
-        let size: f64 = (0..p)
-            .map(|j| (base[j].unsigned_abs() as f64 + 1.0) * self.norm[j])
-            .sum();
-        let slack = SCREEN_EPS * (self.zn + s * size).powi(2);
+        let slack = SCREEN_EPS * (self.zn + s * self.size(base)).powi(2);
         // Depth-first over the coefficients, the first one slowest. At
         // depth j: lin = Σ_{k<j} q_k b_k, quad = Σ_{k,l<j} q_k G_kl q_l and
         // gq[m] = Σ_{k<j} G_mk q_k.
@@ -374,7 +481,7 @@ pub(crate) fn fit(cfg: &Config, m: &Metric, u: &[i32], z: &[f64], neighbours: bo
             best = Fit { exp, q: *q, err };
         }
     };
-    let Some(sc) = Screen::new(&v, z, zz, c, p) else {
+    let Some(sc) = Screen::new(&v, z, zz, &t, c, p) else {
         for exp in EXP_MIN..=EXP_MAX {
             let (s, base) = rounded(exp);
             for k in 0..steps.len().pow(p as u32) {
@@ -383,12 +490,24 @@ pub(crate) fn fit(cfg: &Config, m: &Metric, u: &[i32], z: &[f64], neighbours: bo
         }
         return best;
     };
-    // Per exponent, the smallest lower bound of its candidates; the
-    // smallest upper bound of all.
+    // Per exponent, the smallest lower bound of its candidates (+inf for
+    // the exponents never screened); the smallest upper bound of all.
+    // Exponents are screened in increasing order of their floor, until the
+    // floor is above `upper`: none of their candidates can win.
     let mut lowest = [f64::INFINITY; (EXP_MAX - EXP_MIN + 1) as usize];
     let mut upper = f64::INFINITY;
-    for (x, exp) in (EXP_MIN..=EXP_MAX).enumerate() {
+    let mut order = [(0f64, 0i8); (EXP_MAX - EXP_MIN + 1) as usize];
+    for (o, exp) in order.iter_mut().zip(EXP_MIN..=EXP_MAX) {
         let (s, base) = rounded(exp);
+        *o = (sc.floor(&base, s), exp);
+    }
+    order.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+    for (floor, exp) in order {
+        if floor > upper {
+            break;
+        }
+        let (s, base) = rounded(exp);
+        let x = (exp - EXP_MIN) as usize;
         sc.candidates(&base, s, steps, |_, lo, hi| {
             lowest[x] = lowest[x].min(lo);
             upper = upper.min(hi);
@@ -643,10 +762,10 @@ mod tests {
             let (c, p) = (cfg.c, cfg.p);
             let v = m.transform(&u, p, cfg.unit());
             let zz: f64 = z.iter().map(|x| x * x).sum();
-            let Some(sc) = Screen::new(&v, &z, zz, c, p) else {
+            let t = least_squares(&v, &z, c, p);
+            let Some(sc) = Screen::new(&v, &z, zz, &t, c, p) else {
                 continue;
             };
-            let t = least_squares(&v, &z, c, p);
             for exp in EXP_MIN..=EXP_MAX {
                 let s = (exp as f64).exp2();
                 let base = t.map(|x| quantize(x / s));
@@ -664,6 +783,49 @@ mod tests {
         }
         println!("largest |screened - exact| / scale {worst:.3e}, SCREEN_EPS {SCREEN_EPS:.3e}");
         assert!(worst > 0.0 && worst <= SCREEN_EPS / 16.0, "{worst:e}");
+    }
+
+    #[test]
+    fn test_floor_is_below_every_candidates_error() {
+        // Per exponent: the floor is at most the smallest exact error of its
+        // candidates, and it is above the fit's error (so the exponent is
+        // not screened) for most exponents.
+        let (mut exps, mut above, mut floors) = (0, 0, 0);
+        for (cfg, m, u, z) in random_fits(1000, 23) {
+            let (c, p) = (cfg.c, cfg.p);
+            let v = m.transform(&u, p, cfg.unit());
+            let zz: f64 = z.iter().map(|x| x * x).sum();
+            let t = least_squares(&v, &z, c, p);
+            let Some(sc) = Screen::new(&v, &z, zz, &t, c, p) else {
+                continue;
+            };
+            floors += sc.floor.is_some() as usize;
+            let best = fit_exhaustive(&cfg, &m, &u, &z, true).err;
+            for exp in EXP_MIN..=EXP_MAX {
+                let s = (exp as f64).exp2();
+                let base = t.map(|x| quantize(x / s));
+                let mut lowest = f64::INFINITY;
+                for k in 0..3usize.pow(p as u32) {
+                    let q = candidate(&base, &[-1, 0, 1], p, k);
+                    let exact: f64 = (0..c)
+                        .map(|i| {
+                            let r: f64 = (0..p).map(|j| v[j][i] * q[j] as f64).sum();
+                            (z[i] - r * s).powi(2)
+                        })
+                        .sum();
+                    lowest = lowest.min(if q == [0; MAX_P] { zz } else { exact });
+                }
+                let floor = sc.floor(&base, s);
+                assert!(
+                    floor <= lowest,
+                    "{cfg} exp {exp}: floor {floor:e} > {lowest:e}"
+                );
+                exps += 1;
+                above += (floor > best) as usize;
+            }
+        }
+        println!("{floors} floors; {above} of {exps} exponents have a floor above the best error");
+        assert!(above * 3 > exps, "{above} of {exps}");
     }
 
     #[test]
