@@ -557,7 +557,7 @@ impl<'a, const C: usize> Batch<'a, C> {
     fn offer(&mut self, s: &Searcher, l: usize, pos: usize) {
         let f = match self.wt {
             None => s.fit_position(&self.w64[l], pos),
-            Some(wt) => wt.fit_position(s, &self.w64[l], pos),
+            Some(wt) => wt.fit_position(s, &self.w64[l], pos, self.best[l].err),
         };
         let best = &mut self.best[l];
         if f.err < best.err || (f.err == best.err && f.block.seed < best.block.seed) {

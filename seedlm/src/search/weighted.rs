@@ -436,15 +436,25 @@ fn candidate(base: &[i8; MAX_P], steps: &[i8], p: usize, k: usize) -> [i8; MAX_P
 
 /// Fits one seed's window `u` (`C·P` centred entries) to `z = Aᵀw` under
 /// `m` (see the module docs); `neighbours` scores the `3^P` neighbours of
-/// each rounded vector too.
+/// each rounded vector too. Only a fit of error at most `cutoff` is wanted:
+/// when the seed's error is above it, the result is some fit of error above
+/// `cutoff` (possibly none: infinite error).
 ///
 /// The result is the first candidate, in the order of the module docs, of
 /// smallest exact error `Σ_i (z_i - s (V q)_i)²`. To find it cheaply, every
 /// candidate's error is first bounded by a [`Screen`]; with `upper` the
-/// smallest upper bound, only the candidates whose lower bound is at most
-/// `upper` can reach the smallest error, and only they get the exact error,
-/// in the same order, so the same candidate wins.
-pub(crate) fn fit(cfg: &Config, m: &Metric, u: &[i32], z: &[f64], neighbours: bool) -> Fit {
+/// smallest upper bound (or `cutoff` if smaller), only the candidates whose
+/// lower bound is at most `upper` can reach the smallest error (or the
+/// cutoff), and only they get the exact error, in the same order, so the
+/// same candidate wins.
+pub(crate) fn fit(
+    cfg: &Config,
+    m: &Metric,
+    u: &[i32],
+    z: &[f64],
+    neighbours: bool,
+    cutoff: f64,
+) -> Fit {
     let (c, p) = (cfg.c, cfg.p);
     let v = m.transform(u, p, cfg.unit());
     let t = least_squares(&v, z, c, p);
@@ -495,7 +505,7 @@ pub(crate) fn fit(cfg: &Config, m: &Metric, u: &[i32], z: &[f64], neighbours: bo
     // Exponents are screened in increasing order of their floor, until the
     // floor is above `upper`: none of their candidates can win.
     let mut lowest = [f64::INFINITY; (EXP_MAX - EXP_MIN + 1) as usize];
-    let mut upper = f64::INFINITY;
+    let mut upper = cutoff;
     let mut order = [(0f64, 0i8); (EXP_MAX - EXP_MIN + 1) as usize];
     for (o, exp) in order.iter_mut().zip(EXP_MIN..=EXP_MAX) {
         let (s, base) = rounded(exp);
@@ -562,10 +572,18 @@ impl Weighted {
         &self.metric
     }
 
-    /// Fits the seed at cycle position `pos` to `w` (as f64).
-    pub(crate) fn fit_position(&self, s: &Searcher, w: &[f64], pos: usize) -> Found {
+    /// Fits the seed at cycle position `pos` to `w` (as f64); a result of
+    /// error above `cutoff` is only known to be above it ([`fit`]).
+    pub(crate) fn fit_position(&self, s: &Searcher, w: &[f64], pos: usize, cutoff: f64) -> Found {
         let z = self.metric.at(w);
-        let f = fit(&s.cfg, &self.metric, s.window(pos), &z, self.neighbours);
+        let f = fit(
+            &s.cfg,
+            &self.metric,
+            s.window(pos),
+            &z,
+            self.neighbours,
+            cutoff,
+        );
         Found {
             block: Block {
                 seed: (s.centred[pos] + s.cfg.half()) as u32,
@@ -587,7 +605,7 @@ impl Weighted {
             err: f64::INFINITY,
         };
         for seed in 1..=s.cfg.num_seeds() {
-            let f = self.fit_position(s, &w64, s.pos[seed as usize] as usize);
+            let f = self.fit_position(s, &w64, s.pos[seed as usize] as usize, f64::INFINITY);
             if f.err < best.err {
                 best = f;
             }
@@ -628,10 +646,10 @@ mod tests {
             centred_basis(&cfg, &l, rng.gen_range(1..65536), &mut u);
             let a = crate::block::fit(&cfg, &u, &w);
             // ||A||_F² = 8 is scaled to 1/2 (A = I/4): errors scale by 1/16.
-            let b = fit(&cfg, &m, &u, &m.at(&w), false);
+            let b = fit(&cfg, &m, &u, &m.at(&w), false, f64::INFINITY);
             assert_eq!((a.exp, a.q), (b.exp, b.q));
             assert!((a.err / 16.0 - b.err).abs() <= 1e-12 * a.err.max(1e-30));
-            let n = fit(&cfg, &m, &u, &m.at(&w), true);
+            let n = fit(&cfg, &m, &u, &m.at(&w), true, f64::INFINITY);
             assert!(n.err <= b.err);
         }
     }
@@ -650,7 +668,7 @@ mod tests {
             let seed = rng.gen_range(1..65536);
             let mut u = vec![0i32; cfg.c * cfg.p];
             centred_basis(&cfg, &l, seed, &mut u);
-            let f = fit(&cfg, &m, &u, &m.at(&w), true);
+            let f = fit(&cfg, &m, &u, &m.at(&w), true, f64::INFINITY);
             let blk = Block {
                 seed,
                 exp: f.exp,
@@ -744,11 +762,23 @@ mod tests {
     fn test_screened_fit_equals_exhaustive() {
         for (cfg, m, u, z) in random_fits(3000, 21) {
             for neighbours in [false, true] {
+                let want = fit_exhaustive(&cfg, &m, &u, &z, neighbours);
                 assert_eq!(
-                    fit(&cfg, &m, &u, &z, neighbours),
-                    fit_exhaustive(&cfg, &m, &u, &z, neighbours),
+                    fit(&cfg, &m, &u, &z, neighbours, f64::INFINITY),
+                    want,
                     "{cfg} neighbours {neighbours}: {z:?}"
                 );
+                // Below the cutoff (or at it): the same fit; above: an
+                // error above the cutoff.
+                for factor in [0.5, 0.999, 1.0, 1.001, 2.0] {
+                    let cutoff = want.err * factor;
+                    let got = fit(&cfg, &m, &u, &z, neighbours, cutoff);
+                    if want.err <= cutoff {
+                        assert_eq!(got, want, "{cfg} cutoff {cutoff:e}: {z:?}");
+                    } else {
+                        assert!(got.err > cutoff, "{cfg} cutoff {cutoff:e}: {got:?}");
+                    }
+                }
             }
         }
     }
