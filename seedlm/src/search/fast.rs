@@ -679,7 +679,12 @@ fn factor_gram(g: [[f64; MAX_P]; MAX_P], p: usize, limit: Limit) -> Option<Linv>
         }
     }
     if let Limit::Trace(max) = limit {
-        let tr: f64 = inv.iter().flat_map(|r| r.iter()).map(|x| x * x).sum();
+        // Over the P × P used (the zeros around it add nothing: the same sum).
+        let tr: f64 = inv[..p]
+            .iter()
+            .flat_map(|r| r[..p].iter())
+            .map(|x| x * x)
+            .sum();
         if tr.is_nan() || tr > max {
             return None;
         }
