@@ -216,7 +216,7 @@ impl Fast {
                         *x = gram[order[a]][order[b]];
                     }
                 }
-                if let Some(l) = factor_gram(g, p, limit) {
+                if let Some(l) = factor_gram(&g, p, limit) {
                     let mut at = 0;
                     for (j, row) in l.iter().enumerate().take(p - 1) {
                         for &x in &row[..=j] {
@@ -645,9 +645,9 @@ fn gram(cols: &[[f64; MAX_C]; MAX_P], c: usize, p: usize) -> [[f64; MAX_P]; MAX_
 /// Cholesky of a window's Gram matrix `g` (`P × P`) and its inverse factor,
 /// or `None` (an ill window) when `G` is outside `limit` or not numerically
 /// positive definite.
-fn factor_gram(g: [[f64; MAX_P]; MAX_P], p: usize, limit: Limit) -> Option<Linv> {
+fn factor_gram(g: &[[f64; MAX_P]; MAX_P], p: usize, limit: Limit) -> Option<Linv> {
     if let Limit::Cond = limit {
-        let (lo, hi) = eigen_range(g, p);
+        let (lo, hi) = eigen_range(*g, p);
         if lo <= 0.0 || hi > COND_MAX * lo {
             return None;
         }
@@ -696,7 +696,7 @@ fn factor_gram(g: [[f64; MAX_P]; MAX_P], p: usize, limit: Limit) -> Option<Linv>
 /// search: `cond(G) <= COND_MAX`.
 #[cfg(any(test, feature = "cuda"))]
 pub(crate) fn factor(cols: &[[f64; MAX_C]; MAX_P], c: usize, p: usize) -> Option<Linv> {
-    factor_gram(gram(cols, c, p), p, Limit::Cond)
+    factor_gram(&gram(cols, c, p), p, Limit::Cond)
 }
 
 /// Smallest and largest eigenvalue of the symmetric `p × p` matrix `a`
@@ -846,7 +846,9 @@ mod tests {
                 }
                 let l = match metric {
                     None => factor(&cols, C, P),
-                    Some(m) => factor_gram(gram(&cols, C, P), P, Limit::Trace(LINV_MAX / m.lmax())),
+                    Some(m) => {
+                        factor_gram(&gram(&cols, C, P), P, Limit::Trace(LINV_MAX / m.lmax()))
+                    }
                 };
                 let Some(l) = l else {
                     panic!("position {pos} is ill but not listed")
