@@ -162,30 +162,61 @@ impl Fast {
         }
         let mut linv = vec![0f32; n.div_ceil(2) * width];
         let (mut ill_pos, mut ill_q, mut dependent) = (Vec::new(), Vec::new(), Vec::new());
-        // Columns 0..=P of the pair's window: seed 2k has 0..P-1, seed 2k + 1
-        // has 1..=P.
+        let limit = match metric {
+            None => Limit::Cond,
+            Some(m) => Limit::Trace(LINV_MAX / m.lmax()),
+        };
+        // Column m of the cycle, (centred[m + i·P] / unit)_i, times Aᵀ when
+        // weighted.
+        let column = |m: usize| -> [f64; MAX_C] {
+            let mut col = [0f64; MAX_C];
+            for (i, x) in col.iter_mut().enumerate().take(c) {
+                *x = centred[m + i * p] as f64 / unit;
+            }
+            match metric {
+                Some(m) => m.at(&col[..c]),
+                None => col,
+            }
+        };
+        let dot = |a: &[f64; MAX_C], b: &[f64; MAX_C]| -> f64 { (0..c).map(|i| a[i] * b[i]).sum() };
+        // Columns 0..=P of the pair's window (columns 2k + 1 ..= 2k + 1 + P
+        // of the cycle; seed 2k has 0..P-1, seed 2k + 1 has 1..=P) and their
+        // Gram matrix. The next pair's window is this one shifted by two, so
+        // each pair computes two new columns and their dot products.
         let mut ext = [[0f64; MAX_C]; MAX_P + 1];
+        let mut gram = [[0f64; MAX_P + 1]; MAX_P + 1];
         for (k, out) in linv.chunks_exact_mut(width).enumerate() {
             let first = 2 * k;
-            for (j, col) in ext.iter_mut().enumerate().take(p + 1) {
-                for (i, x) in col.iter_mut().enumerate().take(c) {
-                    *x = centred[first + 1 + j + i * p] as f64 / unit;
+            let fresh = if k == 0 { 0 } else { p - 1 };
+            if k > 0 {
+                ext.copy_within(2..=p, 0);
+                for row in &mut gram[..=p] {
+                    row.copy_within(2..=p, 0);
                 }
-                if let Some(m) = metric {
-                    *col = m.at(&col[..c]);
+                gram.copy_within(2..=p, 0);
+            }
+            for j in fresh..=p {
+                ext[j] = column(first + 1 + j);
+                for i in 0..=j {
+                    gram[i][j] = dot(&ext[i], &ext[j]);
+                    gram[j][i] = gram[i][j];
                 }
             }
             for (seed, own) in [(0, 0), (1, p)] {
                 // Column order [1..P-1, own]: the first P-1 rows of the factor
                 // are the shared ones.
-                let mut cols = [[0f64; MAX_C]; MAX_P];
-                cols[..p - 1].copy_from_slice(&ext[1..p]);
-                cols[p - 1] = ext[own];
-                let l = match metric {
-                    None => factor(&cols, c, p),
-                    Some(m) => factor_with(&cols, c, p, Limit::Trace(LINV_MAX / m.lmax())),
-                };
-                if let Some(l) = l {
+                let mut order = [0usize; MAX_P];
+                for (j, o) in order.iter_mut().enumerate().take(p - 1) {
+                    *o = j + 1;
+                }
+                order[p - 1] = own;
+                let mut g = [[0f64; MAX_P]; MAX_P];
+                for (a, row) in g.iter_mut().enumerate().take(p) {
+                    for (b, x) in row.iter_mut().enumerate().take(p) {
+                        *x = gram[order[a]][order[b]];
+                    }
+                }
+                if let Some(l) = factor_gram(&g, p, limit) {
                     let mut at = 0;
                     for (j, row) in l.iter().enumerate().take(p - 1) {
                         for &x in &row[..=j] {
@@ -526,7 +557,7 @@ impl<'a, const C: usize> Batch<'a, C> {
     fn offer(&mut self, s: &Searcher, l: usize, pos: usize) {
         let f = match self.wt {
             None => s.fit_position(&self.w64[l], pos),
-            Some(wt) => wt.fit_position(s, &self.w64[l], pos),
+            Some(wt) => wt.fit_position(s, &self.w64[l], pos, self.best[l].err),
         };
         let best = &mut self.best[l];
         if f.err < best.err || (f.err == best.err && f.block.seed < best.block.seed) {
@@ -599,18 +630,24 @@ enum Limit {
 /// 65535 at cond(M) = 1e5 with 450), which made the search 3x slower.
 pub const LINV_MAX: f64 = 4000.0;
 
-/// Cholesky of the Gram matrix of `cols` (`P` columns of length `C`) and its
-/// inverse factor, or `None` (an ill window) when `G` is outside `limit` or
-/// not numerically positive definite.
-fn factor_with(cols: &[[f64; MAX_C]; MAX_P], c: usize, p: usize, limit: Limit) -> Option<Linv> {
+/// The Gram matrix `G_jk = cols_j · cols_k` of `P` columns of length `C`.
+#[cfg(any(test, feature = "cuda"))]
+fn gram(cols: &[[f64; MAX_C]; MAX_P], c: usize, p: usize) -> [[f64; MAX_P]; MAX_P] {
     let mut g = [[0f64; MAX_P]; MAX_P];
     for j in 0..p {
         for k in 0..p {
             g[j][k] = (0..c).map(|i| cols[j][i] * cols[k][i]).sum();
         }
     }
+    g
+}
+
+/// Cholesky of a window's Gram matrix `g` (`P × P`) and its inverse factor,
+/// or `None` (an ill window) when `G` is outside `limit` or not numerically
+/// positive definite.
+fn factor_gram(g: &[[f64; MAX_P]; MAX_P], p: usize, limit: Limit) -> Option<Linv> {
     if let Limit::Cond = limit {
-        let (lo, hi) = eigen_range(g, p);
+        let (lo, hi) = eigen_range(*g, p);
         if lo <= 0.0 || hi > COND_MAX * lo {
             return None;
         }
@@ -642,7 +679,12 @@ fn factor_with(cols: &[[f64; MAX_C]; MAX_P], c: usize, p: usize, limit: Limit) -
         }
     }
     if let Limit::Trace(max) = limit {
-        let tr: f64 = inv.iter().flat_map(|r| r.iter()).map(|x| x * x).sum();
+        // Over the P × P used (the zeros around it add nothing: the same sum).
+        let tr: f64 = inv[..p]
+            .iter()
+            .flat_map(|r| r[..p].iter())
+            .map(|x| x * x)
+            .sum();
         if tr.is_nan() || tr > max {
             return None;
         }
@@ -650,9 +692,11 @@ fn factor_with(cols: &[[f64; MAX_C]; MAX_P], c: usize, p: usize, limit: Limit) -
     Some(inv)
 }
 
-/// [`factor_with`] for the plain search: `cond(G) <= COND_MAX`.
+/// [`factor_gram`] of the columns `cols` (`P` of length `C`) for the plain
+/// search: `cond(G) <= COND_MAX`.
+#[cfg(any(test, feature = "cuda"))]
 pub(crate) fn factor(cols: &[[f64; MAX_C]; MAX_P], c: usize, p: usize) -> Option<Linv> {
-    factor_with(cols, c, p, Limit::Cond)
+    factor_gram(&gram(cols, c, p), p, Limit::Cond)
 }
 
 /// Smallest and largest eigenvalue of the symmetric `p × p` matrix `a`
@@ -802,7 +846,9 @@ mod tests {
                 }
                 let l = match metric {
                     None => factor(&cols, C, P),
-                    Some(m) => factor_with(&cols, C, P, Limit::Trace(LINV_MAX / m.lmax())),
+                    Some(m) => {
+                        factor_gram(&gram(&cols, C, P), P, Limit::Trace(LINV_MAX / m.lmax()))
+                    }
                 };
                 let Some(l) = l else {
                     panic!("position {pos} is ill but not listed")
