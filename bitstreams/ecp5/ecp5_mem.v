@@ -15,7 +15,7 @@
 // Writes are not stored: every W beat is accepted at once and the 16
 // bytes its WSTRB selects (one result, seedlm::hw::shell's single-beat
 // writes) leave on `res`/`res_valid` a cycle later, for the top to fold
-// into its CRC. B answers OKAY once both AW and W of a write are in.
+// into its signature. B answers OKAY once both AW and W of a write are in.
 // IDs: the shell issues every request with ID 0 (seedlm::hw::shell), so
 // R carries the AR's ID and B answers with ID 0.
 `default_nettype none

@@ -9,14 +9,14 @@
 //     block-RAM memory of 1024 beats, read-only, holding a fixed
 //     pseudo-random pattern that the shell reads as tile words (first
 //     half) and activation words (second half); result writes go to the
-//     addresses above it and are folded into a CRC instead of stored.
+//     addresses above it and are folded into a signature instead of stored.
 //   - A small FSM is the host on the AXI4-Lite port: it writes the job
 //     registers (ROWS, COL_BLOCKS, TILE_ADDR, TILE_WORDS, ACT_ADDR,
 //     RES_ADDR, BATCH), writes START, waits for `irq`, reads JOB_CYCLES_LO
 //     and SHELL_STATUS, and starts again, forever.
-//   - Every result written and every register read goes through a
-//     CRC-32 (reflected, 0xEDB88320), XOR-folded onto the 8 LEDs, so
-//     nothing the engine computes can be optimised away.
+//   - Every result written and every register read goes into a 128-bit
+//     signature register (MISR, a CRC taken 128 bits per cycle), XOR-folded
+//     onto the 8 LEDs, so nothing the engine computes can be optimised away.
 // This is a synthesis and place-and-route harness, not a useful design.
 //
 // Register offsets, control bits, LANES, the AXI widths and the memory
@@ -26,7 +26,7 @@
 
 module ecp5_top (
     input  wire       clk_25mhz, // 25 MHz board oscillator
-    output wire [7:0] led        // XOR fold of the CRC of every result
+    output wire [7:0] led        // XOR fold of the signature of every result
 );
 `include "ecp5_accel.vh"
     localparam integer DB = AXI_DATA_BITS / 8;          // bytes per beat
@@ -93,6 +93,15 @@ module ecp5_top (
         endcase
     end
 
+    // Address and data registered: a step's request goes out at least one
+    // edge after `op` moved to it, and the shell decodes them straight away.
+    reg [AXIL_ADDR_BITS-1:0] axil_addr = 0;
+    reg [31:0] axil_wdata = 32'd0;
+    always @(posedge clk) begin
+        axil_addr <= op_addr;
+        axil_wdata <= op_data;
+    end
+
     wire irq;
     wire axil_awready, axil_wready, axil_bvalid, axil_arready, axil_rvalid;
     wire [1:0] axil_bresp, axil_rresp;
@@ -138,10 +147,10 @@ module ecp5_top (
 
     seedlm_accel #(.MEM_BYTES(MEM_BYTES)) accel (
         .aclk(clk), .aresetn(!rst),
-        .s_axil_awaddr(op_addr), .s_axil_awprot(3'd0), .s_axil_awvalid(axil_awvalid),
-        .s_axil_awready(axil_awready), .s_axil_wdata(op_data), .s_axil_wstrb(4'hF),
+        .s_axil_awaddr(axil_addr), .s_axil_awprot(3'd0), .s_axil_awvalid(axil_awvalid),
+        .s_axil_awready(axil_awready), .s_axil_wdata(axil_wdata), .s_axil_wstrb(4'hF),
         .s_axil_wvalid(axil_awvalid), .s_axil_wready(axil_wready), .s_axil_bresp(axil_bresp),
-        .s_axil_bvalid(axil_bvalid), .s_axil_bready(1'b1), .s_axil_araddr(op_addr),
+        .s_axil_bvalid(axil_bvalid), .s_axil_bready(1'b1), .s_axil_araddr(axil_addr),
         .s_axil_arprot(3'd0), .s_axil_arvalid(axil_arvalid), .s_axil_arready(axil_arready),
         .s_axil_rdata(axil_rdata), .s_axil_rresp(axil_rresp), .s_axil_rvalid(axil_rvalid),
         .s_axil_rready(1'b1),
@@ -167,28 +176,24 @@ module ecp5_top (
         .res(res), .res_valid(res_valid)
     );
 
-    // CRC-32 of every result and every register read: one 128-bit step
-    // per cycle, its input registered.
-    function [31:0] crc128;
-        input [31:0] c;
-        input [127:0] d;
-        integer i;
-        begin
-            crc128 = c;
-            for (i = 0; i < 128; i = i + 1)
-                crc128 = (crc128 >> 1) ^ ({32{crc128[0] ^ d[i]}} & 32'hEDB88320);
-        end
-    endfunction
-    reg [127:0] crc_in = 128'd0;
-    reg crc_en = 1'b0;
-    reg [31:0] crc = 32'hFFFFFFFF;
+    // Signature of every result and every register read: a 128-bit MISR
+    // (multiple-input signature register: a Galois LFSR with polynomial
+    // x^128 + x^7 + x^2 + x + 1, the input word XORed into every stage, a
+    // CRC computed 128 bits at a time), one LUT level per bit. Its input
+    // is registered, and its fold onto the LEDs takes two registered steps
+    // (128 -> 32 -> 8 bits).
+    localparam [127:0] MISR_POLY = 128'h87;
+    reg [127:0] misr_in = 128'd0;
+    reg [127:0] misr = 128'd0;
+    reg [31:0] fold32 = 32'd0;
     reg [7:0] fold = 8'd0;
+    integer f;
     always @(posedge clk) begin
-        crc_in <= (res_valid ? res : 128'd0)
-                  ^ {96'd0, axil_rvalid ? axil_rdata : 32'd0};
-        crc_en <= res_valid || axil_rvalid;
-        if (crc_en) crc <= crc128(crc, crc_in);
-        fold <= crc[7:0] ^ crc[15:8] ^ crc[23:16] ^ crc[31:24];
+        misr_in <= (res_valid ? res : 128'd0) ^ {96'd0, axil_rvalid ? axil_rdata : 32'd0};
+        misr <= {misr[126:0], 1'b0} ^ ({128{misr[127]}} & MISR_POLY) ^ misr_in;
+        for (f = 0; f < 32; f = f + 1)
+            fold32[f] <= misr[f] ^ misr[32 + f] ^ misr[64 + f] ^ misr[96 + f];
+        fold <= fold32[7:0] ^ fold32[15:8] ^ fold32[23:16] ^ fold32[31:24];
     end
     assign led = fold;
 
