@@ -27,7 +27,7 @@
 #
 # Usage: bitstreams/ecp5.sh
 #        LANES=8 SEED=1 OUT=target/ecp5 GEN=path/to/gen-rtl bitstreams/ecp5.sh
-# BITS: only 4 (the board memory's layout is sized for it). SYNTH_ONLY=1
+# BITS: only 4 (the one configuration built and simulated here). SYNTH_ONLY=1
 # stops after synthesis, prints its cell counts and fails on a latch.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,7 +39,7 @@ VENV=${VENV:-target/ecp5-venv}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
 
 if [ "$BITS" != 4 ]; then
-    echo "ecp5.sh: the board top is wired for --bits 4 (32-bit block words); got BITS=$BITS" >&2
+    echo "ecp5.sh: only --bits 4 has been built and simulated in this board top; got BITS=$BITS" >&2
     exit 1
 fi
 
