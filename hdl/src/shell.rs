@@ -271,6 +271,13 @@ fn accel_manifest(
         },
         "registers": regs(&hw::REGISTERS),
         "shell_registers": regs(&sh::SHELL_REGISTERS),
+        "shell_ctrl_bits": {
+            "START": sh::SHELL_START, "RESET": sh::SHELL_RESET, "IRQ_ACK": sh::SHELL_IRQ_ACK,
+        },
+        "shell_status_bits": {
+            "BUSY": sh::SHELL_BUSY, "DONE": sh::SHELL_DONE, "ERROR": sh::SHELL_ERROR_BIT,
+            "IRQ": sh::SHELL_IRQ,
+        },
         "shell_errors": sh::SHELL_ERROR_FLAGS.iter().map(|(bit, name, doc)| json!({
             "bit": bit.trailing_zeros(), "name": name, "doc": doc
         })).collect::<Vec<_>>(),

@@ -157,12 +157,19 @@
     reg [RD_OUT-1:0] tag_kind;
     reg [TF_LOG:0] tile_used;           // tile FIFO beats reserved
     reg [AF_LOG:0] act_used;            // act FIFO beats reserved
+    // The next burst: at most MAX_BURST beats, not across the 4 KiB
+    // boundary, not past the segment. On 13 bits (a burst is at most
+    // 4096 / DB beats; ri_beats of 2^13 or more exceeds any boundary
+    // distance), the values of the 64-bit form with short carry chains:
+    // this is the issuer's path from ri_addr to the FIFO credit.
     wire [12:0] to_4k = 13'd4096 - {1'b0, ri_addr[11:0]};
-    wire [63:0] beats_4k = {51'd0, to_4k >> DB_BITS};
-    wire [63:0] burst_a = ri_beats < beats_4k ? ri_beats : beats_4k;
-    wire [63:0] burst = burst_a < MAX_BURST ? burst_a : MAX_BURST;
-    wire credit_ok = ri_kind ? ({{(63 - TF_LOG){1'b0}}, tile_used} + burst <= TILE_FIFO)
-                             : ({{(63 - AF_LOG){1'b0}}, act_used} + burst <= ACT_FIFO);
+    wire [12:0] beats_4k = to_4k >> DB_BITS;
+    wire [12:0] burst_a = (ri_beats[63:13] == 51'd0 && ri_beats[12:0] < beats_4k) ? ri_beats[12:0]
+                                                                                : beats_4k;
+    wire [12:0] burst_n = burst_a < MAX_BURST[12:0] ? burst_a : MAX_BURST[12:0];
+    wire [63:0] burst = {51'd0, burst_n};
+    wire credit_ok = ri_kind ? ({{(13 - TF_LOG){1'b0}}, tile_used} + {1'b0, burst_n} <= TILE_FIFO[13:0])
+                             : ({{(13 - AF_LOG){1'b0}}, act_used} + {1'b0, burst_n} <= ACT_FIFO[13:0]);
     wire ar_free = !arvalid || m_axi_arready;
     wire ar_issue = st == S_RUN && !ri_load && !ri_end && ri_beats != 64'd0 && ar_free
                     && tag_cnt != RD_OUT[RD_LOG:0] && credit_ok;
