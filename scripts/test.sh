@@ -16,4 +16,4 @@ cargo clippy --release --workspace --all-targets --features seedlm-host/verilato
 SEEDLM_SIM_NO_MODELS=1 RUSTDOCFLAGS="-D warnings" cargo doc --release --workspace --no-deps --features seedlm-host/verilator
 bitstreams/vivado/check.sh   # Vivado Tcl parsed with stubbed commands, AXI wrapper linted
 # The open ECP5 flow (synthesis, place and route, bitstream) takes minutes:
-if [ "${SEEDLM_ECP5:-0}" = 1 ]; then bitstreams/ecp5.sh; fi
+if [ "${SEEDLM_ECP5:-0}" = 1 ]; then bitstreams/ecp5.sh && bitstreams/ecp5/sim.sh; fi
