@@ -447,10 +447,11 @@ fn gpu_weighted_bound_error_is_far_below_the_margin() {
                             .collect();
                         let mut r = zn.clone();
                         for j in 0..p {
-                            for k in 0..j {
-                                let d: f64 = (0..c).map(|i| q[k][i] * q[j][i]).sum();
-                                for i in 0..c {
-                                    q[j][i] -= d * q[k][i];
+                            let (done, rest) = q.split_at_mut(j);
+                            for qk in done.iter() {
+                                let d: f64 = (0..c).map(|i| qk[i] * rest[0][i]).sum();
+                                for (x, y) in rest[0].iter_mut().zip(qk) {
+                                    *x -= d * y;
                                 }
                             }
                             let norm = q[j].iter().map(|x| x * x).sum::<f64>().sqrt();
