@@ -13,7 +13,7 @@
 //! going to the lowest exponent, then to the first candidate in the order
 //! `-1, 0, +1` per coefficient, the first coefficient slowest. Candidates
 //! are screened by a certified bound on their error (`P²` work each) and
-//! only those that can win get the exact error (see [`fit`]).
+//! only those that can win get the exact error (see the private `fit`).
 //!
 //! **Search.** [`Weighted::search_naive`] fits every seed; the fast path is
 //! the bound pass of [`super::fast`] over tables built for `M` (the pass
