@@ -652,7 +652,19 @@ fn factor_gram(g: &[[f64; MAX_P]; MAX_P], p: usize, limit: Limit) -> Option<Linv
             return None;
         }
     }
-    // G = L Lᵀ.
+    let inv = inverse_factor(g, p)?;
+    if let Limit::Trace(max) = limit {
+        let tr = inverse_trace(&inv, p);
+        if tr.is_nan() || tr > max {
+            return None;
+        }
+    }
+    Some(inv)
+}
+
+/// `L⁻¹` for `g = L Lᵀ` (`P × P`, Cholesky), or `None` when `g` is not
+/// numerically positive definite.
+pub(super) fn inverse_factor(g: &[[f64; MAX_P]; MAX_P], p: usize) -> Option<Linv> {
     let mut l = [[0f64; MAX_P]; MAX_P];
     for j in 0..p {
         for k in 0..=j {
@@ -678,18 +690,17 @@ fn factor_gram(g: &[[f64; MAX_P]; MAX_P], p: usize, limit: Limit) -> Option<Linv
             inv[j][col] = x;
         }
     }
-    if let Limit::Trace(max) = limit {
-        // Over the P × P used (the zeros around it add nothing: the same sum).
-        let tr: f64 = inv[..p]
-            .iter()
-            .flat_map(|r| r[..p].iter())
-            .map(|x| x * x)
-            .sum();
-        if tr.is_nan() || tr > max {
-            return None;
-        }
-    }
     Some(inv)
+}
+
+/// `tr(G⁻¹) = ||L⁻¹||_F²` of an [`inverse_factor`], over the `P × P` used
+/// (the zeros around it add nothing: the same sum).
+pub(super) fn inverse_trace(inv: &Linv, p: usize) -> f64 {
+    inv[..p]
+        .iter()
+        .flat_map(|r| r[..p].iter())
+        .map(|x| x * x)
+        .sum()
 }
 
 /// [`factor_gram`] of the columns `cols` (`P` of length `C`) for the plain

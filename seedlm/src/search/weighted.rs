@@ -21,7 +21,7 @@
 //! the same block. Errors are in the units of the normalised metric
 //! ([`Metric::new`]).
 
-use super::fast::Fast;
+use super::fast::{inverse_factor, inverse_trace, Fast};
 use super::{zero_block, Found, Searcher};
 use crate::block::{Block, Fit};
 use crate::config::{Config, EXP_MAX, EXP_MIN, MAX_C, MAX_P, Q_MAX, Q_MIN};
@@ -262,30 +262,7 @@ impl Floor {
             rn += (gt - sc.b[j]).powi(2);
             tsize += t[j].abs() * sc.norm[j];
         }
-        // G = L Lᵀ, then tr(G⁻¹) = ||L⁻¹||_F².
-        let mut l = [[0f64; MAX_P]; MAX_P];
-        for j in 0..p {
-            for k in 0..=j {
-                let d = sc.g[j][k] - (0..k).map(|m| l[j][m] * l[k][m]).sum::<f64>();
-                if k < j {
-                    l[j][k] = d / l[k][k];
-                } else if d > 0.0 {
-                    l[j][j] = d.sqrt();
-                } else {
-                    return None;
-                }
-            }
-        }
-        let mut tr = 0.0;
-        let mut inv = [0f64; MAX_P];
-        for col in 0..p {
-            for j in col..p {
-                let rhs = if j == col { 1.0 } else { 0.0 };
-                let d: f64 = (col..j).map(|m| l[j][m] * inv[m]).sum();
-                inv[j] = (rhs - d) / l[j][j];
-                tr += inv[j] * inv[j];
-            }
-        }
+        let tr = inverse_trace(&inverse_factor(&sc.g, p)?, p);
         let gmax = (0..p).map(|j| sc.g[j][j]).fold(0.0, f64::max);
         let cond = tr * gmax;
         if cond.is_nan() || cond > FLOOR_COND_MAX || !ft.is_finite() || !tsize.is_finite() {
@@ -420,6 +397,24 @@ impl Screen {
     }
 }
 
+/// The exact error `Σ_i (z_i - s (V q)_i)²` of coefficients `q` at scale
+/// `s` (`V`'s `P` columns of length `C`).
+fn exact_error(
+    v: &[[f64; MAX_C]; MAX_P],
+    z: &[f64],
+    q: &[i8; MAX_P],
+    s: f64,
+    c: usize,
+    p: usize,
+) -> f64 {
+    (0..c)
+        .map(|i| {
+            let r: f64 = (0..p).map(|j| v[j][i] * q[j] as f64).sum();
+            (z[i] - r * s).powi(2)
+        })
+        .sum()
+}
+
 /// The `k`-th candidate of `base` in the order of the module docs: each
 /// coefficient moved by a step of `steps` (the last coefficient fastest)
 /// and clamped.
@@ -472,12 +467,7 @@ pub(crate) fn fit(
         if *q == [0; MAX_P] {
             zz
         } else {
-            (0..c)
-                .map(|i| {
-                    let r: f64 = (0..p).map(|j| v[j][i] * q[j] as f64).sum();
-                    (z[i] - r * s).powi(2)
-                })
-                .sum()
+            exact_error(&v, z, q, s, c, p)
         }
     };
     let mut best = Fit {
@@ -715,18 +705,26 @@ mod tests {
             let base = t.map(|x| quantize(x / s));
             for k in 0..steps.len().pow(p as u32) {
                 let q = candidate(&base, steps, p, k);
-                let err: f64 = (0..c)
-                    .map(|i| {
-                        let r: f64 = (0..p).map(|j| v[j][i] * q[j] as f64).sum();
-                        (z[i] - r * s).powi(2)
-                    })
-                    .sum();
+                let err = exact_error(&v, z, &q, s, c, p);
                 if err < best.err {
                     best = Fit { exp, q, err };
                 }
             }
         }
         best
+    }
+
+    /// `V`, the least-squares `t`, `||z||²` and the screen of one fit.
+    type Screened = ([[f64; MAX_C]; MAX_P], [f64; MAX_P], f64, Screen);
+
+    /// The [`Screened`] of one fit, or `None` outside the screened range.
+    fn screened(cfg: &Config, m: &Metric, u: &[i32], z: &[f64]) -> Option<Screened> {
+        let (c, p) = (cfg.c, cfg.p);
+        let v = m.transform(u, p, cfg.unit());
+        let zz: f64 = z.iter().map(|x| x * x).sum();
+        let t = least_squares(&v, z, c, p);
+        let sc = Screen::new(&v, z, zz, &t, c, p)?;
+        Some((v, t, zz, sc))
     }
 
     /// Random windows, metrics of condition 1..1e8 and blocks of scale
@@ -790,10 +788,7 @@ mod tests {
         let mut worst = 0f64;
         for (cfg, m, u, z) in random_fits(600, 22) {
             let (c, p) = (cfg.c, cfg.p);
-            let v = m.transform(&u, p, cfg.unit());
-            let zz: f64 = z.iter().map(|x| x * x).sum();
-            let t = least_squares(&v, &z, c, p);
-            let Some(sc) = Screen::new(&v, &z, zz, &t, c, p) else {
+            let Some((v, t, _, sc)) = screened(&cfg, &m, &u, &z) else {
                 continue;
             };
             for exp in EXP_MIN..=EXP_MAX {
@@ -801,12 +796,7 @@ mod tests {
                 let base = t.map(|x| quantize(x / s));
                 sc.candidates(&base, s, &[-1, 0, 1], |q, lo, hi| {
                     let (mid, scale) = (lo + (hi - lo) / 2.0, (hi - lo) / 2.0 / SCREEN_EPS);
-                    let exact: f64 = (0..c)
-                        .map(|i| {
-                            let r: f64 = (0..p).map(|j| v[j][i] * q[j] as f64).sum();
-                            (z[i] - r * s).powi(2)
-                        })
-                        .sum();
+                    let exact = exact_error(&v, &z, q, s, c, p);
                     worst = worst.max((mid - exact).abs() / scale);
                 });
             }
@@ -823,10 +813,7 @@ mod tests {
         let (mut exps, mut above, mut floors) = (0, 0, 0);
         for (cfg, m, u, z) in random_fits(1000, 23) {
             let (c, p) = (cfg.c, cfg.p);
-            let v = m.transform(&u, p, cfg.unit());
-            let zz: f64 = z.iter().map(|x| x * x).sum();
-            let t = least_squares(&v, &z, c, p);
-            let Some(sc) = Screen::new(&v, &z, zz, &t, c, p) else {
+            let Some((v, t, zz, sc)) = screened(&cfg, &m, &u, &z) else {
                 continue;
             };
             floors += sc.floor.is_some() as usize;
@@ -837,12 +824,7 @@ mod tests {
                 let mut lowest = f64::INFINITY;
                 for k in 0..3usize.pow(p as u32) {
                     let q = candidate(&base, &[-1, 0, 1], p, k);
-                    let exact: f64 = (0..c)
-                        .map(|i| {
-                            let r: f64 = (0..p).map(|j| v[j][i] * q[j] as f64).sum();
-                            (z[i] - r * s).powi(2)
-                        })
-                        .sum();
+                    let exact = exact_error(&v, &z, &q, s, c, p);
                     lowest = lowest.min(if q == [0; MAX_P] { zz } else { exact });
                 }
                 let floor = sc.floor(&base, s);
