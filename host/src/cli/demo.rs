@@ -194,6 +194,8 @@ pub fn run(args: &Args) -> Result<()> {
         calib_tokens: seedlm_host::calib::DEFAULT_TOKENS,
         calib_ctx: seedlm_host::calib::DEFAULT_CTX,
         calib_compare: None,
+        refine: super::compress::DEFAULT_REFINE,
+        damp: seedlm::gptq::DAMP,
         neighbours: false,
     })?;
 

@@ -114,6 +114,8 @@ fn ensure_default_model() -> Result<()> {
         calib_tokens: seedlm_host::calib::DEFAULT_TOKENS,
         calib_ctx: seedlm_host::calib::DEFAULT_CTX,
         calib_compare: None,
+        refine: super::compress::DEFAULT_REFINE,
+        damp: seedlm::gptq::DAMP,
         neighbours: false,
     })
 }

@@ -98,6 +98,38 @@ impl SeedSearch {
         })
     }
 
+    /// One refinement pass of `r` (see `seedlm::gptq::Refinement`), each
+    /// column group's blocks searched on this device (the rest on `pool`).
+    /// Returns the number of blocks changed. The same blocks either way.
+    pub fn refine_pass(
+        &self,
+        r: &mut gptq::Refinement<'_>,
+        pool: &rayon::ThreadPool,
+        progress: &(dyn Fn(usize) + Sync),
+    ) -> Result<usize> {
+        let _ = pool;
+        Ok(match self {
+            SeedSearch::Cpu(s, pool) => {
+                pool.install(|| r.pass(&mut gptq::cpu_group_search(s), progress))?
+            }
+            #[cfg(feature = "cuda")]
+            SeedSearch::Cuda(g) => {
+                let mut search =
+                    |m: &seedlm::search::Metric, blocks: &[f32]| g.search_weighted(m, true, blocks);
+                pool.install(|| r.pass(&mut search, progress))?
+            }
+        })
+    }
+
+    /// The searcher of this device's configuration (tables on the host).
+    pub fn searcher(&self) -> &Searcher {
+        match self {
+            SeedSearch::Cpu(s, _) => s,
+            #[cfg(feature = "cuda")]
+            SeedSearch::Cuda(g) => g.searcher(),
+        }
+    }
+
     /// The data-free search with neighbour rounding (`--neighbours`) on a
     /// GPU: the weighted search under the identity metric, as the CPU does.
     #[cfg_attr(not(feature = "cuda"), allow(unused_variables))]
