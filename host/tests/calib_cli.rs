@@ -1,12 +1,13 @@
 //! `compress --calib` on a tiny Llama: the calibrated blocks lower every
 //! layer's output error on the calibration inputs, the run is resumable,
-//! and `--neighbours` never raises the data-free error.
+//! `--refine` passes never raise the objective, and `--neighbours` never
+//! raises the data-free error.
 
 mod common;
 
 use std::ffi::OsStr;
 
-use common::{ok, seedlm, stderr, write_tiny_llama, write_tiny_llama_layers};
+use common::{fails, ok, seedlm, stderr, write_tiny_llama, write_tiny_llama_layers};
 use seedlm::container::SeedFile;
 
 /// Runs `seedlm compress DIR -o OUT --bits 4 EXTRA...`; returns stderr.
@@ -107,6 +108,98 @@ fn test_cli_calibrated_compress() {
     assert_eq!(a.len(), 14);
     for (x, y) in a.iter().zip(&b) {
         assert!(y <= x, "neighbours {y} > plain {x}");
+    }
+}
+
+#[test]
+fn test_cli_refine_and_damp() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("model");
+    std::fs::create_dir(&model).unwrap();
+    write_tiny_llama(&model);
+    let text = dir.path().join("calib.txt");
+    std::fs::write(
+        &text,
+        "The quick brown fox jumps over the lazy dog. ".repeat(20),
+    )
+    .unwrap();
+    let run = |out: &str, extra: &[&str]| -> (String, std::path::PathBuf) {
+        let out = dir.path().join(out);
+        let mut args: Vec<&OsStr> = vec![
+            "--calib".as_ref(),
+            text.as_os_str(),
+            "--calib-tokens".as_ref(),
+            "300".as_ref(),
+            "--calib-ctx".as_ref(),
+            "100".as_ref(),
+        ];
+        args.extend(extra.iter().map(OsStr::new));
+        (compress(&model, &out, &args), out)
+    };
+    let (_, plain) = run("r0.seedlm", &["--refine", "0"]);
+    let (log, refined) = run("r2.seedlm", &["--refine", "2"]);
+    // Every calibrated layer (2 layers x 7) logs its GPTQ pass and two
+    // refinement passes, none raising the objective.
+    assert_eq!(log.matches("GPTQ pass: output error").count(), 14, "{log}");
+    for pass in 1..=2 {
+        let lines: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains(&format!("refine pass {pass}: ")))
+            .collect();
+        assert_eq!(lines.len(), 14, "{log}");
+        for l in lines {
+            let change: f64 = l
+                .split("objective ")
+                .nth(1)
+                .and_then(|x| x.split('%').next())
+                .and_then(|x| x.parse().ok())
+                .unwrap_or_else(|| panic!("no objective change in: {l}"));
+            assert!(change <= 0.0, "{l}");
+        }
+    }
+    let blocks = |f: &std::path::Path| -> Vec<Vec<seedlm::Block>> {
+        let sf = SeedFile::open(f).unwrap();
+        (0..2)
+            .flat_map(|i| {
+                ["q_proj", "k_proj", "v_proj", "o_proj"]
+                    .map(|m| format!("model.layers.{i}.self_attn.{m}.weight"))
+            })
+            .map(|n| sf.blocks(sf.get(&n).unwrap()).unwrap())
+            .collect()
+    };
+    assert_ne!(blocks(&plain), blocks(&refined));
+    let (_, damped) = run("d.seedlm", &["--refine", "0", "--damp", "0.5"]);
+    assert_ne!(blocks(&plain), blocks(&damped));
+
+    // Both need --calib; --damp is a finite fraction >= 0 (usage errors).
+    let out = dir.path().join("x.seedlm");
+    for extra in [&["--refine", "1"][..], &["--damp", "0.1"]] {
+        let mut args = vec![
+            OsStr::new("compress"),
+            model.as_os_str(),
+            "-o".as_ref(),
+            out.as_os_str(),
+            "--bits".as_ref(),
+            "4".as_ref(),
+        ];
+        args.extend(extra.iter().map(OsStr::new));
+        let err = fails(seedlm(args), 2);
+        assert!(err.contains("--calib"), "{err}");
+    }
+    for bad in ["--damp=-1", "--damp=nan", "--damp=inf"] {
+        let o = seedlm([
+            OsStr::new("compress"),
+            model.as_os_str(),
+            "-o".as_ref(),
+            out.as_os_str(),
+            "--bits".as_ref(),
+            "4".as_ref(),
+            "--calib".as_ref(),
+            text.as_os_str(),
+            bad.as_ref(),
+        ]);
+        let err = fails(o, 2);
+        assert!(err.contains("finite number >= 0"), "{err}");
     }
 }
 

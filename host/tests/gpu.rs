@@ -43,7 +43,8 @@ fn gpu_equals_cpu_on_real_layers() {
 /// The calibrated search on the GPU against the CPU's on real layers with
 /// a real `H`: `SEEDLM_GPU_CALIB` names a fixture of `gpu_fixture ... TEXT
 /// TOKENS` (layers and their `h.NAME` second moments; skipped without it).
-/// Every block must be equal, so the .seedlm files would be byte-identical.
+/// Every block must be equal, so the .seedlm files would be byte-identical;
+/// likewise after one refinement pass (`compress --refine`).
 /// Prints both searches' speed and where the GPU's time went.
 #[test]
 fn gpu_calibrated_equals_cpu_on_real_layers() {
@@ -114,6 +115,20 @@ fn gpu_calibrated_equals_cpu_on_real_layers() {
                 0,
                 "{cfg} {layer}: {bad} of {} blocks differ",
                 got.len()
+            );
+            // One refinement pass from these blocks: the same on both.
+            let start: Vec<seedlm::Block> = want.iter().map(|f| f.block).collect();
+            let mut on_cpu = gptq::Refinement::new(&cpu, &fb, &w, cols, start.clone()).unwrap();
+            let cpu_changed = on_cpu
+                .pass(&mut gptq::cpu_group_search(&cpu), &|_| {})
+                .unwrap();
+            let mut on_gpu = gptq::Refinement::new(gpu.searcher(), &fb, &w, cols, start).unwrap();
+            let gpu_changed = on_gpu.pass(&mut search, &|_| {}).unwrap();
+            assert_eq!(gpu_changed, cpu_changed, "{cfg} {layer}: refinement");
+            assert_eq!(
+                on_gpu.blocks(),
+                on_cpu.blocks(),
+                "{cfg} {layer}: refinement"
             );
             let params = w.len() as f64;
             println!(

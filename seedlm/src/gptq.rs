@@ -780,6 +780,29 @@ mod tests {
     }
 
     #[test]
+    fn test_refinement_keeps_a_better_old_block() {
+        // A search that offers only worse blocks (all zero: e = w, a larger
+        // objective than GPTQ's) changes nothing.
+        let mut rng = rand::rngs::StdRng::seed_from_u64(25);
+        let s = Searcher::new(Config::BITS4).unwrap();
+        let (_, w, fb) = random_layer(5, 32, 64, &mut rng);
+        let gptq = search_calibrated(&s, &fb, &w, 32, &|_| {}).unwrap();
+        let blocks: Vec<Block> = gptq.iter().map(|f| f.block).collect();
+        let mut r = Refinement::new(&s, &fb, &w, 32, blocks.clone()).unwrap();
+        let before = r.objective();
+        let mut zero = |_: &Metric, t: &[f32]| -> Result<Vec<Found>> {
+            let block = Block {
+                seed: 1,
+                ..Block::default()
+            };
+            Ok(vec![Found { block, err: 0.0 }; t.len() / 8])
+        };
+        assert_eq!(r.pass(&mut zero, &|_| {}).unwrap(), 0);
+        assert_eq!(r.objective(), before);
+        assert_eq!(r.into_blocks(), blocks);
+    }
+
+    #[test]
     fn test_zero_passes_keep_the_gptq_blocks() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(22);
         let s = Searcher::new(Config::BITS4).unwrap();
@@ -808,8 +831,22 @@ mod tests {
             let gptq = search_calibrated(&s, &fb, &w, d, &|_| {}).unwrap();
             let blocks: Vec<Block> = gptq.iter().map(|f| f.block).collect();
             let mut r = Refinement::new(&s, &fb, &w, d, blocks.clone()).unwrap();
+            // Each group's search itself (the target, the metric) gives
+            // back the GPTQ block, before the objective test.
+            let groups = d / cfg.c;
+            let mut calls = 0;
+            let mut cpu = cpu_group_search(&s);
+            let mut search = |m: &Metric, t: &[f32]| -> Result<Vec<Found>> {
+                let got = cpu(m, t)?;
+                let g = calls % groups;
+                calls += 1;
+                for (k, f) in got.iter().enumerate() {
+                    assert_eq!(f.block, blocks[k * groups + g], "{cfg}: row {k} group {g}");
+                }
+                Ok(got)
+            };
             for _ in 0..2 {
-                assert_eq!(r.pass(&mut cpu_group_search(&s), &|_| {}).unwrap(), 0);
+                assert_eq!(r.pass(&mut search, &|_| {}).unwrap(), 0);
             }
             assert_eq!(r.into_blocks(), blocks);
         }
@@ -820,19 +857,20 @@ mod tests {
         let mut rng = rand::rngs::StdRng::seed_from_u64(24);
         let cfg = Config::BITS4;
         let s = Searcher::new(cfg).unwrap();
-        let (_, w, fb) = random_layer(4, 32, 64, &mut rng);
-        let gptq = search_calibrated(&s, &fb, &w, 32, &|_| {}).unwrap();
+        let (_, w, fb) = random_layer(6, 48, 64, &mut rng);
+        let gptq = search_calibrated(&s, &fb, &w, 48, &|_| {}).unwrap();
         let blocks: Vec<Block> = gptq.iter().map(|f| f.block).collect();
-        let mut fast = Refinement::new(&s, &fb, &w, 32, blocks.clone()).unwrap();
-        let mut naive = Refinement::new(&s, &fb, &w, 32, blocks).unwrap();
-        let mut search_naive = |m: &Metric, b: &[f32]| -> Result<Vec<Found>> {
+        let mut r = Refinement::new(&s, &fb, &w, 48, blocks).unwrap();
+        // Every refinement target: the fast search's block is the naive one.
+        let mut cpu = cpu_group_search(&s);
+        let mut both = |m: &Metric, t: &[f32]| -> Result<Vec<Found>> {
+            let got = cpu(m, t)?;
             let wt = Weighted::new(&s, m.clone(), true);
-            Ok(b.chunks(cfg.c).map(|x| wt.search_naive(&s, x)).collect())
+            let naive: Vec<Found> = t.chunks(cfg.c).map(|x| wt.search_naive(&s, x)).collect();
+            assert_eq!(got, naive);
+            Ok(got)
         };
-        let changed = fast.pass(&mut cpu_group_search(&s), &|_| {}).unwrap();
-        assert!(changed > 0);
-        assert_eq!(naive.pass(&mut search_naive, &|_| {}).unwrap(), changed);
-        assert_eq!(fast.blocks(), naive.blocks());
+        assert!(r.pass(&mut both, &|_| {}).unwrap() > 0);
     }
 
     #[test]
