@@ -119,8 +119,10 @@ pub struct Args {
     pub neighbours: bool,
 }
 
-/// Refinement passes by default (`--refine`).
-pub const DEFAULT_REFINE: usize = 0;
+/// Refinement passes by default (`--refine`): on SmolLM2 block 10 the
+/// first pass lowers the objective by 6-11%, the second by 2-3.5% more, at
+/// about one GPTQ pass each (README, "Calibrated compression").
+pub const DEFAULT_REFINE: usize = 2;
 
 /// Parses `--damp`: a finite fraction, at least 0.
 fn damp_arg(s: &str) -> std::result::Result<f64, String> {
