@@ -176,6 +176,63 @@ fn test_llama_batched_prefill_equals_stepping() {
     assert!(m.forward(&mut m.new_state(), &long, false).is_err());
 }
 
+/// A dense layer that records whether each call ran on a thread of
+/// rayon's pool.
+struct OnPool {
+    inner: DenseLinear,
+    outside: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Linear for OnPool {
+    fn rows(&self) -> usize {
+        self.inner.rows()
+    }
+    fn cols(&self) -> usize {
+        self.inner.cols()
+    }
+    fn forward(&self, x: &[f32], y: &mut [f32]) -> seedlm_host::Result<()> {
+        self.forward_batch(x, 1, y)
+    }
+    fn forward_batch(&self, x: &[f32], n: usize, y: &mut [f32]) -> seedlm_host::Result<()> {
+        if rayon::current_thread_index().is_none() {
+            self.outside
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        self.inner.forward_batch(x, n, y)
+    }
+    fn weight_bytes(&self) -> usize {
+        self.inner.weight_bytes()
+    }
+}
+
+/// A forward pass called from outside rayon's pool runs every linear layer
+/// on a pool thread (one hand-over per pass, not one per parallel step),
+/// with the same logits as the plain layers.
+#[test]
+fn test_llama_forward_runs_on_the_pool() {
+    let c = tiny_config();
+    let mut rng = StdRng::seed_from_u64(4);
+    let t = tensors(&c, None, &mut rng);
+    let outside = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let on_pool = |_: usize, r: usize, k: usize, s: &Stored| -> Box<dyn Linear> {
+        let Stored::Dense(w) = s else { unreachable!() };
+        Box::new(OnPool {
+            inner: DenseLinear::new(r, k, w.clone()).unwrap(),
+            outside: outside.clone(),
+        })
+    };
+    let m = build(&c, &t, Naming::Hf, &on_pool);
+    let plain = build(&c, &t, Naming::Hf, &dense);
+    let (mut st, mut st2) = (m.new_state(), plain.new_state());
+    for tk in [3u32, 9, 27] {
+        assert_eq!(
+            m.forward(&mut st, &[tk], false).unwrap(),
+            plain.forward(&mut st2, &[tk], false).unwrap()
+        );
+    }
+    assert_eq!(outside.load(std::sync::atomic::Ordering::Relaxed), 0);
+}
+
 /// GGUF converters permute each head's q/k rows so that the interleaved
 /// pair rotation applies (llama.cpp `convert_hf_to_gguf.py` `permute`):
 /// row `2i` <- `i`, `2i+1` <- `i + d/2`. With that permutation the GGUF

@@ -120,7 +120,17 @@ impl Model {
 
     /// Runs `tokens` (continuing from the cache in `st`) and returns the
     /// logits: of every token (`n × vocab`) if `all`, else of the last one.
+    ///
+    /// The pass runs on a thread of rayon's pool: each of its parallel
+    /// steps (a layer's rows, a norm, the heads) is then a fork-join inside
+    /// the pool, not a hand-over from the calling thread to the pool and
+    /// back (two thread wake-ups each, some 400 per token).
     pub fn forward(&self, st: &mut State, tokens: &[u32], all: bool) -> Result<Vec<f32>> {
+        rayon::scope(|_| self.forward_in_pool(st, tokens, all))
+    }
+
+    /// [`Model::forward`] on the current thread.
+    fn forward_in_pool(&self, st: &mut State, tokens: &[u32], all: bool) -> Result<Vec<f32>> {
         let c = &self.cfg;
         let w = &self.weights;
         let n = tokens.len();
