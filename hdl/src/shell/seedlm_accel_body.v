@@ -23,7 +23,7 @@
     // ---------------- main state ----------------
     localparam [3:0] S_IDLE = 4'd0, S_CHECK1 = 4'd1, S_CHECK2 = 4'd2, S_RUN = 4'd3,
                      S_DRAIN = 4'd4, S_ERST = 4'd5, S_ROWS = 4'd6, S_COLS = 4'd7,
-                     S_FINISH = 4'd8;
+                     S_FINISH = 4'd8, S_MUL = 4'd9, S_SUM = 4'd10, S_CMP = 4'd11;
     reg [3:0] st;
     reg       soft_reset;            // the drain was asked for by SHELL_RESET
 
@@ -119,25 +119,34 @@
         end
     end
 
-    // ---------------- the job check (two cycles) ----------------
-    reg [32:0] tiles_r;                 // ceil(ROWS / lanes)
-    // ceil(ROWS / lanes) without a divider: floor(x / lanes) =
-    // (x * RECIP) >> RECIP_SHIFT for every x < 2^33 (see shell.rs).
-    wire [32:0] rows_up = {1'b0, rows} + LANES33 - 33'd1;
+    // ---------------- the job check (sequential, once per job) ----------------
+    // No multiplier and no divider, nothing long between two registers:
+    // S_CHECK1 loads the operands; S_MUL takes one bit of each per cycle,
+    // MSB first, for CHECK_STEPS cycles: ceil(ROWS / lanes) by restoring
+    // division of ROWS + lanes - 1 (a remainder below lanes), BATCH x
+    // COL_BLOCKS and BATCH x ROWS by shift-and-add (Horner); TILES x
+    // COL_BLOCKS by shift-and-add on the quotient bits one cycle behind
+    // the division, so S_MUL lasts CHECK_STEPS + 1 cycles. S_SUM adds the
+    // ranges' ends and tests lengths and alignment, S_CMP compares the
+    // ends with the memory size, S_CHECK2 acts on the registered flags
+    // (seedlm::hw::shell::SHELL_CHECK_CYCLES counts these cycles).
+    localparam integer CHK_RW = $clog2(LANES) + 1;  // remainder bits
+    localparam [CHK_RW:0] LANES_R = LANES[CHK_RW:0];
+    localparam integer CHK_IW = $clog2(CHECK_STEPS + 1);
+    reg [CHK_IW-1:0] chk_i;             // steps left after this one
+    reg [32:0] chk_x;                   // dividend bits left, MSB first
+    reg [32:0] chk_b;                   // BATCH bits left, MSB first
+    reg [CHK_RW-1:0] chk_r;             // remainder, below lanes
+    reg        chk_q;                   // quotient bit of the last step
+    reg [63:0] want;                    // TILES x COL_BLOCKS
+    reg [63:0] bc_prod, br_prod;        // BATCH x COL_BLOCKS, BATCH x ROWS
+    reg [71:0] tile_end, act_end, res_end;
+    reg        len_bad, align_bad, range_bad, engine_bad;
+    wire [CHK_RW:0] chk_rs = {chk_r, chk_x[32]};
+    wire       chk_qn = chk_rs >= LANES_R;
     /* verilator lint_off UNUSEDSIGNAL */
-    wire [RECIP_BITS+32:0] rows_prod = {{RECIP_BITS{1'b0}}, rows_up} * {33'd0, RECIP};
-    wire [RECIP_BITS+32:0] tiles_wide = rows_prod >> RECIP_SHIFT;
+    wire [CHK_RW:0] chk_rn = chk_qn ? chk_rs - LANES_R : chk_rs; // below lanes
     /* verilator lint_on UNUSEDSIGNAL */
-    reg [71:0] tile_len, act_len, res_len;
-    wire [63:0] want = {31'd0, tiles_r} * {32'd0, col_blocks};
-    wire len_bad = tile_words == 32'd0 || {32'd0, tile_words} != want
-                   || batch == 32'd0 || batch > MAX_BATCH;
-    wire align_bad = tile_addr[ALIGN_BITS-1:0] != 0 || act_addr[ALIGN_BITS-1:0] != 0
-                     || res_addr[ALIGN_BITS-1:0] != 0;
-    wire range_bad = {8'd0, tile_addr} + tile_len > {8'd0, MEM_BYTES}
-                     || {8'd0, act_addr} + act_len > {8'd0, MEM_BYTES}
-                     || {8'd0, res_addr} + res_len > {8'd0, MEM_BYTES};
-    wire engine_bad = rows == 32'd0 || col_blocks == 32'd0 || col_blocks > ACT_DEPTH;
     wire [31:0] check_flags = (len_bad ? E_LENGTH : 32'd0) | (align_bad ? E_ALIGN : 32'd0)
                               | (range_bad ? E_RANGE : 32'd0);
 
@@ -436,10 +445,44 @@
                 end
             end
             S_CHECK1: begin
-                tiles_r <= tiles_wide[32:0];
-                tile_len <= {40'd0, tile_words} << TS_LOG;
-                act_len <= ({40'd0, batch} * {40'd0, col_blocks}) << AS_LOG;
-                res_len <= ({40'd0, batch} * {40'd0, rows}) << 4;
+                chk_i <= CHECK_STEPS[CHK_IW-1:0];
+                chk_x <= {1'b0, rows} + LANES33 - 33'd1;
+                chk_b <= {1'b0, batch};
+                chk_r <= {CHK_RW{1'b0}};
+                chk_q <= 1'b0;
+                want <= 64'd0;
+                bc_prod <= 64'd0;
+                br_prod <= 64'd0;
+                st <= S_MUL;
+            end
+            S_MUL: begin
+                want <= (want << 1) + (chk_q ? {32'd0, col_blocks} : 64'd0);
+                if (chk_i != {CHK_IW{1'b0}}) begin
+                    chk_i <= chk_i - 1'b1;
+                    chk_x <= chk_x << 1;
+                    chk_b <= chk_b << 1;
+                    chk_r <= chk_rn[CHK_RW-1:0];
+                    chk_q <= chk_qn;
+                    bc_prod <= (bc_prod << 1) + (chk_b[32] ? {32'd0, col_blocks} : 64'd0);
+                    br_prod <= (br_prod << 1) + (chk_b[32] ? {32'd0, rows} : 64'd0);
+                end else begin
+                    st <= S_SUM;
+                end
+            end
+            S_SUM: begin
+                tile_end <= {8'd0, tile_addr} + ({40'd0, tile_words} << TS_LOG);
+                act_end <= {8'd0, act_addr} + ({8'd0, bc_prod} << AS_LOG);
+                res_end <= {8'd0, res_addr} + ({8'd0, br_prod} << 4);
+                len_bad <= tile_words == 32'd0 || {32'd0, tile_words} != want
+                           || batch == 32'd0 || batch > MAX_BATCH;
+                align_bad <= tile_addr[ALIGN_BITS-1:0] != 0 || act_addr[ALIGN_BITS-1:0] != 0
+                             || res_addr[ALIGN_BITS-1:0] != 0;
+                engine_bad <= rows == 32'd0 || col_blocks == 32'd0 || col_blocks > ACT_DEPTH;
+                st <= S_CMP;
+            end
+            S_CMP: begin
+                range_bad <= tile_end > {8'd0, MEM_BYTES} || act_end > {8'd0, MEM_BYTES}
+                             || res_end > {8'd0, MEM_BYTES};
                 st <= S_CHECK2;
             end
             S_CHECK2: begin
@@ -534,7 +577,8 @@
         endcase
         // SHELL_RESET in the short states: nothing is outstanding there
         // (or the engine is being restored), so stop at once, cleared.
-        if (host_reset && (st == S_CHECK1 || st == S_CHECK2 || st == S_COLS || st == S_FINISH)) begin
+        if (host_reset && (st == S_CHECK1 || st == S_MUL || st == S_SUM || st == S_CMP
+                           || st == S_CHECK2 || st == S_COLS || st == S_FINISH)) begin
             st <= S_IDLE;
             busy <= 1'b0;
             done <= 1'b0;
