@@ -166,23 +166,32 @@
     reg [RD_OUT-1:0] tag_kind;
     reg [TF_LOG:0] tile_used;           // tile FIFO beats reserved
     reg [AF_LOG:0] act_used;            // act FIFO beats reserved
+    reg [12:0] ri_nb;                   // size of the next burst, registered
+    reg        ri_nb_ok;                // ri_nb is that of ri_addr and ri_beats
     // The next burst: at most MAX_BURST beats, not across the 4 KiB
     // boundary, not past the segment. On 13 bits (a burst is at most
     // 4096 / DB beats; ri_beats of 2^13 or more exceeds any boundary
-    // distance), the values of the 64-bit form with short carry chains:
-    // this is the issuer's path from ri_addr to the FIFO credit.
+    // distance), the values of the 64-bit form with short carry chains,
+    // registered in ri_nb: ri_addr and ri_beats change at an issue or a
+    // segment set-up, ri_nb follows a cycle later (ri_nb_ok low in
+    // between), so the issuer issues at most one AR per two cycles.
     wire [12:0] to_4k = 13'd4096 - {1'b0, ri_addr[11:0]};
     wire [12:0] beats_4k = to_4k >> DB_BITS;
     wire [12:0] burst_a = (ri_beats[63:13] == 51'd0 && ri_beats[12:0] < beats_4k) ? ri_beats[12:0]
                                                                                 : beats_4k;
     wire [12:0] burst_n = burst_a < MAX_BURST[12:0] ? burst_a : MAX_BURST[12:0];
-    wire [63:0] burst = {51'd0, burst_n};
-    wire credit_ok = ri_kind ? ({{(13 - TF_LOG){1'b0}}, tile_used} + {1'b0, burst_n} <= TILE_FIFO[13:0])
-                             : ({{(13 - AF_LOG){1'b0}}, act_used} + {1'b0, burst_n} <= ACT_FIFO[13:0]);
+    wire [63:0] burst = {51'd0, ri_nb};
+    wire credit_ok = ri_kind ? ({{(13 - TF_LOG){1'b0}}, tile_used} + {1'b0, ri_nb} <= TILE_FIFO[13:0])
+                             : ({{(13 - AF_LOG){1'b0}}, act_used} + {1'b0, ri_nb} <= ACT_FIFO[13:0]);
     wire ar_free = !arvalid || m_axi_arready;
-    wire ar_issue = st == S_RUN && !ri_load && !ri_end && ri_beats != 64'd0 && ar_free
+    wire ar_issue = st == S_RUN && !ri_load && !ri_end && ri_nb_ok && ri_nb != 13'd0 && ar_free
                     && tag_cnt != RD_OUT[RD_LOG:0] && credit_ok;
+    wire ri_setup = st == S_RUN && !ri_end && (ri_load || ri_beats == 64'd0);
     wire [63:0] act_seg_end = ri_act_ptr + ({32'd0, col_blocks} << AS_LOG);
+    // Bytes of one vector's activations plus a beat less one (the job
+    // check sets it): a segment's beats are its offset in the first beat
+    // plus these, in whole beats.
+    reg [63:0] act_len_up;
 
     assign m_axi_arid = {AXI_ID_BITS{1'b0}};
     assign m_axi_araddr = araddr;
@@ -344,13 +353,15 @@
             tag_kind[tag_wp] <= ri_kind;
             tag_wp <= tag_wp + 1'b1;
         end
-        if (st == S_RUN && !ri_end && (ri_load || ri_beats == 64'd0)) begin
+        ri_nb <= burst_n;
+        ri_nb_ok <= !ar_issue && !ri_setup;
+        if (ri_setup) begin
             // Set up the next segment: activations of ri_vec, then its tiles.
             if (ri_load) begin
                 ri_load <= 1'b0;
                 ri_kind <= 1'b0;
                 ri_addr <= {ri_act_ptr[63:DB_BITS], {DB_BITS{1'b0}}};
-                ri_beats <= ((act_seg_end - 64'd1) >> DB_BITS) - (ri_act_ptr >> DB_BITS) + 64'd1;
+                ri_beats <= ({{(64 - DB_BITS){1'b0}}, ri_act_ptr[DB_BITS-1:0]} + act_len_up) >> DB_BITS;
                 ri_act_ptr <= act_seg_end;
             end else if (!ri_kind) begin
                 ri_kind <= 1'b1;
@@ -478,6 +489,7 @@
                 align_bad <= tile_addr[ALIGN_BITS-1:0] != 0 || act_addr[ALIGN_BITS-1:0] != 0
                              || res_addr[ALIGN_BITS-1:0] != 0;
                 engine_bad <= rows == 32'd0 || col_blocks == 32'd0 || col_blocks > ACT_DEPTH;
+                act_len_up <= ({32'd0, col_blocks} << AS_LOG) + DB64 - 64'd1;
                 st <= S_CMP;
             end
             S_CMP: begin
