@@ -236,12 +236,19 @@
     wire [63:0] al_skip = (al_ptr_next & (DB64 - 64'd1)) >> AS_LOG; // first word of the next vector
     /* verilator lint_on UNUSEDSIGNAL */
     assign af_pop = al_write && (al_j == APB[JW-1:0] - 1'b1 || al_last);
-    assign e_act_we = al_write;
-    assign e_act_addr = al_cnt[ACT_ADDR_BITS-1:0];
+    // The word goes to the engine's memory a cycle later, from registers
+    // (the FIFO's block-RAM output and the word select are a path of
+    // their own); al_cnt_w counts the words there, al_cnt a cycle late.
+    reg           act_we_r;
+    reg [ACT_ADDR_BITS-1:0] act_addr_r;
+    reg [AWB-1:0] act_wdata_r;
+    reg [31:0]    al_cnt_w;
+    assign e_act_we = act_we_r;
+    assign e_act_addr = act_addr_r;
     /* verilator lint_off UNUSEDSIGNAL */
     wire [DW-1:0] af_shift = af_dout >> ({{(32 - JW){1'b0}}, al_j} * (AS * 8));
     /* verilator lint_on UNUSEDSIGNAL */
-    assign e_act_wdata = af_shift[AWB-1:0];
+    assign e_act_wdata = act_wdata_r;
 
     // ---------------- engine sequencer and tile feeder ----------------
     reg [31:0] eng_vec;                 // vector the engine works on
@@ -252,7 +259,7 @@
     reg        fd_done;                 // every tile word of eng_vec is fed
     reg [JW-1:0] fd_j;                  // tile word within the head beat
     wire fd_ok = st == S_RUN && eng_started && !fd_done && al_vec == eng_vec
-                 && (fd_col < al_cnt);
+                 && (fd_col < al_cnt_w);
     wire fd_last = fd_cnt + 32'd1 == tile_words;
     wire fd_take = e_blk_tvalid && e_blk_tready;
     generate
@@ -382,6 +389,10 @@
         act_used <= act_used + ((ar_issue && !ri_kind) ? burst[AF_LOG:0] : {(AF_LOG + 1){1'b0}})
                     - {{AF_LOG{1'b0}}, af_pop};
         // Activation loader.
+        act_we_r <= al_write;
+        act_addr_r <= al_cnt[ACT_ADDR_BITS-1:0];
+        act_wdata_r <= af_shift[AWB-1:0];
+        al_cnt_w <= al_next ? 32'd0 : al_cnt;
         if (al_write) begin
             al_cnt <= al_cnt + 32'd1;
             al_j <= af_pop ? {JW{1'b0}} : al_j + 1'b1;
@@ -520,6 +531,7 @@
                 ri_act_ptr <= act_addr;
                 al_vec <= 32'd0;
                 al_cnt <= 32'd0;
+                al_cnt_w <= 32'd0;
                 al_ptr <= act_addr;
                 al_j <= {JW{1'b0}}; // ACT_ADDR is beat-aligned
                 fed_vecs <= 32'd0;
@@ -632,6 +644,8 @@
             eng_started <= 1'b0;
             eng_wait <= 3'd0;
             al_cnt <= 32'd0;
+            al_cnt_w <= 32'd0;
+            act_we_r <= 1'b0;
             fd_done <= 1'b1;
         end
     end
