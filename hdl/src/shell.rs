@@ -134,21 +134,6 @@ fn log2(v: u64) -> u32 {
     v.trailing_zeros()
 }
 
-/// Bits of the dividend of [`reciprocal`]: `ROWS + lanes - 1 < 2^33`.
-const DIVIDEND_BITS: u32 = 33;
-
-/// `(M, s)` with `floor(x / d) = (x · M) >> s` for every `x < 2^33`, so
-/// the job check divides ROWS by the lane count with a multiplier: `s =
-/// 33 + ceil(log2 d)`, `M = ceil(2^s / d)`. Proof: `M·d = 2^s + e` with
-/// `0 <= e < d`, so `x·M / 2^s = x/d + x·e / (d·2^s)`, and
-/// `x·e < 2^33 · 2^ceil(log2 d) = 2^s` keeps the error below `1/d`, too
-/// little to reach the next integer.
-fn reciprocal(d: u64) -> (u64, u32) {
-    let s = DIVIDEND_BITS + d.next_power_of_two().trailing_zeros();
-    let m = (1u128 << s).div_ceil(d as u128);
-    (u64::try_from(m).expect("fits 64 bits"), s)
-}
-
 /// Every constant of the body, as `localparam` lines.
 fn localparams(kind: &Kind, lanes: usize, opts: &AccelOptions) -> String {
     let ts = kind_tile_stride(kind, lanes) as u64;
@@ -176,10 +161,7 @@ fn localparams(kind: &Kind, lanes: usize, opts: &AccelOptions) -> String {
     int("AF_LOG", log2(sh::ACT_BUFFER_BEATS as u64) as u64);
     int("WR_OUT", sh::MAX_WRITES_OUTSTANDING as u64);
     int("WR_LOG", log2(sh::MAX_WRITES_OUTSTANDING as u64) as u64);
-    let (recip, shift) = reciprocal(lanes as u64);
-    let recip_bits = 64 - recip.leading_zeros();
-    int("RECIP_BITS", recip_bits as u64);
-    int("RECIP_SHIFT", shift as u64);
+    int("CHECK_STEPS", sh::SHELL_CHECK_STEPS as u64);
     let mut wide = |name: &str, bits: u32, v: u64| {
         out.push_str(&format!(
             "    localparam [{}:0] {name} = {bits}'d{v};\n",
@@ -193,7 +175,6 @@ fn localparams(kind: &Kind, lanes: usize, opts: &AccelOptions) -> String {
     wide("ACT_DEPTH", 32, 1 << hw::DEFAULT_ACT_ADDR_BITS);
     wide("MAX_BATCH", 32, sh::MAX_BATCH as u64);
     wide("LANES33", 33, lanes as u64);
-    wide("RECIP", recip_bits, recip);
     for (name, v) in [
         ("C_START", sh::SHELL_START),
         ("C_RESET", sh::SHELL_RESET),
@@ -305,28 +286,6 @@ fn accel_manifest(
 mod tests {
     use super::*;
     use seedlm::Config;
-
-    #[test]
-    fn test_shell_reciprocal_divides_exactly() {
-        let max = (1u64 << DIVIDEND_BITS) - 1;
-        for d in 1..=hw::MAX_LANES as u64 {
-            let (m, s) = reciprocal(d);
-            let div = |x: u64| ((x as u128 * m as u128) >> s) as u64;
-            let mut xs: Vec<u64> = (0..3 * d).chain(max - 3 * d..=max).collect();
-            xs.extend((1..64).flat_map(|k| [k * d - 1, k * d, k * d + 1]));
-            xs.extend((0..2000u64).map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15) & max));
-            for x in xs {
-                assert_eq!(div(x), x / d, "{x} / {d}");
-            }
-        }
-        // One less in the reciprocal fails at the largest multiple of d,
-        // so the sweep above can see an error.
-        for d in [3u64, 7, 48] {
-            let (m, s) = reciprocal(d);
-            let x = max - max % d;
-            assert_ne!(((x as u128 * (m - 1) as u128) >> s) as u64, x / d);
-        }
-    }
 
     #[test]
     fn test_shell_localparams_cover_every_register() {

@@ -23,7 +23,7 @@
     // ---------------- main state ----------------
     localparam [3:0] S_IDLE = 4'd0, S_CHECK1 = 4'd1, S_CHECK2 = 4'd2, S_RUN = 4'd3,
                      S_DRAIN = 4'd4, S_ERST = 4'd5, S_ROWS = 4'd6, S_COLS = 4'd7,
-                     S_FINISH = 4'd8;
+                     S_FINISH = 4'd8, S_MUL = 4'd9, S_SUM = 4'd10, S_CMP = 4'd11;
     reg [3:0] st;
     reg       soft_reset;            // the drain was asked for by SHELL_RESET
 
@@ -119,25 +119,34 @@
         end
     end
 
-    // ---------------- the job check (two cycles) ----------------
-    reg [32:0] tiles_r;                 // ceil(ROWS / lanes)
-    // ceil(ROWS / lanes) without a divider: floor(x / lanes) =
-    // (x * RECIP) >> RECIP_SHIFT for every x < 2^33 (see shell.rs).
-    wire [32:0] rows_up = {1'b0, rows} + LANES33 - 33'd1;
+    // ---------------- the job check (sequential, once per job) ----------------
+    // No multiplier and no divider, nothing long between two registers:
+    // S_CHECK1 loads the operands; S_MUL takes one bit of each per cycle,
+    // MSB first, for CHECK_STEPS cycles: ceil(ROWS / lanes) by restoring
+    // division of ROWS + lanes - 1 (a remainder below lanes), BATCH x
+    // COL_BLOCKS and BATCH x ROWS by shift-and-add (Horner); TILES x
+    // COL_BLOCKS by shift-and-add on the quotient bits one cycle behind
+    // the division, so S_MUL lasts CHECK_STEPS + 1 cycles. S_SUM adds the
+    // ranges' ends and tests lengths and alignment, S_CMP compares the
+    // ends with the memory size, S_CHECK2 acts on the registered flags
+    // (seedlm::hw::shell::SHELL_CHECK_CYCLES counts these cycles).
+    localparam integer CHK_RW = $clog2(LANES) + 1;  // remainder bits
+    localparam [CHK_RW:0] LANES_R = LANES[CHK_RW:0];
+    localparam integer CHK_IW = $clog2(CHECK_STEPS + 1);
+    reg [CHK_IW-1:0] chk_i;             // steps left after this one
+    reg [32:0] chk_x;                   // dividend bits left, MSB first
+    reg [32:0] chk_b;                   // BATCH bits left, MSB first
+    reg [CHK_RW-1:0] chk_r;             // remainder, below lanes
+    reg        chk_q;                   // quotient bit of the last step
+    reg [63:0] want;                    // TILES x COL_BLOCKS
+    reg [63:0] bc_prod, br_prod;        // BATCH x COL_BLOCKS, BATCH x ROWS
+    reg [71:0] tile_end, act_end, res_end;
+    reg        len_bad, align_bad, range_bad, engine_bad;
+    wire [CHK_RW:0] chk_rs = {chk_r, chk_x[32]};
+    wire       chk_qn = chk_rs >= LANES_R;
     /* verilator lint_off UNUSEDSIGNAL */
-    wire [RECIP_BITS+32:0] rows_prod = {{RECIP_BITS{1'b0}}, rows_up} * {33'd0, RECIP};
-    wire [RECIP_BITS+32:0] tiles_wide = rows_prod >> RECIP_SHIFT;
+    wire [CHK_RW:0] chk_rn = chk_qn ? chk_rs - LANES_R : chk_rs; // below lanes
     /* verilator lint_on UNUSEDSIGNAL */
-    reg [71:0] tile_len, act_len, res_len;
-    wire [63:0] want = {31'd0, tiles_r} * {32'd0, col_blocks};
-    wire len_bad = tile_words == 32'd0 || {32'd0, tile_words} != want
-                   || batch == 32'd0 || batch > MAX_BATCH;
-    wire align_bad = tile_addr[ALIGN_BITS-1:0] != 0 || act_addr[ALIGN_BITS-1:0] != 0
-                     || res_addr[ALIGN_BITS-1:0] != 0;
-    wire range_bad = {8'd0, tile_addr} + tile_len > {8'd0, MEM_BYTES}
-                     || {8'd0, act_addr} + act_len > {8'd0, MEM_BYTES}
-                     || {8'd0, res_addr} + res_len > {8'd0, MEM_BYTES};
-    wire engine_bad = rows == 32'd0 || col_blocks == 32'd0 || col_blocks > ACT_DEPTH;
     wire [31:0] check_flags = (len_bad ? E_LENGTH : 32'd0) | (align_bad ? E_ALIGN : 32'd0)
                               | (range_bad ? E_RANGE : 32'd0);
 
@@ -157,23 +166,32 @@
     reg [RD_OUT-1:0] tag_kind;
     reg [TF_LOG:0] tile_used;           // tile FIFO beats reserved
     reg [AF_LOG:0] act_used;            // act FIFO beats reserved
+    reg [12:0] ri_nb;                   // size of the next burst, registered
+    reg        ri_nb_ok;                // ri_nb is that of ri_addr and ri_beats
     // The next burst: at most MAX_BURST beats, not across the 4 KiB
     // boundary, not past the segment. On 13 bits (a burst is at most
     // 4096 / DB beats; ri_beats of 2^13 or more exceeds any boundary
-    // distance), the values of the 64-bit form with short carry chains:
-    // this is the issuer's path from ri_addr to the FIFO credit.
+    // distance), the values of the 64-bit form with short carry chains,
+    // registered in ri_nb: ri_addr and ri_beats change at an issue or a
+    // segment set-up, ri_nb follows a cycle later (ri_nb_ok low in
+    // between), so the issuer issues at most one AR per two cycles.
     wire [12:0] to_4k = 13'd4096 - {1'b0, ri_addr[11:0]};
     wire [12:0] beats_4k = to_4k >> DB_BITS;
     wire [12:0] burst_a = (ri_beats[63:13] == 51'd0 && ri_beats[12:0] < beats_4k) ? ri_beats[12:0]
                                                                                 : beats_4k;
     wire [12:0] burst_n = burst_a < MAX_BURST[12:0] ? burst_a : MAX_BURST[12:0];
-    wire [63:0] burst = {51'd0, burst_n};
-    wire credit_ok = ri_kind ? ({{(13 - TF_LOG){1'b0}}, tile_used} + {1'b0, burst_n} <= TILE_FIFO[13:0])
-                             : ({{(13 - AF_LOG){1'b0}}, act_used} + {1'b0, burst_n} <= ACT_FIFO[13:0]);
+    wire [63:0] burst = {51'd0, ri_nb};
+    wire credit_ok = ri_kind ? ({{(13 - TF_LOG){1'b0}}, tile_used} + {1'b0, ri_nb} <= TILE_FIFO[13:0])
+                             : ({{(13 - AF_LOG){1'b0}}, act_used} + {1'b0, ri_nb} <= ACT_FIFO[13:0]);
     wire ar_free = !arvalid || m_axi_arready;
-    wire ar_issue = st == S_RUN && !ri_load && !ri_end && ri_beats != 64'd0 && ar_free
+    wire ar_issue = st == S_RUN && !ri_load && !ri_end && ri_nb_ok && ri_nb != 13'd0 && ar_free
                     && tag_cnt != RD_OUT[RD_LOG:0] && credit_ok;
+    wire ri_setup = st == S_RUN && !ri_end && (ri_load || ri_beats == 64'd0);
     wire [63:0] act_seg_end = ri_act_ptr + ({32'd0, col_blocks} << AS_LOG);
+    // Bytes of one vector's activations plus a beat less one (the job
+    // check sets it): a segment's beats are its offset in the first beat
+    // plus these, in whole beats.
+    reg [63:0] act_len_up;
 
     assign m_axi_arid = {AXI_ID_BITS{1'b0}};
     assign m_axi_araddr = araddr;
@@ -218,12 +236,19 @@
     wire [63:0] al_skip = (al_ptr_next & (DB64 - 64'd1)) >> AS_LOG; // first word of the next vector
     /* verilator lint_on UNUSEDSIGNAL */
     assign af_pop = al_write && (al_j == APB[JW-1:0] - 1'b1 || al_last);
-    assign e_act_we = al_write;
-    assign e_act_addr = al_cnt[ACT_ADDR_BITS-1:0];
+    // The word goes to the engine's memory a cycle later, from registers
+    // (the FIFO's block-RAM output and the word select are a path of
+    // their own); al_cnt_w counts the words there, al_cnt a cycle late.
+    reg           act_we_r;
+    reg [ACT_ADDR_BITS-1:0] act_addr_r;
+    reg [AWB-1:0] act_wdata_r;
+    reg [31:0]    al_cnt_w;
+    assign e_act_we = act_we_r;
+    assign e_act_addr = act_addr_r;
     /* verilator lint_off UNUSEDSIGNAL */
     wire [DW-1:0] af_shift = af_dout >> ({{(32 - JW){1'b0}}, al_j} * (AS * 8));
     /* verilator lint_on UNUSEDSIGNAL */
-    assign e_act_wdata = af_shift[AWB-1:0];
+    assign e_act_wdata = act_wdata_r;
 
     // ---------------- engine sequencer and tile feeder ----------------
     reg [31:0] eng_vec;                 // vector the engine works on
@@ -234,7 +259,7 @@
     reg        fd_done;                 // every tile word of eng_vec is fed
     reg [JW-1:0] fd_j;                  // tile word within the head beat
     wire fd_ok = st == S_RUN && eng_started && !fd_done && al_vec == eng_vec
-                 && (fd_col < al_cnt);
+                 && (fd_col < al_cnt_w);
     wire fd_last = fd_cnt + 32'd1 == tile_words;
     wire fd_take = e_blk_tvalid && e_blk_tready;
     generate
@@ -335,13 +360,15 @@
             tag_kind[tag_wp] <= ri_kind;
             tag_wp <= tag_wp + 1'b1;
         end
-        if (st == S_RUN && !ri_end && (ri_load || ri_beats == 64'd0)) begin
+        ri_nb <= burst_n;
+        ri_nb_ok <= !ar_issue && !ri_setup;
+        if (ri_setup) begin
             // Set up the next segment: activations of ri_vec, then its tiles.
             if (ri_load) begin
                 ri_load <= 1'b0;
                 ri_kind <= 1'b0;
                 ri_addr <= {ri_act_ptr[63:DB_BITS], {DB_BITS{1'b0}}};
-                ri_beats <= ((act_seg_end - 64'd1) >> DB_BITS) - (ri_act_ptr >> DB_BITS) + 64'd1;
+                ri_beats <= ({{(64 - DB_BITS){1'b0}}, ri_act_ptr[DB_BITS-1:0]} + act_len_up) >> DB_BITS;
                 ri_act_ptr <= act_seg_end;
             end else if (!ri_kind) begin
                 ri_kind <= 1'b1;
@@ -362,6 +389,10 @@
         act_used <= act_used + ((ar_issue && !ri_kind) ? burst[AF_LOG:0] : {(AF_LOG + 1){1'b0}})
                     - {{AF_LOG{1'b0}}, af_pop};
         // Activation loader.
+        act_we_r <= al_write;
+        act_addr_r <= al_cnt[ACT_ADDR_BITS-1:0];
+        act_wdata_r <= af_shift[AWB-1:0];
+        al_cnt_w <= al_next ? 32'd0 : al_cnt;
         if (al_write) begin
             al_cnt <= al_cnt + 32'd1;
             al_j <= af_pop ? {JW{1'b0}} : al_j + 1'b1;
@@ -436,10 +467,45 @@
                 end
             end
             S_CHECK1: begin
-                tiles_r <= tiles_wide[32:0];
-                tile_len <= {40'd0, tile_words} << TS_LOG;
-                act_len <= ({40'd0, batch} * {40'd0, col_blocks}) << AS_LOG;
-                res_len <= ({40'd0, batch} * {40'd0, rows}) << 4;
+                chk_i <= CHECK_STEPS[CHK_IW-1:0];
+                chk_x <= {1'b0, rows} + LANES33 - 33'd1;
+                chk_b <= {1'b0, batch};
+                chk_r <= {CHK_RW{1'b0}};
+                chk_q <= 1'b0;
+                want <= 64'd0;
+                bc_prod <= 64'd0;
+                br_prod <= 64'd0;
+                st <= S_MUL;
+            end
+            S_MUL: begin
+                want <= (want << 1) + (chk_q ? {32'd0, col_blocks} : 64'd0);
+                if (chk_i != {CHK_IW{1'b0}}) begin
+                    chk_i <= chk_i - 1'b1;
+                    chk_x <= chk_x << 1;
+                    chk_b <= chk_b << 1;
+                    chk_r <= chk_rn[CHK_RW-1:0];
+                    chk_q <= chk_qn;
+                    bc_prod <= (bc_prod << 1) + (chk_b[32] ? {32'd0, col_blocks} : 64'd0);
+                    br_prod <= (br_prod << 1) + (chk_b[32] ? {32'd0, rows} : 64'd0);
+                end else begin
+                    st <= S_SUM;
+                end
+            end
+            S_SUM: begin
+                tile_end <= {8'd0, tile_addr} + ({40'd0, tile_words} << TS_LOG);
+                act_end <= {8'd0, act_addr} + ({8'd0, bc_prod} << AS_LOG);
+                res_end <= {8'd0, res_addr} + ({8'd0, br_prod} << 4);
+                len_bad <= tile_words == 32'd0 || {32'd0, tile_words} != want
+                           || batch == 32'd0 || batch > MAX_BATCH;
+                align_bad <= tile_addr[ALIGN_BITS-1:0] != 0 || act_addr[ALIGN_BITS-1:0] != 0
+                             || res_addr[ALIGN_BITS-1:0] != 0;
+                engine_bad <= rows == 32'd0 || col_blocks == 32'd0 || col_blocks > ACT_DEPTH;
+                act_len_up <= ({32'd0, col_blocks} << AS_LOG) + DB64 - 64'd1;
+                st <= S_CMP;
+            end
+            S_CMP: begin
+                range_bad <= tile_end > {8'd0, MEM_BYTES} || act_end > {8'd0, MEM_BYTES}
+                             || res_end > {8'd0, MEM_BYTES};
                 st <= S_CHECK2;
             end
             S_CHECK2: begin
@@ -465,6 +531,7 @@
                 ri_act_ptr <= act_addr;
                 al_vec <= 32'd0;
                 al_cnt <= 32'd0;
+                al_cnt_w <= 32'd0;
                 al_ptr <= act_addr;
                 al_j <= {JW{1'b0}}; // ACT_ADDR is beat-aligned
                 fed_vecs <= 32'd0;
@@ -534,7 +601,8 @@
         endcase
         // SHELL_RESET in the short states: nothing is outstanding there
         // (or the engine is being restored), so stop at once, cleared.
-        if (host_reset && (st == S_CHECK1 || st == S_CHECK2 || st == S_COLS || st == S_FINISH)) begin
+        if (host_reset && (st == S_CHECK1 || st == S_MUL || st == S_SUM || st == S_CMP
+                           || st == S_CHECK2 || st == S_COLS || st == S_FINISH)) begin
             st <= S_IDLE;
             busy <= 1'b0;
             done <= 1'b0;
@@ -576,6 +644,8 @@
             eng_started <= 1'b0;
             eng_wait <= 3'd0;
             al_cnt <= 32'd0;
+            al_cnt_w <= 32'd0;
+            act_we_r <= 1'b0;
             fd_done <= 1'b1;
         end
     end
