@@ -24,8 +24,10 @@ use crate::llama::Model;
 
 /// Calibration tokens by default (`compress --calib-tokens`, `eval ppl
 /// --calib-tokens`): on SmolLM2-135M, 16,384 tokens of Botchan give
-/// calibrated SeedLM 4-bit 28.41 and 3-bit 37.93 perplexity on Alice, where
-/// 2,048 gave 29.94 and 46.57 (README, "Calibrated compression").
+/// calibrated SeedLM 4-bit 28.41 and 3-bit 37.93 perplexity on Alice without
+/// refinement (28.08 and 37.32 with the default two passes), where 2,048
+/// gave 29.94 and 46.57; 49,152 tokens and two passes give 4-bit 27.93 at
+/// three times the calibration time (README, "Calibrated compression").
 pub const DEFAULT_TOKENS: usize = 16384;
 
 /// Calibration window in tokens by default (each window runs from an empty
