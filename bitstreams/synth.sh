@@ -5,9 +5,9 @@
 # and the synthesis time per engine, lane count and architecture. Fails if
 # any latch is inferred, if a Xilinx netlist does not have exactly C DSPs
 # per lane (the activation products; C = 8 at 4-bit and in the FP16
-# baseline, 12 at 3-bit) plus at most SHELL_DSP_MAX in the accelerator's
-# shell (its 32-bit job-size products), or if the weight rebuild (the 4-bit coefficient
-# products) maps to a DSP on any architecture.
+# baseline, 12 at 3-bit; the accelerator's shell has none: its job check
+# multiplies by shift-and-add), or if the weight rebuild (the 4-bit
+# coefficient products) maps to a DSP on any architecture.
 #
 # Usage: bitstreams/synth.sh          (4-bit x {1,8,16}, 3-bit x {1,14}, FP16 x {1,4})
 #        CONFIGS="4:1 4:16" ARCHS=xilinx JOBS=1 bitstreams/synth.sh
@@ -46,9 +46,7 @@ if [ -z "$gen" ]; then
 fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-# Most DSPs the accelerator's shell may add to C x lanes (see synth_one).
-SHELL_DSP_MAX=16
-export gen work TOP topargs YOSYS SHELL_DSP_MAX
+export gen work TOP topargs YOSYS
 
 # One netlist: generate, synthesize, check, write one result line
 # (kind lanes arch LUT FF DSP BRAM seconds) or a FAIL line.
@@ -93,13 +91,8 @@ synth_one() {
         bram=$(awk '$1 ~ /^RAMB36E[12]$/ { n += 2 } $1 ~ /^RAMB18E[12]$/ { n += 1 } END { printf "%g", n / 2 }' "$out/cells")
         local uram; uram=$(count 'URAM288')
         [ "$uram" != 0 ] && bram="$bram+${uram}U"
-        # The accelerator's shell adds the DSPs of its job-size products
-        # (ROWS x reciprocal, tiles x COL_BLOCKS, BATCH x COL_BLOCKS,
-        # BATCH x ROWS: 32-bit, once per top, whatever the lane count).
-        local extra=0
-        [ "$TOP" = accel ] && extra=$((dsp - c * lanes))
-        if [ "$extra" -lt 0 ] || [ "$extra" -gt "$SHELL_DSP_MAX" ] || { [ "$TOP" = engine ] && [ "$dsp" != $((c * lanes)) ]; }; then
-            echo "FAIL $kind $lanes $arch: $dsp DSPs, want C x lanes = $((c * lanes)) (+ at most $SHELL_DSP_MAX in the shell)" > "$res"; return
+        if [ "$dsp" != $((c * lanes)) ]; then
+            echo "FAIL $kind $lanes $arch: $dsp DSPs, want C x lanes = $((c * lanes))" > "$res"; return
         fi
     else
         lut=$(count 'LUT4'); ff=$(count 'TRELLIS_FF')
@@ -152,4 +145,4 @@ for f in "$work"/res.rebuild.*; do
     [ -e "$f" ] && { cat "$f" >&2; fail=1; }
 done
 [ "$fail" = 0 ] || exit 1
-echo "top $TOP: no latches; xilinx DSPs = C x lanes (+ the shell's, at most $SHELL_DSP_MAX); weight rebuild uses 0 DSPs ($ARCHS)"
+echo "top $TOP: no latches; xilinx DSPs = C x lanes; weight rebuild uses 0 DSPs ($ARCHS)"
