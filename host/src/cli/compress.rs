@@ -547,39 +547,49 @@ pub fn run(args: &Args) -> Result<()> {
         }
         .with_context(|| format!("failed to compress tensor '{}' of {input}", t.name))?;
         let mut blocks: Vec<Block> = found.iter().map(|f| f.block).collect();
+        // (weights, output) errors of `blocks`, once the last refinement
+        // pass has measured them.
+        let mut errors = None;
         if let (Some(fb), 1..) = (&fb, args.refine) {
             let gptq_s = searched.elapsed().as_secs_f64();
             let log = |msg: String| bar.suspend(|| eprintln!("{}: {msg}", printable(&t.name)));
             bar.inc_length((blocks.len() * args.refine) as u64);
             total += blocks.len() * args.refine;
             done += blocks.len() * args.refine;
-            blocks = pool
+            (blocks, errors) = pool
                 .install(|| {
                     let mut r =
                         gptq::Refinement::new(searcher.searcher(), &fb.0, &w, cols, blocks)?;
-                    let (_, out) = output_errors(&w, cols, r.blocks(), cfg, &fb.1);
+                    let mut errs = output_errors(&w, cols, r.blocks(), cfg, &fb.1);
                     let mut obj = r.objective();
-                    log(format!("GPTQ pass: output error {out:.4}, {gptq_s:.1} s"));
+                    log(format!(
+                        "GPTQ pass: output error {:.4}, {gptq_s:.1} s",
+                        errs.1
+                    ));
                     for pass in 1..=args.refine {
                         let began = Instant::now();
                         let changed = searcher.refine_pass(&mut r, pool, &progress)?;
                         let secs = began.elapsed().as_secs_f64();
-                        let (_, out) = output_errors(&w, cols, r.blocks(), cfg, &fb.1);
+                        errs = output_errors(&w, cols, r.blocks(), cfg, &fb.1);
                         let now = r.objective();
                         log(format!(
                             "refine pass {pass}: {changed} blocks changed, objective {:+.2}%, \
-                             output error {out:.4}, {secs:.1} s ({:.2}x the GPTQ pass)",
+                             output error {:.4}, {secs:.1} s ({:.2}x the GPTQ pass)",
                             100.0 * (now / obj - 1.0),
+                            errs.1,
                             secs / gptq_s
                         ));
                         obj = now;
                     }
-                    anyhow::Ok(r.into_blocks())
+                    anyhow::Ok((r.into_blocks(), Some(errs)))
                 })
                 .with_context(|| format!("failed to refine tensor '{}' of {input}", t.name))?;
         }
         if let Some(fb) = &fb {
-            let (weights, output) = pool.install(|| output_errors(&w, cols, &blocks, cfg, &fb.1));
+            let (weights, output) = match errors {
+                Some(e) => e,
+                None => pool.install(|| output_errors(&w, cols, &blocks, cfg, &fb.1)),
+            };
             let before = match &compare {
                 Some(f) => match f.get(&t.name) {
                     Some(info)
