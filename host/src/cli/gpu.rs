@@ -101,13 +101,13 @@ impl SeedSearch {
     /// One refinement pass of `r` (see `seedlm::gptq::Refinement`), each
     /// column group's blocks searched on this device (the rest on `pool`).
     /// Returns the number of blocks changed. The same blocks either way.
+    #[cfg_attr(not(feature = "cuda"), allow(unused_variables))]
     pub fn refine_pass(
         &self,
         r: &mut gptq::Refinement<'_>,
         pool: &rayon::ThreadPool,
         progress: &(dyn Fn(usize) + Sync),
     ) -> Result<usize> {
-        let _ = pool;
         Ok(match self {
             SeedSearch::Cpu(s, pool) => {
                 pool.install(|| r.pass(&mut gptq::cpu_group_search(s), progress))?
