@@ -7,8 +7,26 @@ mod common;
 
 use std::ffi::OsStr;
 
-use common::{fails, ok, seedlm, stderr, write_tiny_llama, write_tiny_llama_layers};
+use common::{fails, ok, seedlm, stderr, write_tiny_llama_layers};
 use seedlm::container::SeedFile;
+
+/// A tiny Llama of `layers` layers in `dir/model` and a short calibration
+/// text in `dir/calib.txt`.
+fn tiny_llama_and_text(
+    dir: &std::path::Path,
+    layers: usize,
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    let model = dir.join("model");
+    std::fs::create_dir(&model).unwrap();
+    write_tiny_llama_layers(&model, layers);
+    let text = dir.join("calib.txt");
+    std::fs::write(
+        &text,
+        "The quick brown fox jumps over the lazy dog. ".repeat(20),
+    )
+    .unwrap();
+    (model, text)
+}
 
 /// Runs `seedlm compress DIR -o OUT --bits 4 EXTRA...`; returns stderr.
 fn compress(dir: &std::path::Path, out: &std::path::Path, extra: &[&OsStr]) -> String {
@@ -32,15 +50,7 @@ fn compress(dir: &std::path::Path, out: &std::path::Path, extra: &[&OsStr]) -> S
 #[test]
 fn test_cli_calibrated_compress() {
     let dir = tempfile::tempdir().unwrap();
-    let model = dir.path().join("model");
-    std::fs::create_dir(&model).unwrap();
-    write_tiny_llama(&model);
-    let text = dir.path().join("calib.txt");
-    std::fs::write(
-        &text,
-        "The quick brown fox jumps over the lazy dog. ".repeat(20),
-    )
-    .unwrap();
+    let (model, text) = tiny_llama_and_text(dir.path(), 2);
 
     let plain = dir.path().join("plain.seedlm");
     compress(&model, &plain, &[]);
@@ -114,15 +124,7 @@ fn test_cli_calibrated_compress() {
 #[test]
 fn test_cli_refine_and_damp() {
     let dir = tempfile::tempdir().unwrap();
-    let model = dir.path().join("model");
-    std::fs::create_dir(&model).unwrap();
-    write_tiny_llama(&model);
-    let text = dir.path().join("calib.txt");
-    std::fs::write(
-        &text,
-        "The quick brown fox jumps over the lazy dog. ".repeat(20),
-    )
-    .unwrap();
+    let (model, text) = tiny_llama_and_text(dir.path(), 2);
     let run = |out: &str, extra: &[&str]| -> (String, std::path::PathBuf) {
         let out = dir.path().join(out);
         let mut args: Vec<&OsStr> = vec![
@@ -209,15 +211,7 @@ fn test_cli_refine_and_damp() {
 #[test]
 fn test_cli_eval_gptq_many_threads() {
     let dir = tempfile::tempdir().unwrap();
-    let model = dir.path().join("model");
-    std::fs::create_dir(&model).unwrap();
-    write_tiny_llama_layers(&model, 32);
-    let text = dir.path().join("text.txt");
-    std::fs::write(
-        &text,
-        "The quick brown fox jumps over the lazy dog. ".repeat(20),
-    )
-    .unwrap();
+    let (model, text) = tiny_llama_and_text(dir.path(), 32);
     let (out, err) = (dir.path().join("out"), dir.path().join("err"));
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_seedlm"))
         .args([
