@@ -28,6 +28,19 @@ fn tiny_llama_and_text(
     (model, text)
 }
 
+/// `--calib TEXT` on 300 tokens in windows of 100: what the tiny model's
+/// calibrated compressions use.
+fn calib_args(text: &std::path::Path) -> Vec<&OsStr> {
+    vec![
+        "--calib".as_ref(),
+        text.as_os_str(),
+        "--calib-tokens".as_ref(),
+        "300".as_ref(),
+        "--calib-ctx".as_ref(),
+        "100".as_ref(),
+    ]
+}
+
 /// Runs `seedlm compress DIR -o OUT --bits 4 EXTRA...`; returns stderr.
 fn compress(dir: &std::path::Path, out: &std::path::Path, extra: &[&OsStr]) -> String {
     let mut args = vec![
@@ -55,18 +68,7 @@ fn test_cli_calibrated_compress() {
     let plain = dir.path().join("plain.seedlm");
     compress(&model, &plain, &[]);
     let cal = dir.path().join("cal.seedlm");
-    let log = compress(
-        &model,
-        &cal,
-        &[
-            "--calib".as_ref(),
-            text.as_os_str(),
-            "--calib-tokens".as_ref(),
-            "300".as_ref(),
-            "--calib-ctx".as_ref(),
-            "100".as_ref(),
-        ],
-    );
+    let log = compress(&model, &cal, &calib_args(&text));
     assert!(
         log.contains("calibrating on") && log.contains("second moments"),
         "{log}"
@@ -127,14 +129,7 @@ fn test_cli_refine_and_damp() {
     let (model, text) = tiny_llama_and_text(dir.path(), 2);
     let run = |out: &str, extra: &[&str]| -> (String, std::path::PathBuf) {
         let out = dir.path().join(out);
-        let mut args: Vec<&OsStr> = vec![
-            "--calib".as_ref(),
-            text.as_os_str(),
-            "--calib-tokens".as_ref(),
-            "300".as_ref(),
-            "--calib-ctx".as_ref(),
-            "100".as_ref(),
-        ];
+        let mut args = calib_args(&text);
         args.extend(extra.iter().map(OsStr::new));
         (compress(&model, &out, &args), out)
     };
