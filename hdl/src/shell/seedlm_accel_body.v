@@ -222,14 +222,18 @@
         .pop(af_pop), .dout(af_dout), .dvalid(af_valid));
 
     // ---------------- activation loader ----------------
+    // Column counts fit AL_W bits: COL_BLOCKS <= ACT_DEPTH while running.
+    localparam integer AL_W = ACT_ADDR_BITS + 1;
     reg [31:0] al_vec;                  // vector being loaded
-    reg [31:0] al_cnt;                  // its words written so far
+    reg [AL_W-1:0] al_cnt;              // its words written so far
+    reg [AL_W-1:0] al_left;             // its words still to write
+    reg        al_full;                 // al_left == 0, registered
+    reg        al_last;                 // al_left == 1, registered
     reg [JW-1:0] al_j;                  // word of the FIFO head beat
     reg [63:0] al_ptr;                  // byte address of vector al_vec's words
     reg [31:0] fed_vecs;                // vectors whose tile words are all fed
-    wire al_full = al_cnt == col_blocks;
+    wire [AL_W-1:0] cb_w = col_blocks[AL_W-1:0];
     wire al_write = st == S_RUN && !al_full && af_valid;
-    wire al_last = al_cnt + 32'd1 == col_blocks;
     wire al_next = st == S_RUN && al_full && al_vec + 32'd1 < batch && al_vec + 32'd1 <= fed_vecs;
     wire [63:0] al_ptr_next = al_ptr + ({32'd0, col_blocks} << AS_LOG);
     /* verilator lint_off UNUSEDSIGNAL */
@@ -238,11 +242,10 @@
     assign af_pop = al_write && (al_j == APB[JW-1:0] - 1'b1 || al_last);
     // The word goes to the engine's memory a cycle later, from registers
     // (the FIFO's block-RAM output and the word select are a path of
-    // their own); al_cnt_w counts the words there, al_cnt a cycle late.
+    // their own).
     reg           act_we_r;
     reg [ACT_ADDR_BITS-1:0] act_addr_r;
     reg [AWB-1:0] act_wdata_r;
-    reg [31:0]    al_cnt_w;
     assign e_act_we = act_we_r;
     assign e_act_addr = act_addr_r;
     /* verilator lint_off UNUSEDSIGNAL */
@@ -255,12 +258,17 @@
     reg        eng_started;             // START written for eng_vec
     reg [2:0]  eng_wait;                // cycles until the engine is idle
     reg [31:0] res_cnt;                 // results of eng_vec taken
-    reg [31:0] fd_cnt, fd_col;          // tile words fed, their column block
+    reg [31:0] fd_left;                 // tile words of eng_vec still to feed
+    reg        fd_last;                 // fd_left == 1, registered
+    reg [AL_W-1:0] fd_col;              // column block of the next one
+    reg        fd_col_ok;               // activation word fd_col is in the engine
     reg        fd_done;                 // every tile word of eng_vec is fed
     reg [JW-1:0] fd_j;                  // tile word within the head beat
-    wire fd_ok = st == S_RUN && eng_started && !fd_done && al_vec == eng_vec
-                 && (fd_col < al_cnt_w);
-    wire fd_last = fd_cnt + 32'd1 == tile_words;
+    // al_vec - eng_vec, which is -1, 0 or 1: the loader waits for the
+    // vector before it to be fed (fed_vecs), the engine for its vector's
+    // activations (fd_ok), so two bits hold it.
+    reg [1:0]  vec_lead;
+    wire fd_ok = st == S_RUN && eng_started && !fd_done && vec_lead == 2'd0 && fd_col_ok;
     wire fd_take = e_blk_tvalid && e_blk_tready;
     generate
         if (BPT == 1) begin : g_narrow
@@ -323,6 +331,15 @@
     assign m_axi_wlast = 1'b1;
     assign m_axi_wvalid = w_pend;
     assign m_axi_bready = 1'b1;
+    wire eng_next = st == S_RUN && res_cnt == rows && eng_vec + 32'd1 < batch;
+    // fd_col_ok of the next cycle: fd_col then below the words of al_vec
+    // in the engine's memory then (al_cnt now: each is written a cycle
+    // after al_cnt counts it).
+    wire fd_wrap = fd_col + 1'b1 == cb_w;
+    wire [AL_W-1:0] al_words = al_next ? {AL_W{1'b0}} : al_cnt;
+    wire fd_col_ok_next = eng_next ? al_words != {AL_W{1'b0}}
+                        : fd_take ? (fd_wrap ? al_words != {AL_W{1'b0}} : fd_col + 1'b1 < al_words)
+                        : fd_col < al_words;
     wire quiet = tag_cnt == 0 && !arvalid && !aw_pend && !w_pend && b_out == 0;
     wire all_results = eng_vec + 32'd1 == batch && res_cnt == rows;
 
@@ -392,21 +409,29 @@
         act_we_r <= al_write;
         act_addr_r <= al_cnt[ACT_ADDR_BITS-1:0];
         act_wdata_r <= af_shift[AWB-1:0];
-        al_cnt_w <= al_next ? 32'd0 : al_cnt;
+        fd_col_ok <= fd_col_ok_next;
+        vec_lead <= vec_lead + {1'b0, al_next} - {1'b0, eng_next};
         if (al_write) begin
-            al_cnt <= al_cnt + 32'd1;
+            al_cnt <= al_cnt + 1'b1;
+            al_left <= al_left - 1'b1;
+            al_full <= al_last;
+            al_last <= al_left == 2;
             al_j <= af_pop ? {JW{1'b0}} : al_j + 1'b1;
         end
         if (al_next) begin
             al_vec <= al_vec + 32'd1;
-            al_cnt <= 32'd0;
+            al_cnt <= {AL_W{1'b0}};
+            al_left <= cb_w;
+            al_full <= cb_w == 0;
+            al_last <= cb_w == 1;
             al_ptr <= al_ptr_next;
             al_j <= al_skip[JW-1:0];
         end
         // Tile feeder.
         if (fd_take) begin
-            fd_cnt <= fd_cnt + 32'd1;
-            fd_col <= fd_col + 32'd1 == col_blocks ? 32'd0 : fd_col + 32'd1;
+            fd_left <= fd_left - 32'd1;
+            fd_last <= fd_left == 32'd2;
+            fd_col <= fd_wrap ? {AL_W{1'b0}} : fd_col + 1'b1;
             fd_j <= (tf_pop || fd_last) ? {JW{1'b0}} : fd_j + 1'b1;
             if (fd_last) begin
                 fd_done <= 1'b1;
@@ -422,13 +447,14 @@
             eng_started <= 1'b1;
         end
         if (res_take) res_cnt <= res_cnt + 32'd1;
-        if (st == S_RUN && res_cnt == rows && eng_vec + 32'd1 < batch) begin
+        if (eng_next) begin
             eng_vec <= eng_vec + 32'd1;
             res_cnt <= 32'd0;
             eng_started <= 1'b0;
             eng_wait <= 3'd4;
-            fd_cnt <= 32'd0;
-            fd_col <= 32'd0;
+            fd_left <= tile_words;
+            fd_last <= tile_words == 32'd1;
+            fd_col <= {AL_W{1'b0}};
             fd_j <= {JW{1'b0}};
             fd_done <= 1'b0;
         end
@@ -530,17 +556,22 @@
                 ri_beats <= 64'd0;
                 ri_act_ptr <= act_addr;
                 al_vec <= 32'd0;
-                al_cnt <= 32'd0;
-                al_cnt_w <= 32'd0;
+                al_cnt <= {AL_W{1'b0}};
+                al_left <= cb_w;
+                al_full <= cb_w == 0;
+                al_last <= cb_w == 1;
                 al_ptr <= act_addr;
                 al_j <= {JW{1'b0}}; // ACT_ADDR is beat-aligned
                 fed_vecs <= 32'd0;
                 eng_vec <= 32'd0;
+                vec_lead <= 2'd0;
+                fd_col_ok <= 1'b0;
                 eng_started <= 1'b0;
                 eng_wait <= 3'd0;
                 res_cnt <= 32'd0;
-                fd_cnt <= 32'd0;
-                fd_col <= 32'd0;
+                fd_left <= tile_words;
+                fd_last <= tile_words == 32'd1;
+                fd_col <= {AL_W{1'b0}};
                 fd_j <= {JW{1'b0}};
                 fd_done <= 1'b0;
                 res_ptr <= res_addr;
@@ -643,8 +674,10 @@
             ri_beats <= 64'd0;
             eng_started <= 1'b0;
             eng_wait <= 3'd0;
-            al_cnt <= 32'd0;
-            al_cnt_w <= 32'd0;
+            al_cnt <= {AL_W{1'b0}};
+            al_left <= {AL_W{1'b0}};
+            al_full <= 1'b1;
+            al_last <= 1'b0;
             act_we_r <= 1'b0;
             fd_done <= 1'b1;
         end
@@ -694,7 +727,8 @@ module shell_fifo #(
 );
     reg [W-1:0] mem [0:(1 << LOG) - 1];
     reg [LOG:0] wp, rp;
-    wire fetch = wp != rp && (!dvalid || pop);
+    reg nempty;                         // wp != rp, registered
+    wire fetch = nempty && (!dvalid || pop);
     always @(posedge clk) begin
         if (push) mem[wp[LOG-1:0]] <= din;
         if (fetch) dout <= mem[rp[LOG-1:0]];
@@ -703,8 +737,11 @@ module shell_fifo #(
         if (flush) begin
             wp <= 0;
             rp <= 0;
+            nempty <= 1'b0;
             dvalid <= 1'b0;
         end else begin
+            if (push) nempty <= 1'b1;
+            else if (fetch) nempty <= wp != rp + 1'b1;
             if (push) wp <= wp + 1'b1;
             if (fetch) begin
                 rp <= rp + 1'b1;
