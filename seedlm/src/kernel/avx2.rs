@@ -1,9 +1,9 @@
-//! AVX2 loops of the 4-bit configuration (C = 8, P = 3, K = 16): the
-//! block's integer weights by two `vpmaddwd` on the window, no scalar work
-//! per weight (the portable loop, compiled for AVX2, spends about twice
-//! the instructions per block on gathering the window's stride-3 states).
+//! AVX2 loops of the two paper configurations (K = 16): the block's
+//! integer weights by `vpmaddwd` on the window, no scalar work per weight
+//! (the portable loop, compiled for AVX2, spends about twice the
+//! instructions per block gathering the window's states one by one).
 //!
-//! **The window.** The layout is the AVX-512 loops' (see [`super::avx512`]):
+//! **4-bit (C = 8, P = 3).** The layout is the AVX-512 loops' (see [`super::avx512`]):
 //! word `4i + k` = `u[3i + k]` (`k = 3` takes the next row's first state,
 //! multiplied by 0), in two registers, rows 0..4 and 4..8. Each 128-bit
 //! lane holds two rows, `u[3i .. 3i + 7]`: one unaligned 16-byte load from
@@ -20,6 +20,12 @@
 //!   qword `i`), `vpmuldq` by `x_i` (in `i64`) gives `r_i · x_i`, shifted
 //!   left by `e + 8` and added to the row's `i64` lanes, folded to `i128`
 //!   every segment as in the portable loop.
+//!
+//! **3-bit (C = 12, P = 4).** Word `4i + j` = `u[4i + j]`: the window as it
+//! lies in [`Cycle::seq`], three 32-byte loads and no shuffle; the
+//! mantissas `[q0, q1, q2, q3]` repeated from two lookups of a 1 KiB table
+//! (two nibbles each). The forms are the 4-bit ones with rows 0..4, 4..8,
+//! 8..12 in three registers.
 //!
 //! Every load is bounds-checked against its slice first.
 //!
@@ -46,9 +52,46 @@ const SHUF: [u8; 32] = {
 
 /// What the loads rely on besides the words' starts: every start lies in
 /// `1..=N` (`SeedMatrix::new` maps seed 0 to start 1), and `seq` holds `N
-/// + 2·TAIL` states, so the 26 states from any start stay inside.
+/// + 2·TAIL` states, so the 48 states from any start stay inside.
 fn check_seq(seq: &[i16]) {
-    assert!(seq.len() >= 65535 + 26 && TAIL >= 26);
+    assert!(seq.len() >= 65535 + 48 && TAIL >= 48);
+}
+
+/// Two 4-bit mantissas (the low and high nibble of the index) as
+/// sign-extended `i16`, low one first.
+static Q2: [u32; 256] = {
+    let mut t = [0u32; 256];
+    let mut f = 0;
+    while f < 256 {
+        let mut j = 0;
+        while j < 2 {
+            let q = ((f >> (4 * j)) & 15) as u32;
+            t[f] |= (if q >= 8 { q | 0xfff0 } else { q }) << (16 * j);
+            j += 1;
+        }
+        f += 1;
+    }
+    t
+};
+
+/// The three registers of `vpmaddwd` dwords of 3-bit block word `w`
+/// (rows 0..4, 4..8, 8..12, see module docs).
+#[inline]
+#[target_feature(enable = "avx2,fma,bmi2")]
+fn dwords124(seq: &[i16], w: u64) -> [__m256i; 3] {
+    let s = (w & 0xffff) as usize;
+    debug_assert!(s + 48 <= seq.len());
+    // SAFETY: `1 <= s <= 65535` and `seq` holds at least `65535 + 48`
+    // states (`check_seq`): the 48 states from `s` stay inside; the loads
+    // are unaligned.
+    let u = unsafe {
+        let p = seq.as_ptr().add(s);
+        [0, 16, 32].map(|k| _mm256_loadu_si256(p.add(k) as *const __m256i))
+    };
+    let m = (w >> 20) as usize;
+    let q = Q2[m & 0xff] as u64 | (Q2[(m >> 8) & 0xff] as u64) << 32;
+    let q = _mm256_set1_epi64x(q as i64);
+    u.map(|v| _mm256_madd_epi16(v, q))
 }
 
 /// The two registers of `vpmaddwd` dwords of block word `w` (rows 0..4
@@ -214,6 +257,117 @@ pub(super) fn acc_83(
             }
             for (ov, &l) in o.iter_mut().zip(&lanes) {
                 fold(l, ov);
+            }
+        }
+    }
+}
+
+/// Float form, 3-bit: `x2` holds `bpr · 24` entries (each `x_i` twice).
+#[target_feature(enable = "avx2,fma,bmi2")]
+pub(super) fn f32_124(sh: &Shape, seq: &[i16], words: &[u64], x2: &[f32], y: &mut [f32]) {
+    check_seq(seq);
+    assert!(x2.len() >= sh.bpr * 24);
+    let xp = x2.as_ptr();
+    let block = |w: u64, b: usize, acc: [__m256; 3]| {
+        let d = dwords124(seq, w);
+        let p = _mm256_set1_ps(POW2[(w >> 16) as usize & 15]);
+        let mut out = acc;
+        for k in 0..3 {
+            // SAFETY: `b < bpr` and `x2` holds `bpr · 24` f32.
+            let xv = unsafe { _mm256_loadu_ps(xp.add(b * 24 + 8 * k)) };
+            out[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d[k]), _mm256_mul_ps(xv, p), acc[k]);
+        }
+        out
+    };
+    for (yr, ws) in y.iter_mut().zip(words.chunks_exact(sh.bpr)) {
+        let (mut a0, mut a1) = ([_mm256_setzero_ps(); 3], [_mm256_setzero_ps(); 3]);
+        let pairs = ws.chunks_exact(2);
+        let rest = pairs.remainder();
+        for (k, q) in pairs.enumerate() {
+            a0 = block(q[0], 2 * k, a0);
+            a1 = block(q[1], 2 * k + 1, a1);
+        }
+        if let Some(&w) = rest.first() {
+            a0 = block(w, sh.bpr - 1, a0);
+        }
+        let s = _mm256_add_ps(
+            _mm256_add_ps(_mm256_add_ps(a0[0], a0[1]), a0[2]),
+            _mm256_add_ps(_mm256_add_ps(a1[0], a1[1]), a1[2]),
+        );
+        let mut t = [0f32; 8];
+        // SAFETY: `t` holds 8 f32.
+        unsafe { _mm256_storeu_ps(t.as_mut_ptr(), s) };
+        *yr = (t.iter().sum::<f32>() as f64 / sh.unit) as f32;
+    }
+}
+
+/// Integer form, 3-bit: `x64` holds `n` vectors of `bpr · 12` entries;
+/// `out[k · n + v]` as in the portable loop.
+#[target_feature(enable = "avx2,fma,bmi2")]
+pub(super) fn acc_124(
+    sh: &Shape,
+    seq: &[i16],
+    words: &[u64],
+    x64: &[i64],
+    n: usize,
+    out: &mut [i128],
+) {
+    check_seq(seq);
+    let xlen = sh.bpr * 12;
+    assert!(x64.len() >= n * xlen);
+    let xp = x64.as_ptr();
+    let zero = [_mm256_setzero_si256(); 3];
+    // `r_i · x_i · 2^(e + 8)` of a block whose `r` and `e` are given, for
+    // the vector entries at `at` (`b < bpr`, `v < n`: see `acc_83`).
+    let prod = |r: [__m256i; 3], e: __m128i, at: usize| {
+        debug_assert!(at + 12 <= x64.len());
+        let mut p = zero;
+        for k in 0..3 {
+            // SAFETY: `at = v · xlen + b · 12` with `b < bpr` and `v < n`,
+            // and `x64` holds `n · bpr · 12` i64.
+            let xv = unsafe { _mm256_loadu_si256(xp.add(at + 4 * k) as *const __m256i) };
+            p[k] = _mm256_sll_epi64(_mm256_mul_epi32(r[k], xv), e);
+        }
+        p
+    };
+    let block = |w: u64| {
+        let e = _mm_cvtsi32_si128((w >> 16) as i32 & 15);
+        (dwords124(seq, w).map(|d| pair_sums(d)), e)
+    };
+    let add = |l: [__m256i; 3], p: [__m256i; 3]| [0, 1, 2].map(|k| _mm256_add_epi64(l[k], p[k]));
+    let fold3 = |l: [__m256i; 3], o: &mut i128| {
+        fold((l[0], l[1]), o);
+        fold((l[2], _mm256_setzero_si256()), o);
+    };
+    if n == 1 {
+        // One vector (a token): the lanes stay in registers.
+        for (o, ws) in out.iter_mut().zip(words.chunks_exact(sh.bpr)) {
+            *o = 0;
+            for (s, seg) in ws.chunks(sh.segment).enumerate() {
+                let mut l = zero;
+                for (k, &w) in seg.iter().enumerate() {
+                    let (r, e) = block(w);
+                    l = add(l, prod(r, e, (s * sh.segment + k) * 12));
+                }
+                fold3(l, o);
+            }
+        }
+        return;
+    }
+    let mut lanes = vec![zero; n];
+    for (o, ws) in out.chunks_exact_mut(n).zip(words.chunks_exact(sh.bpr)) {
+        o.fill(0);
+        for (s, seg) in ws.chunks(sh.segment).enumerate() {
+            lanes.fill(zero);
+            for (k, &w) in seg.iter().enumerate() {
+                let (r, e) = block(w);
+                let b = s * sh.segment + k;
+                for (v, l) in lanes.iter_mut().enumerate() {
+                    *l = add(*l, prod(r, e, v * xlen + b * 12));
+                }
+            }
+            for (ov, &l) in o.iter_mut().zip(&lanes) {
+                fold3(l, ov);
             }
         }
     }

@@ -42,8 +42,8 @@
 //! widest the CPU has; a [`SeedMatrix`] can be pinned to any available one
 //! ([`SeedMatrix::with_isa`]) so that tests check every path. The paper
 //! configurations (K = 16) also have hand-written loops, which take their
-//! place: both on AVX-512 (`avx512`), 4-bit on AVX2 (`avx2`). Rows are
-//! split over the rayon pool.
+//! place: on AVX-512 (`avx512`) and on AVX2 (`avx2`). Rows are split
+//! over the rayon pool.
 //!
 //! This module is allowed `unsafe` for one thing only: calling the
 //! `#[target_feature]` copies of the loops, which is sound once the
@@ -160,6 +160,8 @@ enum Special<'a> {
     B3(&'a [u64]),
     /// 4-bit on AVX2.
     B4Avx2(&'a [u32]),
+    /// 3-bit on AVX2.
+    B3Avx2(&'a [u64]),
 }
 
 /// A SeedLM weight matrix in the kernel's layout (see module docs), with
@@ -435,6 +437,8 @@ impl SeedMatrix {
                     // SAFETY: `special()` returns the AVX2 loops only for
                     // `Isa::Avx2`, detected by `Isa::available`.
                     Special::B4Avx2(w) => unsafe { avx2::f32_83(&sh, seq, &w[rows], &x2, yt) },
+                    // SAFETY: as above.
+                    Special::B3Avx2(w) => unsafe { avx2::f32_124(&sh, seq, &w[rows], &x2, yt) },
                 }
             });
             self.add_zeros_f32(&xp, y);
@@ -452,14 +456,15 @@ impl SeedMatrix {
     }
 
     /// The x86 loops' view of the words, for the configurations that have
-    /// their own (K = 16: 16-bit states): both paper configurations on
-    /// AVX-512, 4-bit on AVX2.
+    /// their own (K = 16: 16-bit states): both paper configurations, on
+    /// AVX-512 and on AVX2.
     #[cfg(target_arch = "x86_64")]
     fn special(&self) -> Option<Special<'_>> {
         match (self.isa, &self.words, self.cfg.c, self.cfg.p, self.cfg.k) {
             (Isa::Avx512, Words::W32(w), 8, 3, 16) => Some(Special::B4(w)),
             (Isa::Avx512, Words::W64(w), 12, 4, 16) => Some(Special::B3(w)),
             (Isa::Avx2, Words::W32(w), 8, 3, 16) => Some(Special::B4Avx2(w)),
+            (Isa::Avx2, Words::W64(w), 12, 4, 16) => Some(Special::B3Avx2(w)),
             _ => None,
         }
     }
@@ -504,6 +509,8 @@ impl SeedMatrix {
                     // SAFETY: `special()` returns the AVX2 loops only for
                     // `Isa::Avx2`, detected by `Isa::available`.
                     Special::B4Avx2(w) => unsafe { avx2::acc_83(&sh, seq, &w[rows], &x64, n, at) },
+                    // SAFETY: as above.
+                    Special::B3Avx2(w) => unsafe { avx2::acc_124(&sh, seq, &w[rows], &x64, n, at) },
                 }
             });
             self.add_zeros_acc(&xp, n, &mut acc);
