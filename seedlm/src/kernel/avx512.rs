@@ -76,7 +76,7 @@ const fn ctrl(stride: usize) -> [[u8; 64]; 8] {
 
 /// The 4-bit mantissa patterns of [`mantissas`] for every 12-bit field
 /// (32 KiB).
-static Q83: [u64; 4096] = {
+pub(super) static Q83: [u64; 4096] = {
     let mut t = [0u64; 4096];
     let mut f = 0;
     while f < 4096 {

@@ -40,7 +40,9 @@
 //! loops with run-time sizes), and compiled three times: for AVX-512 (F, BW,
 //! VL, DQ, VNNI, VBMI), for AVX2 + FMA, and portable. [`Isa::detect`] picks the
 //! widest the CPU has; a [`SeedMatrix`] can be pinned to any available one
-//! ([`SeedMatrix::with_isa`]) so that tests check every path. Rows are split
+//! ([`SeedMatrix::with_isa`]) so that tests check every path. The paper
+//! configurations (K = 16) also have hand-written loops, which take their
+//! place: on AVX-512 (`avx512`) and on AVX2 (`avx2`). Rows are split
 //! over the rayon pool.
 //!
 //! This module is allowed `unsafe` for one thing only: calling the
@@ -49,6 +51,8 @@
 //! handed out by that detection.
 #![allow(unsafe_code)]
 
+#[cfg(target_arch = "x86_64")]
+mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
 pub mod dense;
@@ -146,12 +150,18 @@ enum Words {
     W64(Vec<u64>),
 }
 
-/// The words of a paper configuration, for the AVX-512 loops.
+/// The words of a configuration with its own x86 loops.
 #[cfg(target_arch = "x86_64")]
 #[derive(Clone, Copy)]
 enum Special<'a> {
+    /// 4-bit on AVX-512.
     B4(&'a [u32]),
+    /// 3-bit on AVX-512.
     B3(&'a [u64]),
+    /// 4-bit on AVX2.
+    B4Avx2(&'a [u32]),
+    /// 3-bit on AVX2.
+    B3Avx2(&'a [u64]),
 }
 
 /// A SeedLM weight matrix in the kernel's layout (see module docs), with
@@ -412,18 +422,23 @@ impl SeedMatrix {
         xp.resize(bpr * c, 0.0);
         let (sh, seq, isa) = (self.args(), self.cycle.seq(), self.isa);
         #[cfg(target_arch = "x86_64")]
-        if let Some(special) = self.avx512() {
+        if let Some(special) = self.special() {
             let bits = self.cycle.bits();
             // Each x_i twice, for the pairs of dwords of `vpmaddwd`.
             let x2: Vec<f32> = xp.iter().flat_map(|&v| [v, v]).collect();
             y.par_chunks_mut(ROW_TILE).enumerate().for_each(|(t, yt)| {
                 let rows = t * ROW_TILE * bpr..(t * ROW_TILE + yt.len()) * bpr;
                 match special {
-                    // SAFETY: `avx512()` returns a loop only for
+                    // SAFETY: `special()` returns the AVX-512 loops only for
                     // `Isa::Avx512`, detected by `Isa::available`.
                     Special::B4(w) => unsafe { avx512::f32_83(&sh, bits, &w[rows], &x2, yt) },
                     // SAFETY: as above.
                     Special::B3(w) => unsafe { avx512::f32_124(&sh, bits, &w[rows], &x2, yt) },
+                    // SAFETY: `special()` returns the AVX2 loops only for
+                    // `Isa::Avx2`, detected by `Isa::available`.
+                    Special::B4Avx2(w) => unsafe { avx2::f32_83(&sh, seq, &w[rows], &x2, yt) },
+                    // SAFETY: as above.
+                    Special::B3Avx2(w) => unsafe { avx2::f32_124(&sh, seq, &w[rows], &x2, yt) },
                 }
             });
             self.add_zeros_f32(&xp, y);
@@ -440,17 +455,16 @@ impl SeedMatrix {
         Ok(())
     }
 
-    /// The AVX-512 loops' view of the words, for the paper configurations
-    /// (K = 16: they read 16-bit states from [`Cycle::bits`]) when the
-    /// matrix runs on AVX-512.
+    /// The x86 loops' view of the words, for the configurations that have
+    /// their own (K = 16: 16-bit states): both paper configurations, on
+    /// AVX-512 and on AVX2.
     #[cfg(target_arch = "x86_64")]
-    fn avx512(&self) -> Option<Special<'_>> {
-        if self.isa != Isa::Avx512 {
-            return None;
-        }
-        match (&self.words, self.cfg.c, self.cfg.p, self.cfg.k) {
-            (Words::W32(w), 8, 3, 16) => Some(Special::B4(w)),
-            (Words::W64(w), 12, 4, 16) => Some(Special::B3(w)),
+    fn special(&self) -> Option<Special<'_>> {
+        match (self.isa, &self.words, self.cfg.c, self.cfg.p, self.cfg.k) {
+            (Isa::Avx512, Words::W32(w), 8, 3, 16) => Some(Special::B4(w)),
+            (Isa::Avx512, Words::W64(w), 12, 4, 16) => Some(Special::B3(w)),
+            (Isa::Avx2, Words::W32(w), 8, 3, 16) => Some(Special::B4Avx2(w)),
+            (Isa::Avx2, Words::W64(w), 12, 4, 16) => Some(Special::B3Avx2(w)),
             _ => None,
         }
     }
@@ -480,18 +494,23 @@ impl SeedMatrix {
         let (sh, seq, isa) = (self.args(), self.cycle.seq(), self.isa);
         let tiles = acc.par_chunks_mut(ROW_TILE * n).enumerate();
         #[cfg(target_arch = "x86_64")]
-        if let Some(special) = self.avx512() {
+        if let Some(special) = self.special() {
             let bits = self.cycle.bits();
             // Each x_i in its own i64, for `vpmuldq`.
             let x64: Vec<i64> = xp.iter().map(|&v| v as i64).collect();
             tiles.for_each(|(t, at)| {
                 let rows = t * ROW_TILE * bpr..(t * ROW_TILE + at.len() / n) * bpr;
                 match special {
-                    // SAFETY: `avx512()` returns a loop only for
+                    // SAFETY: `special()` returns the AVX-512 loops only for
                     // `Isa::Avx512`, detected by `Isa::available`.
                     Special::B4(w) => unsafe { avx512::acc_83(&sh, bits, &w[rows], &x64, n, at) },
                     // SAFETY: as above.
                     Special::B3(w) => unsafe { avx512::acc_124(&sh, seq, &w[rows], &x64, n, at) },
+                    // SAFETY: `special()` returns the AVX2 loops only for
+                    // `Isa::Avx2`, detected by `Isa::available`.
+                    Special::B4Avx2(w) => unsafe { avx2::acc_83(&sh, seq, &w[rows], &x64, n, at) },
+                    // SAFETY: as above.
+                    Special::B3Avx2(w) => unsafe { avx2::acc_124(&sh, seq, &w[rows], &x64, n, at) },
                 }
             });
             self.add_zeros_acc(&xp, n, &mut acc);
