@@ -275,6 +275,12 @@ pub fn search_calibrated(
 /// the group's metric, giving one result per block.
 pub type GroupSearch<'a> = dyn FnMut(&Metric, &[f32]) -> Result<Vec<Found>> + 'a;
 
+/// A [`GroupSearch`] given one cutoff per block as well: a block's result
+/// must be the exact search's whenever that block's error is at most its
+/// cutoff, and otherwise may be anything of error above the cutoff
+/// ([`Weighted::search_batch_below`]; ignoring the cutoffs is valid).
+pub type GroupSearchBelow<'a> = dyn FnMut(&Metric, &[f32], &[f64]) -> Result<Vec<Found>> + 'a;
+
 /// [`search_calibrated`] one column group at a time: the blocks of every row
 /// in group `g` go to `search` in one call (a GPU batch), then each row's
 /// error is pushed onto its later columns (on the current rayon pool)
@@ -341,12 +347,20 @@ pub fn search_calibrated_by_group(
     Ok(found)
 }
 
-/// The CPU's [`GroupSearch`]: every block under the metric with
-/// [`Weighted::search_batch`] (neighbour rounding on), the group's tables
-/// built once and shared by all its blocks, 8 blocks per batch on the
-/// current rayon pool.
+/// The CPU's [`GroupSearch`]: [`cpu_group_search_below`] without cutoffs.
 pub fn cpu_group_search(s: &Searcher) -> impl FnMut(&Metric, &[f32]) -> Result<Vec<Found>> + '_ {
-    move |m, blocks| {
+    let mut below = cpu_group_search_below(s);
+    move |m, blocks| below(m, blocks, &vec![f64::INFINITY; blocks.len() / s.config().c])
+}
+
+/// The CPU's [`GroupSearchBelow`]: every block under the metric with
+/// [`Weighted::search_batch_below`] (neighbour rounding on), the group's
+/// tables built once and shared by all its blocks, 8 blocks per batch on
+/// the current rayon pool.
+pub fn cpu_group_search_below(
+    s: &Searcher,
+) -> impl FnMut(&Metric, &[f32], &[f64]) -> Result<Vec<Found>> + '_ {
+    move |m, blocks, cutoffs| {
         let c = s.config().c;
         let wt = Weighted::new(s, m.clone(), true);
         let mut out = vec![
@@ -357,10 +371,10 @@ pub fn cpu_group_search(s: &Searcher) -> impl FnMut(&Metric, &[f32]) -> Result<V
             blocks.len() / c
         ];
         out.par_chunks_mut(8)
-            .zip(blocks.par_chunks(8 * c))
-            .for_each(|(o, b)| {
+            .zip(blocks.par_chunks(8 * c).zip(cutoffs.par_chunks(8)))
+            .for_each(|(o, (b, cut))| {
                 let refs: Vec<&[f32]> = b.chunks(c).collect();
-                wt.search_batch(s, &refs, o);
+                wt.search_batch_below(s, &refs, cut, o);
             });
         Ok(out)
     }
@@ -398,6 +412,83 @@ fn cholesky_solve(l: &[f64], c: usize, b: &[f64]) -> [f64; MAX_C] {
         y[i] = (y[i] - s) / l[i * c + i];
     }
     y
+}
+
+/// The relative rounding slack `ε` of [`keep_cutoff`] for the group whose
+/// dampened `H_gg` is `hgg` (`c × c`) with Cholesky factor `l`, or
+/// infinity (no cutoff) when `H_gg` is too ill-conditioned for it.
+///
+/// With `κ = tr(H_gg) tr(H_gg⁻¹) ≥ cond(H_gg)` (so `√κ ≥ cond(L)`), `ε =
+/// 2⁻²¹ √κ + 2⁻⁴⁰ κ` bounds, relative to a block's distance to the target
+/// in the metric and with room to spare: the f32 rounding of a decoded
+/// block against the search's f64 model of it (`2⁻²³` per weight, so
+/// `2⁻²³ cond(L)` relative, besides the part [`keep_cutoff`]'s `τ`
+/// covers), the f64 rounding of the errors, the error of the Cholesky
+/// solve of the target (`≈ 3c·2⁻⁵³ cond(H_gg)`) and that of the
+/// refinement's test `2 Δeᵀr + Δeᵀ H_gg Δe`: at most `(c+2)² 2⁻⁵³ κ (a + b)²
+/// < 2⁻⁴⁵ κ (a + b)²` for `a`, `b` the old and new blocks' distances to
+/// the target in the metric, from `|Δe|ᵀ|r| ≤ cond(L)(a + b)a` and
+/// `|Δe|ᵀ|H||Δe| ≤ c κ (a + b)²`.
+fn cutoff_eps(hgg: &[f64], l: &[f64], c: usize) -> f64 {
+    let mut unit = [0f64; MAX_C];
+    let mut trace_inv = 0.0;
+    for i in 0..c {
+        unit[i] = 1.0;
+        trace_inv += cholesky_solve(l, c, &unit[..c])[i];
+        unit[i] = 0.0;
+    }
+    let trace: f64 = (0..c).map(|i| hgg[i * c + i]).sum();
+    let kappa = trace * trace_inv;
+    let eps = kappa.sqrt() / (1u64 << 21) as f64 + kappa / (1u64 << 40) as f64;
+    if eps <= 1.0 / 1024.0 {
+        eps
+    } else {
+        f64::INFINITY
+    }
+}
+
+/// The cutoff of one refinement search: an error (in `metric`'s units, as
+/// the search reports it) above which the refinement's test refuses a
+/// block. `t` is the f32 target searched, `exact` the f64 target it rounds,
+/// `what` the current block (`w - e`); `eps` from [`cutoff_eps`].
+///
+/// Why it is safe: write `a`, `b` for the old and a new block's distances
+/// `||Aᵀ(t* - ŵ)||` to the target `t*` of the stored `r` in exact
+/// arithmetic (`A` the metric's factor; the test's value is `b² - a²`,
+/// scaled by the metric's power of two), `S = √λ_max(M) ||t||` and
+/// `τ = 2⁻²² S` (the absolute part of the roundings: a decoded weight's
+/// `2⁻²³` of `||t||`, the f64 errors' far smaller one), and `δ` at least
+/// `||Aᵀ(t - exact)|| + τ`. The search's error `E_b` of the new block and
+/// the computed `E_a` of the old one satisfy `b ≥ (√E_b - δ - 2τ) /
+/// (1 + 2ε)` and `a ≤ (√E_a + δ + 2τ) / (1 - 2ε)` (triangle inequality
+/// and [`cutoff_eps`]). With `ρ = (√E_a + 2δ + 4τ)(1 + 8ε)` and
+/// `√E_b > ρ`: `b > a (1 - 2ε)(1 + 8ε)/(1 + 2ε) ≥ a (1 + 3ε)` for `ε ≤
+/// 1/22`, and then `b² - a² = (b - a)(b + a) > ε (a + b)²` exceeds the
+/// test's rounding error, so the computed test is positive: refused. So
+/// pruning the blocks of error above `ρ²` (ties included: they are
+/// refused too) leaves the outcome of every row as without the cutoff.
+fn keep_cutoff(metric: &Metric, eps: f64, t: &[f32], exact: &[f64], what: &[f64]) -> f64 {
+    if eps == f64::INFINITY {
+        return f64::INFINITY;
+    }
+    let c = exact.len();
+    let (mut to_old, mut rounding) = ([0f64; MAX_C], [0f64; MAX_C]);
+    for i in 0..c {
+        to_old[i] = t[i] as f64 - what[i];
+        rounding[i] = t[i] as f64 - exact[i];
+    }
+    let norm = |x: &[f64; MAX_C]| {
+        metric.at(&x[..c])[..c]
+            .iter()
+            .map(|v| v * v)
+            .sum::<f64>()
+            .sqrt()
+    };
+    let tn = t.iter().map(|&x| x as f64 * x as f64).sum::<f64>().sqrt();
+    let tau = metric.lmax().sqrt() * tn / (1u64 << 22) as f64;
+    let delta = norm(&rounding) * (1.0 + eps) + tau;
+    let rho = (norm(&to_old) + 2.0 * delta + 4.0 * tau) * (1.0 + 8.0 * eps);
+    rho * rho
 }
 
 /// Refinement passes after the GPTQ pass: block coordinate descent on each
@@ -507,12 +598,38 @@ impl<'a> Refinement<'a> {
         search: &mut GroupSearch<'_>,
         progress: &(dyn Fn(usize) + Sync),
     ) -> Result<usize> {
+        self.pass_cut(&mut |m, t, _| search(m, t), progress, false)
+    }
+
+    /// [`Refinement::pass`] with each block's search cut off at the error
+    /// of the row's current block at its target (plus a rounding slack,
+    /// [`keep_cutoff`]): every block above the cutoff would be refused, so
+    /// the blocks are the same as [`Refinement::pass`]'s, and the search
+    /// skips the fits of seeds that cannot beat the current block (most
+    /// of them once the blocks have settled).
+    pub fn pass_below(
+        &mut self,
+        search: &mut GroupSearchBelow<'_>,
+        progress: &(dyn Fn(usize) + Sync),
+    ) -> Result<usize> {
+        self.pass_cut(search, progress, true)
+    }
+
+    /// [`Refinement::pass_below`], or [`Refinement::pass`] (every cutoff
+    /// infinite) without `cut_off`.
+    fn pass_cut(
+        &mut self,
+        search: &mut GroupSearchBelow<'_>,
+        progress: &(dyn Fn(usize) + Sync),
+        cut_off: bool,
+    ) -> Result<usize> {
         let cfg = *self.s.config();
         let (c, cols, d) = (cfg.c, self.cols, self.fb.d);
         let groups = cols / c;
         let nrows = self.w.len() / cols;
         let (lfsr, h) = (self.s.lfsr(), &self.fb.h);
         let mut targets = vec![0f32; nrows * c];
+        let mut cutoffs = vec![0f64; nrows];
         let mut changed = 0;
         for g in 0..groups {
             let g0 = g * c;
@@ -526,18 +643,27 @@ impl<'a> Refinement<'a> {
                 ))
             })?;
             let metric = Metric::new(&cfg, &l)?;
+            let eps = if cut_off {
+                cutoff_eps(&hgg, &l, c)
+            } else {
+                f64::INFINITY
+            };
             targets
                 .par_chunks_mut(c)
+                .zip(cutoffs.par_iter_mut())
                 .zip(self.w.par_chunks(cols))
                 .zip(self.e.par_chunks(cols).zip(self.r.par_chunks(cols)))
-                .for_each(|((t, w), (e, r))| {
+                .for_each(|(((t, cut), w), (e, r))| {
                     let step = cholesky_solve(&l, c, &r[g0..g0 + c]);
+                    let (mut what, mut exact) = ([0f64; MAX_C], [0f64; MAX_C]);
                     for i in 0..c {
-                        let what = w[g0 + i] as f64 - e[g0 + i];
-                        t[i] = (what + step[i]) as f32;
+                        what[i] = w[g0 + i] as f64 - e[g0 + i];
+                        exact[i] = what[i] + step[i];
+                        t[i] = exact[i] as f32;
                     }
+                    *cut = keep_cutoff(&metric, eps, t, &exact[..c], &what[..c]);
                 });
-            let got = search(&metric, &targets)?;
+            let got = search(&metric, &targets, &cutoffs)?;
             if got.len() != nrows {
                 return Err(Error::InvalidInput(format!(
                     "the group search returned {} blocks for {nrows}",
@@ -549,9 +675,10 @@ impl<'a> Refinement<'a> {
                 .par_chunks_mut(groups)
                 .zip(self.w.par_chunks(cols))
                 .zip(self.e.par_chunks_mut(cols).zip(self.r.par_chunks_mut(cols)))
-                .zip(&got)
-                .map(|(((b, w), (e, r)), f)| {
-                    if f.block == b[g] {
+                .zip(got.par_iter().zip(&cutoffs))
+                .map(|(((b, w), (e, r)), (f, &cut))| {
+                    // Above the cutoff: the test below would refuse it.
+                    if f.err > cut || f.block == b[g] {
                         return 0;
                     }
                     let mut dec = [0f32; MAX_C];
@@ -776,6 +903,66 @@ mod tests {
             }
             // GPTQ is not optimal here: the first pass lowers it.
             assert!(obj[1] < 0.99 * obj[0], "{obj:?}");
+        }
+    }
+
+    #[test]
+    fn test_refinement_below_the_old_blocks_cutoff_is_the_same() {
+        // Plain and cut-off passes side by side from the GPTQ blocks, on a
+        // random layer and on one with outlier channels (calib_speed's):
+        // the same blocks after every pass, and in the later passes most
+        // cutoffs are within 5% of the best error (the old block is still
+        // the best, and the rounding slack is small).
+        let mut rng = rand::rngs::StdRng::seed_from_u64(26);
+        for (cfg, outliers) in [
+            (Config::BITS4, false),
+            (Config::BITS3, false),
+            (Config::BITS4, true),
+        ] {
+            let s = Searcher::new(cfg).unwrap();
+            let (rows, d) = (16, 48);
+            let (_, mut w, _) = random_layer(rows, d, 64, &mut rng);
+            let mut h = random_h(d, 64, &mut rng);
+            if outliers {
+                for i in (5..d).step_by(17) {
+                    for j in 0..d {
+                        h[i * d + j] *= 20.0;
+                        h[j * d + i] *= 20.0;
+                    }
+                }
+                w.iter_mut().step_by(7).for_each(|x| *x *= 4.0);
+            }
+            let fb = Feedback::new(&h, d, DAMP).unwrap();
+            let gptq = search_calibrated(&s, &fb, &w, d, &|_| {}).unwrap();
+            let blocks: Vec<Block> = gptq.iter().map(|f| f.block).collect();
+            let mut plain = Refinement::new(&s, &fb, &w, d, blocks.clone()).unwrap();
+            let mut below = Refinement::new(&s, &fb, &w, d, blocks).unwrap();
+            for pass in 0..3 {
+                let (mut tight, mut searched) = (0, 0);
+                let mut cpu = cpu_group_search_below(&s);
+                let mut counted = |m: &Metric, t: &[f32], cutoffs: &[f64]| {
+                    let got = cpu(m, t, cutoffs)?;
+                    tight += got
+                        .iter()
+                        .zip(cutoffs)
+                        .filter(|(f, &cut)| f.err <= cut && cut <= f.err * 1.05)
+                        .count();
+                    searched += got.len();
+                    Ok(got)
+                };
+                let changed = below.pass_below(&mut counted, &|_| {}).unwrap();
+                let want = plain.pass(&mut cpu_group_search(&s), &|_| {}).unwrap();
+                println!(
+                    "{cfg} outliers {outliers} pass {pass}: {changed} changed, \
+                     {tight} of {searched} cutoffs at the best error"
+                );
+                assert_eq!(changed, want, "{cfg} pass {pass}");
+                assert_eq!(below.blocks(), plain.blocks(), "{cfg} pass {pass}");
+                assert_eq!(below.objective(), plain.objective());
+                if pass > 0 {
+                    assert!(2 * tight > searched, "{tight} of {searched}");
+                }
+            }
         }
     }
 

@@ -110,7 +110,7 @@ impl SeedSearch {
     ) -> Result<usize> {
         Ok(match self {
             SeedSearch::Cpu(s, pool) => {
-                pool.install(|| r.pass(&mut gptq::cpu_group_search(s), progress))?
+                pool.install(|| r.pass_below(&mut gptq::cpu_group_search_below(s), progress))?
             }
             #[cfg(feature = "cuda")]
             SeedSearch::Cuda(g) => {

@@ -40,6 +40,7 @@
 use super::kernel::{self, any_negative, Isa, Lanes, Pass, Visit, LANES, QUAD_ROWS};
 use super::weighted::{Metric, Weighted};
 use super::{zero_block, Found, Searcher};
+use crate::block::Block;
 use crate::config::{Config, MAX_C, MAX_P};
 
 /// Slack between the f32 bound and the true residual, in normalised units
@@ -49,6 +50,10 @@ pub const MARGIN: f64 = 1.0 / 4096.0;
 
 /// Windows with `cond(G)` above this get the f64 orthonormal-basis bound.
 pub const COND_MAX: f64 = 2000.0;
+
+/// The seed of the placeholder best of a search below a cutoff (above every
+/// real seed): no block of error at most the cutoff was found.
+const NONE_BELOW: u32 = u32::MAX;
 
 /// Positions searched for each block's first candidate.
 const PREFIX: usize = 2048;
@@ -273,29 +278,35 @@ impl Fast {
     }
 
     /// [`Fast::search_batch`] for the weighted search `wt` (whose tables
-    /// these are).
+    /// these are), below `cutoffs` as [`Weighted::search_batch_below`].
     pub(crate) fn search_batch_weighted(
         &self,
         s: &Searcher,
         wt: &Weighted,
         blocks: &[&[f32]],
+        cutoffs: &[f64],
         out: &mut [Found],
     ) {
+        let w = Some((wt, cutoffs));
         match self.shape {
-            Shape::C8P3 => self.batch::<8, 3, 9, 2>(s, Some(wt), blocks, out),
-            Shape::C12P4 => self.batch::<12, 4, 14, 3>(s, Some(wt), blocks, out),
+            Shape::C8P3 => self.batch::<8, 3, 9, 2>(s, w, blocks, out),
+            Shape::C12P4 => self.batch::<12, 4, 14, 3>(s, w, blocks, out),
         }
     }
 
     fn batch<const C: usize, const P: usize, const W: usize, const G: usize>(
         &self,
         s: &Searcher,
-        wt: Option<&Weighted>,
+        weighted: Option<(&Weighted, &[f64])>,
         blocks: &[&[f32]],
         out: &mut [Found],
     ) {
         assert!(blocks.len() <= LANES && out.len() == blocks.len());
+        let wt = weighted.map(|(wt, _)| wt);
         let mut b = Batch::<C>::new(blocks, wt);
+        if let Some((_, cutoffs)) = weighted {
+            b.start_below(cutoffs);
+        }
         let w32 = b.w32;
         let live = b.active();
         let delta = b.delta(self.unit);
@@ -387,6 +398,14 @@ impl Fast {
             b.fit_sorted(s, l, &mut cands[l]);
         }
         out.copy_from_slice(&b.best[..blocks.len()]);
+        for o in out.iter_mut() {
+            if o.block.seed == NONE_BELOW {
+                *o = Found {
+                    block: Block::default(),
+                    err: f64::INFINITY,
+                };
+            }
+        }
         if let Some(wt) = wt {
             for (l, o) in out.iter_mut().enumerate() {
                 if b.degenerate[l] {
@@ -540,6 +559,26 @@ impl<'a, const C: usize> Batch<'a, C> {
             b.best[l].err = f64::INFINITY;
         }
         b
+    }
+
+    /// Starts each live lane's best at its cutoff (a placeholder of seed
+    /// [`NONE_BELOW`] and error `cutoffs[l]`): the exactness argument of the
+    /// module docs holds with it whenever the naive result's error `E` is
+    /// at most the cutoff (`B.err >= E` throughout; an equal error
+    /// replaces the placeholder, whose seed is above every real one), and
+    /// otherwise no fit of error above the cutoff is kept.
+    fn start_below(&mut self, cutoffs: &[f64]) {
+        for (l, &cut) in cutoffs.iter().enumerate().take(self.len) {
+            if self.live[l] && cut < f64::INFINITY {
+                self.best[l] = Found {
+                    block: Block {
+                        seed: NONE_BELOW,
+                        ..Block::default()
+                    },
+                    err: cut,
+                };
+            }
+        }
     }
 
     /// The live lanes.

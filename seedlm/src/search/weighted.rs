@@ -606,8 +606,27 @@ impl Weighted {
     /// Searches up to 8 blocks (`C` weights each) into `out` (same length):
     /// the same blocks as [`Weighted::search_naive`].
     pub fn search_batch(&self, s: &Searcher, blocks: &[&[f32]], out: &mut [Found]) {
+        let none = [f64::INFINITY; 8];
+        self.search_batch_below(s, blocks, &none[..blocks.len()], out);
+    }
+
+    /// [`Weighted::search_batch`] where only a block of error at most
+    /// `cutoffs[k]` is wanted for `blocks[k]`: `out[k]` is the naive
+    /// search's block whenever that block's error is at most the cutoff,
+    /// and otherwise some result of error above it (possibly none: infinite
+    /// error). A known upper bound on the best error (the error of any
+    /// valid block) as the cutoff changes nothing at or below it and saves
+    /// the fits of the seeds that cannot reach it.
+    pub fn search_batch_below(
+        &self,
+        s: &Searcher,
+        blocks: &[&[f32]],
+        cutoffs: &[f64],
+        out: &mut [Found],
+    ) {
+        assert_eq!(cutoffs.len(), blocks.len(), "one cutoff per block");
         match &self.fast {
-            Some(f) => f.search_batch_weighted(s, self, blocks, out),
+            Some(f) => f.search_batch_weighted(s, self, blocks, cutoffs, out),
             None => {
                 for (o, w) in out.iter_mut().zip(blocks) {
                     *o = self.search_naive(s, w);
@@ -881,12 +900,22 @@ mod tests {
                     let refs: Vec<&[f32]> = chunk.iter().map(|b| b.as_slice()).collect();
                     let mut fast = vec![zero_block(); refs.len()];
                     wt.search_batch(&s, &refs, &mut fast);
-                    for (w, f) in refs.iter().zip(&fast) {
-                        let naive = wt.search_naive(&s, w);
-                        assert_eq!(
-                            *f, naive,
-                            "{cfg} cond {cond} neighbours {neighbours}: {w:?}"
-                        );
+                    let naive: Vec<Found> = refs.iter().map(|w| wt.search_naive(&s, w)).collect();
+                    for (w, (f, n)) in refs.iter().zip(fast.iter().zip(&naive)) {
+                        assert_eq!(f, n, "{cfg} cond {cond} neighbours {neighbours}: {w:?}");
+                    }
+                    // Below a cutoff (or at it, a tie with the placeholder):
+                    // the same block; above: an error above the cutoff.
+                    for factor in [0.5, 0.999, 1.0, 1.001, 2.0] {
+                        let cutoffs: Vec<f64> = naive.iter().map(|n| n.err * factor).collect();
+                        wt.search_batch_below(&s, &refs, &cutoffs, &mut fast);
+                        for ((f, n), &cut) in fast.iter().zip(&naive).zip(&cutoffs) {
+                            if n.err <= cut {
+                                assert_eq!(f, n, "{cfg} cond {cond} cutoff {cut:e}");
+                            } else {
+                                assert!(f.err > cut, "{cfg} cond {cond} cutoff {cut:e}: {f:?}");
+                            }
+                        }
                     }
                 }
             }
