@@ -603,7 +603,7 @@ impl<'a> Refinement<'a> {
 
     /// [`Refinement::pass`] with each block's search cut off at the error
     /// of the row's current block at its target (plus a rounding slack,
-    /// [`keep_cutoff`]): every block above the cutoff would be refused, so
+    /// see `keep_cutoff`): every block above the cutoff would be refused, so
     /// the blocks are the same as [`Refinement::pass`]'s, and the search
     /// skips the fits of seeds that cannot beat the current block (most
     /// of them once the blocks have settled).
