@@ -221,7 +221,7 @@ impl BlockMatrix<'_> {
 pub fn acc_to_f32(cfg: &Config, acc: i128, scale: f32) -> f32 {
     // Both conversions round to nearest, ties to even: the same `f64`
     // (the `i64` one is an instruction, the `i128` one a library call).
-    let a = i64::try_from(acc).map_or(acc as f64, |a| a as f64);
+    let a = i64::try_from(acc).map_or_else(|_| acc as f64, |a| a as f64);
     (a * scale as f64 / (cfg.unit() * (EXP_BIAS as f64).exp2())) as f32
 }
 
