@@ -221,8 +221,19 @@ impl BlockMatrix<'_> {
 pub fn acc_to_f32(cfg: &Config, acc: i128, scale: f32) -> f32 {
     // Both conversions round to nearest, ties to even: the same `f64`
     // (the `i64` one is an instruction, the `i128` one a library call).
-    let a = i64::try_from(acc).map_or_else(|_| acc as f64, |a| a as f64);
+    let a = match i64::try_from(acc) {
+        Ok(a) => a as f64,
+        Err(_) => wide_to_f64(acc),
+    };
     (a * scale as f64 / (cfg.unit() * (EXP_BIAS as f64).exp2())) as f32
+}
+
+/// `acc as f64` out of line, so that the library call is not speculated
+/// for the accumulators that fit an `i64`.
+#[cold]
+#[inline(never)]
+fn wide_to_f64(acc: i128) -> f64 {
+    acc as f64
 }
 
 /// Bound on `|y_fixed - ŵ·x|` for one row of decoded weights `w_hat` and
@@ -358,6 +369,28 @@ mod tests {
             let (fast, std) = (round_ties_even(y), y.round_ties_even());
             assert!(fast == std || y.is_nan() || y.abs() >= 4_194_304.0, "{y}");
             assert_eq!(clamp(round_ties_even(y)), clamp(y.round_ties_even()), "{y}");
+        }
+    }
+
+    /// The conversion through `i64` gives the `i128` one's result, inside
+    /// and outside the `i64` range.
+    #[test]
+    fn test_acc_to_f32_equals_the_i128_conversion() {
+        let cfg = Config::BITS4;
+        let unit = cfg.unit() * (EXP_BIAS as f64).exp2();
+        let want = |a: i128, s: f32| (a as f64 * s as f64 / unit) as f32;
+        let (lo, hi) = (i64::MIN as i128, i64::MAX as i128);
+        let mut accs = vec![0, 1, -1, lo, hi, lo - 1, hi + 1, (1 << 71) - 1, -(1 << 71)];
+        let mut rng = rand::rngs::StdRng::seed_from_u64(6);
+        accs.extend((0..10_000).map(|_| rng.gen::<i128>() >> rng.gen_range(0..127)));
+        for a in accs {
+            for s in [1.0f32, 3.1e-5] {
+                assert_eq!(
+                    acc_to_f32(&cfg, a, s).to_bits(),
+                    want(a, s).to_bits(),
+                    "{a}"
+                );
+            }
         }
     }
 
