@@ -5,6 +5,9 @@
 //!   the RTN baselines as fake-quantized weights ([`DenseLinear::rtn`]).
 //! - [`HalfLinear`]: f16 weights (hardware conversion in the dot product);
 //!   the option for the output head.
+//! - [`ExactHalfLinear`]: f32 weights that are all f16 values (an f16
+//!   tensor of the file, such as SmolLM2's tied head), stored in f16 and
+//!   giving [`DenseLinear`]'s results bit for bit: half the bytes.
 //! - [`SeedCpuLinear`]: SeedLM blocks decoded on the fly by the float form
 //!   of [`seedlm::kernel`] (the `cpu` backend); a batch decodes each block
 //!   once.
@@ -20,7 +23,7 @@ use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView2, ArrayViewMut2};
 use rayon::prelude::*;
 use seedlm::fixed::BlockMatrix;
-use seedlm::kernel::dense::{dot_f16, dot_f32};
+use seedlm::kernel::dense::{dot_f16, dot_f16_as_f32, dot_f32};
 use seedlm::kernel::{Isa, SeedMatrix};
 use seedlm::{Block, Config};
 
@@ -194,6 +197,76 @@ impl Linear for HalfLinear {
             .for_each(|(yt, wt)| {
                 for (yi, wr) in yt.iter_mut().zip(wt.chunks_exact(self.cols)) {
                     *yi = dot_f16(isa, wr, x);
+                }
+            });
+        Ok(())
+    }
+
+    fn forward_batch(&self, x: &[f32], n: usize, y: &mut [f32]) -> Result<()> {
+        check_batch(self.rows, self.cols, x, n, y)?;
+        if n == 1 {
+            return self.forward(x, y);
+        }
+        let (rows, cols) = (self.rows, self.cols);
+        tiled_gemm(rows, cols, x, n, y, |r0, w| {
+            for (d, s) in w.iter_mut().zip(&self.w[r0 * cols..]) {
+                *d = s.to_f32();
+            }
+        });
+        Ok(())
+    }
+
+    fn weight_bytes(&self) -> usize {
+        self.w.len() * 2
+    }
+}
+
+/// A dense f32 layer whose weights are all f16 values, kept in f16: the
+/// results of [`DenseLinear`] on the same weights bit for bit (the dot
+/// products of [`dot_f16_as_f32`]; a batch converts each tile of rows
+/// for the GEMM) from half the bytes.
+pub struct ExactHalfLinear {
+    rows: usize,
+    cols: usize,
+    /// `rows × cols`, row-major.
+    w: Vec<f16>,
+}
+
+impl ExactHalfLinear {
+    /// The layer of row-major `w` (`rows · cols` weights) when every
+    /// weight is an f16 value (bit for bit: a NaN payload or an f32 with
+    /// more mantissa or range is not) and the CPU converts halves in the
+    /// dot product's loop (AVX-512); `None` otherwise.
+    pub fn new(rows: usize, cols: usize, w: &[f32]) -> Option<ExactHalfLinear> {
+        let fits = rows > 0 && cols > 0 && Some(w.len()) == rows.checked_mul(cols);
+        if !fits || Isa::detect() != Isa::Avx512 {
+            return None;
+        }
+        let h: Vec<f16> = w.par_iter().map(|&v| f16::from_f32(v)).collect();
+        h.par_iter()
+            .zip(w)
+            .all(|(h, v)| h.to_f32().to_bits() == v.to_bits())
+            .then_some(ExactHalfLinear { rows, cols, w: h })
+    }
+}
+
+impl Linear for ExactHalfLinear {
+    fn rows(&self) -> usize {
+        self.rows
+    }
+
+    fn cols(&self) -> usize {
+        self.cols
+    }
+
+    fn forward(&self, x: &[f32], y: &mut [f32]) -> Result<()> {
+        check_batch(self.rows, self.cols, x, 1, y)?;
+        let isa = Isa::detect();
+        y.par_chunks_mut(ROW_TILE)
+            .zip(self.w.par_chunks(ROW_TILE * self.cols))
+            .for_each(|(yt, wt)| {
+                for (yi, wr) in yt.iter_mut().zip(wt.chunks_exact(self.cols)) {
+                    *yi = dot_f16_as_f32(isa, wr, x);
                 }
             });
         Ok(())
@@ -437,6 +510,36 @@ mod tests {
         }
         assert_eq!(h.weight_bytes(), rows * cols * 2);
         assert!(HalfLinear::new(2, 3, &[0.0; 5]).is_err());
+    }
+
+    /// Weights that are all f16 values give the dense layer's results bit
+    /// for bit, for one vector and a batch; other weights are refused.
+    #[test]
+    fn test_exact_half_equals_dense_bitwise() {
+        if Isa::detect() != Isa::Avx512 {
+            assert!(ExactHalfLinear::new(1, 1, &[1.0]).is_none());
+            return;
+        }
+        let mut rng = rand::rngs::StdRng::seed_from_u64(12);
+        let (rows, cols, n) = (70, 100, 3);
+        let w: Vec<f32> = (0..rows * cols)
+            .map(|_| f16::from_f32(rng.gen_range(-1.0..1.0)).to_f32())
+            .collect();
+        let x: Vec<f32> = (0..n * cols).map(|_| rng.gen_range(-1.0..1.0)).collect();
+        let e = ExactHalfLinear::new(rows, cols, &w).unwrap();
+        let d = DenseLinear::new(rows, cols, w.clone()).unwrap();
+        for m in [1, n] {
+            let (mut ye, mut yd) = (vec![0f32; m * rows], vec![0f32; m * rows]);
+            e.forward_batch(&x[..m * cols], m, &mut ye).unwrap();
+            d.forward_batch(&x[..m * cols], m, &mut yd).unwrap();
+            let bits = |y: &[f32]| y.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&ye), bits(&yd), "batch of {m}");
+        }
+        assert_eq!(e.weight_bytes(), rows * cols * 2);
+        let mut off = w.clone();
+        off[17] = 0.1; // not an f16 value
+        assert!(ExactHalfLinear::new(rows, cols, &off).is_none());
+        assert!(ExactHalfLinear::new(rows, cols, &w[1..]).is_none());
     }
 
     #[test]

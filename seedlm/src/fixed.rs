@@ -64,13 +64,24 @@ pub fn quantize_activations(x: &[f32]) -> Result<QuantizedActs> {
     };
     let x = x
         .iter()
-        .map(|&v| {
-            (v / scale)
-                .round_ties_even()
-                .clamp(-ACT_MAX as f32, ACT_MAX as f32) as i16
-        })
+        .map(|&v| round_ties_even(v / scale).clamp(-ACT_MAX as f32, ACT_MAX as f32) as i16)
         .collect();
     Ok(QuantizedActs { x, scale })
+}
+
+/// `y.round_ties_even()` for every `y` whose result is then clamped to
+/// `±ACT_MAX`, without a call to `rintf` (the baseline x86-64 target has
+/// no rounding instruction): below `2^22` in magnitude, adding and
+/// subtracting `1.5 · 2^23` rounds to an integer, ties to even (the
+/// default rounding mode); at or above it, `y` is kept (it clamps the same
+/// as its rounding, and so does an infinity; a NaN stays a NaN).
+fn round_ties_even(y: f32) -> f32 {
+    const MAGIC: f32 = 12_582_912.0;
+    if y.abs() < 4_194_304.0 {
+        (y + MAGIC) - MAGIC
+    } else {
+        y
+    }
 }
 
 /// Signed bits needed to hold every value of magnitude `<= max_abs`.
@@ -208,7 +219,21 @@ impl BlockMatrix<'_> {
 
 /// Converts an accumulator to the output value (step 6).
 pub fn acc_to_f32(cfg: &Config, acc: i128, scale: f32) -> f32 {
-    (acc as f64 * scale as f64 / (cfg.unit() * (EXP_BIAS as f64).exp2())) as f32
+    // Both conversions round to nearest, ties to even: the same `f64`
+    // (the `i64` one is an instruction, the `i128` one a library call).
+    let a = match i64::try_from(acc) {
+        Ok(a) => a as f64,
+        Err(_) => wide_to_f64(acc),
+    };
+    (a * scale as f64 / (cfg.unit() * (EXP_BIAS as f64).exp2())) as f32
+}
+
+/// `acc as f64` out of line, so that the library call is not speculated
+/// for the accumulators that fit an `i64`.
+#[cold]
+#[inline(never)]
+fn wide_to_f64(acc: i128) -> f64 {
+    acc as f64
 }
 
 /// Bound on `|y_fixed - ŵ·x|` for one row of decoded weights `w_hat` and
@@ -325,6 +350,48 @@ mod tests {
         assert_eq!(q.x, vec![0, 16384, -32767, 8192]);
         assert_eq!(quantize_activations(&[0.0; 3]).unwrap().x, vec![0; 3]);
         assert!(quantize_activations(&[1.0, f32::NAN]).is_err());
+    }
+
+    /// The rounding of `quantize_activations` equals `f32::round_ties_even`
+    /// wherever the clamp does not hide a difference: ties, the ends of
+    /// the fast range, large values, infinities and NaN.
+    #[test]
+    fn test_round_ties_even_equals_std() {
+        let clamp = |y: f32| y.clamp(-ACT_MAX as f32, ACT_MAX as f32) as i16;
+        let mut ys = vec![
+            0.5f32, 1.5, 2.5, -0.5, -1.5, -2.5, 0.49999997, 32766.5, 32767.5,
+        ];
+        ys.extend([4_194_303.5, 4_194_304.0, 4_194_304.5, 8_388_607.5, 1e30]);
+        ys.extend([f32::INFINITY, f32::NAN, f32::MIN_POSITIVE, 1e-40, -0.0]);
+        let mut rng = rand::rngs::StdRng::seed_from_u64(8);
+        ys.extend((0..100_000).map(|_| rng.gen_range(-40_000.0f32..40_000.0)));
+        for y in ys.iter().flat_map(|&y| [y, -y]) {
+            let (fast, std) = (round_ties_even(y), y.round_ties_even());
+            assert!(fast == std || y.is_nan() || y.abs() >= 4_194_304.0, "{y}");
+            assert_eq!(clamp(round_ties_even(y)), clamp(y.round_ties_even()), "{y}");
+        }
+    }
+
+    /// The conversion through `i64` gives the `i128` one's result, inside
+    /// and outside the `i64` range.
+    #[test]
+    fn test_acc_to_f32_equals_the_i128_conversion() {
+        let cfg = Config::BITS4;
+        let unit = cfg.unit() * (EXP_BIAS as f64).exp2();
+        let want = |a: i128, s: f32| (a as f64 * s as f64 / unit) as f32;
+        let (lo, hi) = (i64::MIN as i128, i64::MAX as i128);
+        let mut accs = vec![0, 1, -1, lo, hi, lo - 1, hi + 1, (1 << 71) - 1, -(1 << 71)];
+        let mut rng = rand::rngs::StdRng::seed_from_u64(6);
+        accs.extend((0..10_000).map(|_| rng.gen::<i128>() >> rng.gen_range(0..127)));
+        for a in accs {
+            for s in [1.0f32, 3.1e-5] {
+                assert_eq!(
+                    acc_to_f32(&cfg, a, s).to_bits(),
+                    want(a, s).to_bits(),
+                    "{a}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -108,16 +108,17 @@ impl EmuDevice {
         let xs: Vec<QuantizedActs> = (0..job.batch)
             .map(|v| {
                 // Each word: C values in the first 2C of its stride bytes.
-                let stride = act_stride(&self.cfg);
+                let (stride, c) = (act_stride(&self.cfg), self.cfg.c);
                 let bytes = self.mem.at(job.act_at(&self.cfg, v), bpr * stride);
-                QuantizedActs {
-                    x: bytes
-                        .chunks_exact(stride)
-                        .flat_map(|w| w[..2 * self.cfg.c].chunks_exact(2))
-                        .map(|b| i16::from_le_bytes([b[0], b[1]]))
-                        .collect(),
-                    scale: 1.0,
+                let mut x = Vec::with_capacity(bpr * c);
+                for w in bytes.chunks_exact(stride) {
+                    x.extend(
+                        w[..2 * c]
+                            .chunks_exact(2)
+                            .map(|b| i16::from_le_bytes([b[0], b[1]])),
+                    );
                 }
+                QuantizedActs { x, scale: 1.0 }
             })
             .collect();
         let refs: Vec<&QuantizedActs> = xs.iter().collect();

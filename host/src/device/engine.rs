@@ -203,7 +203,7 @@ impl Engine {
         let (cfg, bpr, rows) = (layer.cfg, layer.col_blocks, layer.rows);
         let a_stride = bpr * act_stride(&cfg);
         let mut act = vec![0u8; qs.len() * a_stride];
-        for (v, q) in qs.iter().enumerate() {
+        for (v, (q, av)) in qs.iter().zip(act.chunks_exact_mut(a_stride)).enumerate() {
             if q.x.len() != layer.cols {
                 return Err(DeviceError::Invalid(format!(
                     "activation vector {v} has {} values, the layer has {} columns",
@@ -211,9 +211,12 @@ impl Engine {
                     layer.cols
                 )));
             }
-            for (i, w) in hw::activation_words(&cfg, &q.x).iter().enumerate() {
-                let at = v * a_stride + i * act_stride(&cfg);
-                act[at..at + w.len()].copy_from_slice(w);
+            // The words of `hw::activation_words`: C values, little-endian,
+            // zero past the last column, each at its stride.
+            for (w, xs) in av.chunks_exact_mut(act_stride(&cfg)).zip(q.x.chunks(cfg.c)) {
+                for (b, x) in w.chunks_exact_mut(2).zip(xs) {
+                    b.copy_from_slice(&x.to_le_bytes());
+                }
             }
         }
         let act_buf = grow(self.dev.as_mut(), &mut self.act, act.len())?;

@@ -156,6 +156,60 @@ pub fn dot_f16(isa: Isa, w: &[f16], x: &[f32]) -> f32 {
     }
 }
 
+/// AVX-512 body of [`dot_f16_as_f32`]: the lanes of [`dot_body`] (32, in
+/// two vectors), each weight converted by `vcvtph2ps`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,bmi2,f16c")]
+fn dot_f16_as_f32_avx512(w: &[f16], x: &[f32]) -> f32 {
+    use std::arch::x86_64::*;
+    let n = w.len();
+    let (wp, xp) = (w.as_ptr() as *const u16, x.as_ptr());
+    let mut acc = [_mm512_setzero_ps(); 2];
+    let mut i = 0;
+    while i + LANES <= n {
+        for (k, a) in acc.iter_mut().enumerate() {
+            let o = i + 16 * k;
+            // SAFETY: `o + 16 <= n = w.len() = x.len()`: 16 halves and 16
+            // f32 are in bounds; the loads are unaligned.
+            let (h, xv) = unsafe {
+                (
+                    _mm256_loadu_si256(wp.add(o) as *const __m256i),
+                    _mm512_loadu_ps(xp.add(o)),
+                )
+            };
+            *a = _mm512_fmadd_ps(_mm512_cvtph_ps(h), xv, *a);
+        }
+        i += LANES;
+    }
+    let mut l = [0f32; LANES];
+    // SAFETY: `l` holds 32 f32.
+    unsafe {
+        _mm512_storeu_ps(l.as_mut_ptr(), acc[0]);
+        _mm512_storeu_ps(l.as_mut_ptr().add(16), acc[1]);
+    }
+    l.iter().sum::<f32>() + tail_f16(&w[i..], &x[i..])
+}
+
+/// [`dot_f32`] of the weights converted to f32, bit for bit: the same
+/// lanes, fused multiply-adds and sums (so a layer whose f32 weights are
+/// all f16 values can be stored in f16 and give the f32 layer's results).
+/// On AVX-512 the weights are converted in the loop; elsewhere the row is
+/// converted first.
+pub fn dot_f16_as_f32(isa: Isa, w: &[f16], x: &[f32]) -> f32 {
+    let n = w.len().min(x.len());
+    let (w, x) = (&w[..n], &x[..n]);
+    match isa {
+        // SAFETY: `Isa::Avx512` only comes from `Isa::available`, which
+        // detected every feature the function enables (F16C with AVX2).
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { dot_f16_as_f32_avx512(w, x) },
+        _ => {
+            let wf: Vec<f32> = w.iter().map(|v| v.to_f32()).collect();
+            dot_f32(isa, &wf, x)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,6 +237,27 @@ mod tests {
                     let bound = (n + 1) as f64 * f32::EPSILON as f64 * mag + 1e-30;
                     assert!((got as f64 - exact).abs() <= bound, "{isa:?} n={n}");
                 }
+            }
+        }
+    }
+
+    /// The f16 weights give the f32 dot product of their values bit for
+    /// bit, on every instruction set and length (whole chunks and tails).
+    #[test]
+    fn test_dot_f16_as_f32_equals_dot_f32_bitwise() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(4);
+        for n in [0usize, 1, 7, 31, 32, 33, 64, 65, 517, 576, 1000] {
+            let h: Vec<f16> = (0..n)
+                .map(|_| f16::from_f32(rng.gen_range(-1.0..1.0)))
+                .collect();
+            let w: Vec<f32> = h.iter().map(|v| v.to_f32()).collect();
+            let x: Vec<f32> = (0..n).map(|_| rng.gen_range(-3.0..3.0)).collect();
+            for isa in Isa::available() {
+                assert_eq!(
+                    dot_f16_as_f32(isa, &h, &x).to_bits(),
+                    dot_f32(isa, &w, &x).to_bits(),
+                    "{isa:?} n={n}"
+                );
             }
         }
     }

@@ -514,7 +514,7 @@ impl SeedMatrix {
                 }
             });
             self.add_zeros_acc(&xp, n, &mut acc);
-            return Ok(transpose(&acc, n));
+            return Ok(transpose(acc, n));
         }
         tiles.for_each(|(t, at)| {
             let rows = t * ROW_TILE * bpr..(t * ROW_TILE + at.len() / n) * bpr;
@@ -524,12 +524,15 @@ impl SeedMatrix {
             }
         });
         self.add_zeros_acc(&xp, n, &mut acc);
-        Ok(transpose(&acc, n))
+        Ok(transpose(acc, n))
     }
 }
 
 /// `acc[row · n + v]` as one vector per `v`.
-fn transpose(acc: &[i128], n: usize) -> Vec<Vec<i128>> {
+fn transpose(acc: Vec<i128>, n: usize) -> Vec<Vec<i128>> {
+    if n == 1 {
+        return vec![acc];
+    }
     (0..n)
         .map(|v| acc.iter().skip(v).step_by(n).copied().collect())
         .collect()
