@@ -224,17 +224,26 @@
     // ---------------- activation loader ----------------
     // Column counts fit AL_W bits: COL_BLOCKS <= ACT_DEPTH while running.
     localparam integer AL_W = ACT_ADDR_BITS + 1;
-    reg [31:0] al_vec;                  // vector being loaded
+    // The loader's vector al_vec is kept as two small facts, registered
+    // (the 32-bit compares al_vec + 1 < BATCH and al_vec + 1 <= fed_vecs
+    // were a critical path): al_rest = BATCH - 1 - al_vec, vectors after
+    // it (BATCH as the job check found it: a job is a snapshot), al_more =
+    // al_rest != 0; fed_lead = fed_vecs - al_vec, the vectors whose tile
+    // words are all fed less al_vec: 0, 1 or 2 (al_vec advances only past
+    // fed vectors, and the engine is at most one vector ahead of it, see
+    // vec_lead), so two bits hold it.
+    reg [31:0] al_rest;                 // vectors after the one being loaded
+    reg        al_more;                 // al_rest != 0, registered
+    reg [1:0]  fed_lead;                // fed vectors less al_vec
     reg [AL_W-1:0] al_cnt;              // its words written so far
     reg [AL_W-1:0] al_left;             // its words still to write
     reg        al_full;                 // al_left == 0, registered
     reg        al_last;                 // al_left == 1, registered
     reg [JW-1:0] al_j;                  // word of the FIFO head beat
     reg [63:0] al_ptr;                  // byte address of vector al_vec's words
-    reg [31:0] fed_vecs;                // vectors whose tile words are all fed
     wire [AL_W-1:0] cb_w = col_blocks[AL_W-1:0];
     wire al_write = st == S_RUN && !al_full && af_valid;
-    wire al_next = st == S_RUN && al_full && al_vec + 32'd1 < batch && al_vec + 32'd1 <= fed_vecs;
+    wire al_next = st == S_RUN && al_full && al_more && fed_lead != 2'd0;
     wire [63:0] al_ptr_next = al_ptr + ({32'd0, col_blocks} << AS_LOG);
     /* verilator lint_off UNUSEDSIGNAL */
     wire [63:0] al_skip = (al_ptr_next & (DB64 - 64'd1)) >> AS_LOG; // first word of the next vector
@@ -254,10 +263,19 @@
     assign e_act_wdata = act_wdata_r;
 
     // ---------------- engine sequencer and tile feeder ----------------
-    reg [31:0] eng_vec;                 // vector the engine works on
+    // The engine's vector eng_vec and its results taken, res_cnt, are kept
+    // as down-counters with registered flags (the 32-bit compares
+    // eng_vec + 1 < BATCH and res_cnt == ROWS were in the result
+    // handshake and eng_next): eng_rest = BATCH - 1 - eng_vec,
+    // res_left = ROWS - res_cnt (ROWS and BATCH as the job check found
+    // them: a job is a snapshot).
+    reg [31:0] eng_rest;                // vectors after the engine's
+    reg        eng_more;                // eng_rest != 0, registered
     reg        eng_started;             // START written for eng_vec
     reg [2:0]  eng_wait;                // cycles until the engine is idle
-    reg [31:0] res_cnt;                 // results of eng_vec taken
+    reg [31:0] res_left;                // results of eng_vec still to take
+    reg        res_more;                // res_left != 0, registered
+    reg        res_last;                // res_left == 1, registered
     reg [31:0] fd_left;                 // tile words of eng_vec still to feed
     reg        fd_last;                 // fd_left == 1, registered
     reg [AL_W-1:0] fd_col;              // column block of the next one
@@ -312,7 +330,7 @@
     reg [WR_LOG:0] b_out;
     wire res_room = (!aw_pend || m_axi_awready) && (!w_pend || m_axi_wready)
                     && b_out != WR_OUT[WR_LOG:0];
-    assign e_res_tready = st == S_RUN && res_room && res_cnt != rows;
+    assign e_res_tready = st == S_RUN && res_room && res_more;
     wire res_take = e_res_tvalid && e_res_tready;
     wire [DB_BITS-5:0] res_lane = res_ptr[DB_BITS-1:4];
     wire [DW-1:0] res_word = {{(DW - RES_BITS){1'b0}}, e_res_tdata};
@@ -331,7 +349,7 @@
     assign m_axi_wlast = 1'b1;
     assign m_axi_wvalid = w_pend;
     assign m_axi_bready = 1'b1;
-    wire eng_next = st == S_RUN && res_cnt == rows && eng_vec + 32'd1 < batch;
+    wire eng_next = st == S_RUN && !res_more && eng_more;
     // fd_col_ok of the next cycle: fd_col then below the words of al_vec
     // in the engine's memory then (al_cnt now: each is written a cycle
     // after al_cnt counts it).
@@ -341,7 +359,7 @@
                         : fd_take ? (fd_wrap ? al_words != {AL_W{1'b0}} : fd_col + 1'b1 < al_words)
                         : fd_col < al_words;
     wire quiet = tag_cnt == 0 && !arvalid && !aw_pend && !w_pend && b_out == 0;
-    wire all_results = eng_vec + 32'd1 == batch && res_cnt == rows;
+    wire all_results = !eng_more && !res_more;
 
     assign irq = irq_r;
 
@@ -411,6 +429,7 @@
         act_wdata_r <= af_shift[AWB-1:0];
         fd_col_ok <= fd_col_ok_next;
         vec_lead <= vec_lead + {1'b0, al_next} - {1'b0, eng_next};
+        fed_lead <= fed_lead + {1'b0, fd_take && fd_last} - {1'b0, al_next};
         if (al_write) begin
             al_cnt <= al_cnt + 1'b1;
             al_left <= al_left - 1'b1;
@@ -419,7 +438,8 @@
             al_j <= af_pop ? {JW{1'b0}} : al_j + 1'b1;
         end
         if (al_next) begin
-            al_vec <= al_vec + 32'd1;
+            al_rest <= al_rest - 32'd1;
+            al_more <= al_rest != 32'd1;
             al_cnt <= {AL_W{1'b0}};
             al_left <= cb_w;
             al_full <= cb_w == 0;
@@ -433,10 +453,7 @@
             fd_last <= fd_left == 32'd2;
             fd_col <= fd_wrap ? {AL_W{1'b0}} : fd_col + 1'b1;
             fd_j <= (tf_pop || fd_last) ? {JW{1'b0}} : fd_j + 1'b1;
-            if (fd_last) begin
-                fd_done <= 1'b1;
-                fed_vecs <= fed_vecs + 32'd1;
-            end
+            if (fd_last) fd_done <= 1'b1;
         end
         // Engine sequencer.
         if (eng_wait != 3'd0) eng_wait <= eng_wait - 3'd1;
@@ -446,10 +463,17 @@
             sh_csr_wdata <= CTRL_START;
             eng_started <= 1'b1;
         end
-        if (res_take) res_cnt <= res_cnt + 32'd1;
+        if (res_take) begin
+            res_left <= res_left - 32'd1;
+            res_more <= !res_last;
+            res_last <= res_left == 32'd2;
+        end
         if (eng_next) begin
-            eng_vec <= eng_vec + 32'd1;
-            res_cnt <= 32'd0;
+            eng_rest <= eng_rest - 32'd1;
+            eng_more <= eng_rest != 32'd1;
+            res_left <= rows;
+            res_more <= rows != 32'd0;
+            res_last <= rows == 32'd1;
             eng_started <= 1'b0;
             eng_wait <= 3'd4;
             fd_left <= tile_words;
@@ -555,20 +579,24 @@
                 ri_kind <= 1'b0;
                 ri_beats <= 64'd0;
                 ri_act_ptr <= act_addr;
-                al_vec <= 32'd0;
+                al_rest <= batch - 32'd1;
+                al_more <= batch > 32'd1;
                 al_cnt <= {AL_W{1'b0}};
                 al_left <= cb_w;
                 al_full <= cb_w == 0;
                 al_last <= cb_w == 1;
                 al_ptr <= act_addr;
                 al_j <= {JW{1'b0}}; // ACT_ADDR is beat-aligned
-                fed_vecs <= 32'd0;
-                eng_vec <= 32'd0;
+                fed_lead <= 2'd0;
+                eng_rest <= batch - 32'd1;
+                eng_more <= batch > 32'd1;
                 vec_lead <= 2'd0;
                 fd_col_ok <= 1'b0;
                 eng_started <= 1'b0;
                 eng_wait <= 3'd0;
-                res_cnt <= 32'd0;
+                res_left <= rows;
+                res_more <= rows != 32'd0;
+                res_last <= rows == 32'd1;
                 fd_left <= tile_words;
                 fd_last <= tile_words == 32'd1;
                 fd_col <= {AL_W{1'b0}};
