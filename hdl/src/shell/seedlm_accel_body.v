@@ -164,8 +164,10 @@
     reg [RD_LOG:0] tag_cnt;
     reg [RD_LOG-1:0] tag_wp, tag_rp;
     reg [RD_OUT-1:0] tag_kind;
-    reg [TF_LOG:0] tile_used;           // tile FIFO beats reserved
-    reg [AF_LOG:0] act_used;            // act FIFO beats reserved
+    // Free beats of the FIFOs (their size less the beats reserved): the
+    // credit test is then one compare, no add before it.
+    reg [TF_LOG:0] tile_free;           // tile FIFO beats not reserved
+    reg [AF_LOG:0] act_free;            // act FIFO beats not reserved
     reg [12:0] ri_nb;                   // size of the next burst, registered
     reg        ri_nb_ok;                // ri_nb is that of ri_addr and ri_beats
     // The next burst: at most MAX_BURST beats, not across the 4 KiB
@@ -181,8 +183,8 @@
                                                                                 : beats_4k;
     wire [12:0] burst_n = burst_a < MAX_BURST[12:0] ? burst_a : MAX_BURST[12:0];
     wire [63:0] burst = {51'd0, ri_nb};
-    wire credit_ok = ri_kind ? ({{(13 - TF_LOG){1'b0}}, tile_used} + {1'b0, ri_nb} <= TILE_FIFO[13:0])
-                             : ({{(13 - AF_LOG){1'b0}}, act_used} + {1'b0, ri_nb} <= ACT_FIFO[13:0]);
+    wire credit_ok = ri_kind ? ({1'b0, ri_nb} <= {{(13 - TF_LOG){1'b0}}, tile_free})
+                             : ({1'b0, ri_nb} <= {{(13 - AF_LOG){1'b0}}, act_free});
     wire ar_free = !arvalid || m_axi_arready;
     wire ar_issue = st == S_RUN && !ri_load && !ri_end && ri_nb_ok && ri_nb != 13'd0 && ar_free
                     && tag_cnt != RD_OUT[RD_LOG:0] && credit_ok;
@@ -421,10 +423,10 @@
         tag_cnt <= tag_cnt + {{RD_LOG{1'b0}}, ar_issue}
                    - {{RD_LOG{1'b0}}, m_axi_rvalid && m_axi_rlast};
         if (m_axi_rvalid && m_axi_rlast) tag_rp <= tag_rp + 1'b1;
-        tile_used <= tile_used + ((ar_issue && ri_kind) ? burst[TF_LOG:0] : {(TF_LOG + 1){1'b0}})
-                     - {{TF_LOG{1'b0}}, tf_pop};
-        act_used <= act_used + ((ar_issue && !ri_kind) ? burst[AF_LOG:0] : {(AF_LOG + 1){1'b0}})
-                    - {{AF_LOG{1'b0}}, af_pop};
+        tile_free <= tile_free - ((ar_issue && ri_kind) ? burst[TF_LOG:0] : {(TF_LOG + 1){1'b0}})
+                     + {{TF_LOG{1'b0}}, tf_pop};
+        act_free <= act_free - ((ar_issue && !ri_kind) ? burst[AF_LOG:0] : {(AF_LOG + 1){1'b0}})
+                    + {{AF_LOG{1'b0}}, af_pop};
         // Activation loader.
         act_we_r <= al_write;
         act_addr_r <= al_cnt[ACT_ADDR_BITS-1:0];
@@ -623,8 +625,8 @@
                 end
             end
             S_ERST: begin
-                tile_used <= 0;
-                act_used <= 0;
+                tile_free <= TILE_FIFO[TF_LOG:0];
+                act_free <= ACT_FIFO[AF_LOG:0];
                 tag_wp <= 0;
                 tag_rp <= 0;
                 sh_csr_we <= 1'b1;
@@ -697,8 +699,8 @@
             tag_cnt <= 0;
             tag_wp <= 0;
             tag_rp <= 0;
-            tile_used <= 0;
-            act_used <= 0;
+            tile_free <= TILE_FIFO[TF_LOG:0];
+            act_free <= ACT_FIFO[AF_LOG:0];
             b_out <= 0;
             ri_end <= 1'b1;
             ri_load <= 1'b0;
