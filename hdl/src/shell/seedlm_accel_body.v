@@ -179,9 +179,13 @@
     // between), so the issuer issues at most one AR per two cycles.
     wire [12:0] to_4k = 13'd4096 - {1'b0, ri_addr[11:0]};
     wire [12:0] beats_4k = to_4k >> DB_BITS;
-    wire [12:0] burst_a = (ri_beats[63:13] == 51'd0 && ri_beats[12:0] < beats_4k) ? ri_beats[12:0]
-                                                                                : beats_4k;
-    wire [12:0] burst_n = burst_a < MAX_BURST[12:0] ? burst_a : MAX_BURST[12:0];
+    // min(segment, boundary, MAX_BURST) from three compares side by side
+    // (not a compare behind the first min: one carry chain less in series).
+    wire seg_lt_4k = ri_beats[63:13] == 51'd0 && ri_beats[12:0] < beats_4k;
+    wire seg_lt_max = ri_beats[63:13] == 51'd0 && ri_beats[12:0] < MAX_BURST[12:0];
+    wire b4k_lt_max = beats_4k < MAX_BURST[12:0];
+    wire [12:0] burst_n = seg_lt_4k ? (seg_lt_max ? ri_beats[12:0] : MAX_BURST[12:0])
+                                    : (b4k_lt_max ? beats_4k : MAX_BURST[12:0]);
     wire [63:0] burst = {51'd0, ri_nb};
     wire credit_ok = ri_kind ? ({1'b0, ri_nb} <= {{(13 - TF_LOG){1'b0}}, tile_free})
                              : ({1'b0, ri_nb} <= {{(13 - AF_LOG){1'b0}}, act_free});
