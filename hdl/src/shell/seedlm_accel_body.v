@@ -164,8 +164,10 @@
     reg [RD_LOG:0] tag_cnt;
     reg [RD_LOG-1:0] tag_wp, tag_rp;
     reg [RD_OUT-1:0] tag_kind;
-    reg [TF_LOG:0] tile_used;           // tile FIFO beats reserved
-    reg [AF_LOG:0] act_used;            // act FIFO beats reserved
+    // Free beats of the FIFOs (their size less the beats reserved): the
+    // credit test is then one compare, no add before it.
+    reg [TF_LOG:0] tile_free;           // tile FIFO beats not reserved
+    reg [AF_LOG:0] act_free;            // act FIFO beats not reserved
     reg [12:0] ri_nb;                   // size of the next burst, registered
     reg        ri_nb_ok;                // ri_nb is that of ri_addr and ri_beats
     // The next burst: at most MAX_BURST beats, not across the 4 KiB
@@ -177,12 +179,16 @@
     // between), so the issuer issues at most one AR per two cycles.
     wire [12:0] to_4k = 13'd4096 - {1'b0, ri_addr[11:0]};
     wire [12:0] beats_4k = to_4k >> DB_BITS;
-    wire [12:0] burst_a = (ri_beats[63:13] == 51'd0 && ri_beats[12:0] < beats_4k) ? ri_beats[12:0]
-                                                                                : beats_4k;
-    wire [12:0] burst_n = burst_a < MAX_BURST[12:0] ? burst_a : MAX_BURST[12:0];
+    // min(segment, boundary, MAX_BURST) from three compares side by side
+    // (not a compare behind the first min: one carry chain less in series).
+    wire seg_lt_4k = ri_beats[63:13] == 51'd0 && ri_beats[12:0] < beats_4k;
+    wire seg_lt_max = ri_beats[63:13] == 51'd0 && ri_beats[12:0] < MAX_BURST[12:0];
+    wire b4k_lt_max = beats_4k < MAX_BURST[12:0];
+    wire [12:0] burst_n = seg_lt_4k ? (seg_lt_max ? ri_beats[12:0] : MAX_BURST[12:0])
+                                    : (b4k_lt_max ? beats_4k : MAX_BURST[12:0]);
     wire [63:0] burst = {51'd0, ri_nb};
-    wire credit_ok = ri_kind ? ({{(13 - TF_LOG){1'b0}}, tile_used} + {1'b0, ri_nb} <= TILE_FIFO[13:0])
-                             : ({{(13 - AF_LOG){1'b0}}, act_used} + {1'b0, ri_nb} <= ACT_FIFO[13:0]);
+    wire credit_ok = ri_kind ? ({1'b0, ri_nb} <= {{(13 - TF_LOG){1'b0}}, tile_free})
+                             : ({1'b0, ri_nb} <= {{(13 - AF_LOG){1'b0}}, act_free});
     wire ar_free = !arvalid || m_axi_arready;
     wire ar_issue = st == S_RUN && !ri_load && !ri_end && ri_nb_ok && ri_nb != 13'd0 && ar_free
                     && tag_cnt != RD_OUT[RD_LOG:0] && credit_ok;
@@ -224,40 +230,60 @@
     // ---------------- activation loader ----------------
     // Column counts fit AL_W bits: COL_BLOCKS <= ACT_DEPTH while running.
     localparam integer AL_W = ACT_ADDR_BITS + 1;
-    reg [31:0] al_vec;                  // vector being loaded
+    // The loader's vector al_vec is kept as two small facts, registered
+    // (the 32-bit compares al_vec + 1 < BATCH and al_vec + 1 <= fed_vecs
+    // were a critical path): al_rest = BATCH - 1 - al_vec, vectors after
+    // it (BATCH as the job check found it: a job is a snapshot), al_more =
+    // al_rest != 0; fed_lead = fed_vecs - al_vec, the vectors whose tile
+    // words are all fed less al_vec: 0, 1 or 2 (al_vec advances only past
+    // fed vectors, and the engine is at most one vector ahead of it, see
+    // vec_lead), so two bits hold it.
+    reg [31:0] al_rest;                 // vectors after the one being loaded
+    reg        al_more;                 // al_rest != 0, registered
+    reg [1:0]  fed_lead;                // fed vectors less al_vec
     reg [AL_W-1:0] al_cnt;              // its words written so far
     reg [AL_W-1:0] al_left;             // its words still to write
     reg        al_full;                 // al_left == 0, registered
     reg        al_last;                 // al_left == 1, registered
     reg [JW-1:0] al_j;                  // word of the FIFO head beat
     reg [63:0] al_ptr;                  // byte address of vector al_vec's words
-    reg [31:0] fed_vecs;                // vectors whose tile words are all fed
     wire [AL_W-1:0] cb_w = col_blocks[AL_W-1:0];
     wire al_write = st == S_RUN && !al_full && af_valid;
-    wire al_next = st == S_RUN && al_full && al_vec + 32'd1 < batch && al_vec + 32'd1 <= fed_vecs;
+    wire al_next = st == S_RUN && al_full && al_more && fed_lead != 2'd0;
     wire [63:0] al_ptr_next = al_ptr + ({32'd0, col_blocks} << AS_LOG);
     /* verilator lint_off UNUSEDSIGNAL */
     wire [63:0] al_skip = (al_ptr_next & (DB64 - 64'd1)) >> AS_LOG; // first word of the next vector
     /* verilator lint_on UNUSEDSIGNAL */
     assign af_pop = al_write && (al_j == APB[JW-1:0] - 1'b1 || al_last);
-    // The word goes to the engine's memory a cycle later, from registers
-    // (the FIFO's block-RAM output and the word select are a path of
-    // their own).
+    // The word goes to the engine's memory a cycle later: the FIFO's
+    // head beat as it was (af_beat_r, straight from the block RAM's
+    // output, no logic between: its clock-to-out is 5.6 ns on the ECP5)
+    // and the word select by the registered al_j after it.
     reg           act_we_r;
     reg [ACT_ADDR_BITS-1:0] act_addr_r;
-    reg [AWB-1:0] act_wdata_r;
+    reg [DW-1:0]  af_beat_r;
+    reg [JW-1:0]  al_j_r;
     assign e_act_we = act_we_r;
     assign e_act_addr = act_addr_r;
     /* verilator lint_off UNUSEDSIGNAL */
-    wire [DW-1:0] af_shift = af_dout >> ({{(32 - JW){1'b0}}, al_j} * (AS * 8));
+    wire [DW-1:0] af_shift = af_beat_r >> ({{(32 - JW){1'b0}}, al_j_r} * (AS * 8));
     /* verilator lint_on UNUSEDSIGNAL */
-    assign e_act_wdata = act_wdata_r;
+    assign e_act_wdata = af_shift[AWB-1:0];
 
     // ---------------- engine sequencer and tile feeder ----------------
-    reg [31:0] eng_vec;                 // vector the engine works on
+    // The engine's vector eng_vec and its results taken, res_cnt, are kept
+    // as down-counters with registered flags (the 32-bit compares
+    // eng_vec + 1 < BATCH and res_cnt == ROWS were in the result
+    // handshake and eng_next): eng_rest = BATCH - 1 - eng_vec,
+    // res_left = ROWS - res_cnt (ROWS and BATCH as the job check found
+    // them: a job is a snapshot).
+    reg [31:0] eng_rest;                // vectors after the engine's
+    reg        eng_more;                // eng_rest != 0, registered
     reg        eng_started;             // START written for eng_vec
     reg [2:0]  eng_wait;                // cycles until the engine is idle
-    reg [31:0] res_cnt;                 // results of eng_vec taken
+    reg [31:0] res_left;                // results of eng_vec still to take
+    reg        res_more;                // res_left != 0, registered
+    reg        res_last;                // res_left == 1, registered
     reg [31:0] fd_left;                 // tile words of eng_vec still to feed
     reg        fd_last;                 // fd_left == 1, registered
     reg [AL_W-1:0] fd_col;              // column block of the next one
@@ -312,7 +338,7 @@
     reg [WR_LOG:0] b_out;
     wire res_room = (!aw_pend || m_axi_awready) && (!w_pend || m_axi_wready)
                     && b_out != WR_OUT[WR_LOG:0];
-    assign e_res_tready = st == S_RUN && res_room && res_cnt != rows;
+    assign e_res_tready = st == S_RUN && res_room && res_more;
     wire res_take = e_res_tvalid && e_res_tready;
     wire [DB_BITS-5:0] res_lane = res_ptr[DB_BITS-1:4];
     wire [DW-1:0] res_word = {{(DW - RES_BITS){1'b0}}, e_res_tdata};
@@ -331,7 +357,7 @@
     assign m_axi_wlast = 1'b1;
     assign m_axi_wvalid = w_pend;
     assign m_axi_bready = 1'b1;
-    wire eng_next = st == S_RUN && res_cnt == rows && eng_vec + 32'd1 < batch;
+    wire eng_next = st == S_RUN && !res_more && eng_more;
     // fd_col_ok of the next cycle: fd_col then below the words of al_vec
     // in the engine's memory then (al_cnt now: each is written a cycle
     // after al_cnt counts it).
@@ -341,7 +367,7 @@
                         : fd_take ? (fd_wrap ? al_words != {AL_W{1'b0}} : fd_col + 1'b1 < al_words)
                         : fd_col < al_words;
     wire quiet = tag_cnt == 0 && !arvalid && !aw_pend && !w_pend && b_out == 0;
-    wire all_results = eng_vec + 32'd1 == batch && res_cnt == rows;
+    wire all_results = !eng_more && !res_more;
 
     assign irq = irq_r;
 
@@ -401,16 +427,18 @@
         tag_cnt <= tag_cnt + {{RD_LOG{1'b0}}, ar_issue}
                    - {{RD_LOG{1'b0}}, m_axi_rvalid && m_axi_rlast};
         if (m_axi_rvalid && m_axi_rlast) tag_rp <= tag_rp + 1'b1;
-        tile_used <= tile_used + ((ar_issue && ri_kind) ? burst[TF_LOG:0] : {(TF_LOG + 1){1'b0}})
-                     - {{TF_LOG{1'b0}}, tf_pop};
-        act_used <= act_used + ((ar_issue && !ri_kind) ? burst[AF_LOG:0] : {(AF_LOG + 1){1'b0}})
-                    - {{AF_LOG{1'b0}}, af_pop};
+        tile_free <= tile_free - ((ar_issue && ri_kind) ? burst[TF_LOG:0] : {(TF_LOG + 1){1'b0}})
+                     + {{TF_LOG{1'b0}}, tf_pop};
+        act_free <= act_free - ((ar_issue && !ri_kind) ? burst[AF_LOG:0] : {(AF_LOG + 1){1'b0}})
+                    + {{AF_LOG{1'b0}}, af_pop};
         // Activation loader.
         act_we_r <= al_write;
         act_addr_r <= al_cnt[ACT_ADDR_BITS-1:0];
-        act_wdata_r <= af_shift[AWB-1:0];
+        af_beat_r <= af_dout;
+        al_j_r <= al_j;
         fd_col_ok <= fd_col_ok_next;
         vec_lead <= vec_lead + {1'b0, al_next} - {1'b0, eng_next};
+        fed_lead <= fed_lead + {1'b0, fd_take && fd_last} - {1'b0, al_next};
         if (al_write) begin
             al_cnt <= al_cnt + 1'b1;
             al_left <= al_left - 1'b1;
@@ -419,7 +447,8 @@
             al_j <= af_pop ? {JW{1'b0}} : al_j + 1'b1;
         end
         if (al_next) begin
-            al_vec <= al_vec + 32'd1;
+            al_rest <= al_rest - 32'd1;
+            al_more <= al_rest != 32'd1;
             al_cnt <= {AL_W{1'b0}};
             al_left <= cb_w;
             al_full <= cb_w == 0;
@@ -433,10 +462,7 @@
             fd_last <= fd_left == 32'd2;
             fd_col <= fd_wrap ? {AL_W{1'b0}} : fd_col + 1'b1;
             fd_j <= (tf_pop || fd_last) ? {JW{1'b0}} : fd_j + 1'b1;
-            if (fd_last) begin
-                fd_done <= 1'b1;
-                fed_vecs <= fed_vecs + 32'd1;
-            end
+            if (fd_last) fd_done <= 1'b1;
         end
         // Engine sequencer.
         if (eng_wait != 3'd0) eng_wait <= eng_wait - 3'd1;
@@ -446,10 +472,17 @@
             sh_csr_wdata <= CTRL_START;
             eng_started <= 1'b1;
         end
-        if (res_take) res_cnt <= res_cnt + 32'd1;
+        if (res_take) begin
+            res_left <= res_left - 32'd1;
+            res_more <= !res_last;
+            res_last <= res_left == 32'd2;
+        end
         if (eng_next) begin
-            eng_vec <= eng_vec + 32'd1;
-            res_cnt <= 32'd0;
+            eng_rest <= eng_rest - 32'd1;
+            eng_more <= eng_rest != 32'd1;
+            res_left <= rows;
+            res_more <= rows != 32'd0;
+            res_last <= rows == 32'd1;
             eng_started <= 1'b0;
             eng_wait <= 3'd4;
             fd_left <= tile_words;
@@ -555,20 +588,24 @@
                 ri_kind <= 1'b0;
                 ri_beats <= 64'd0;
                 ri_act_ptr <= act_addr;
-                al_vec <= 32'd0;
+                al_rest <= batch - 32'd1;
+                al_more <= batch > 32'd1;
                 al_cnt <= {AL_W{1'b0}};
                 al_left <= cb_w;
                 al_full <= cb_w == 0;
                 al_last <= cb_w == 1;
                 al_ptr <= act_addr;
                 al_j <= {JW{1'b0}}; // ACT_ADDR is beat-aligned
-                fed_vecs <= 32'd0;
-                eng_vec <= 32'd0;
+                fed_lead <= 2'd0;
+                eng_rest <= batch - 32'd1;
+                eng_more <= batch > 32'd1;
                 vec_lead <= 2'd0;
                 fd_col_ok <= 1'b0;
                 eng_started <= 1'b0;
                 eng_wait <= 3'd0;
-                res_cnt <= 32'd0;
+                res_left <= rows;
+                res_more <= rows != 32'd0;
+                res_last <= rows == 32'd1;
                 fd_left <= tile_words;
                 fd_last <= tile_words == 32'd1;
                 fd_col <= {AL_W{1'b0}};
@@ -592,8 +629,8 @@
                 end
             end
             S_ERST: begin
-                tile_used <= 0;
-                act_used <= 0;
+                tile_free <= TILE_FIFO[TF_LOG:0];
+                act_free <= ACT_FIFO[AF_LOG:0];
                 tag_wp <= 0;
                 tag_rp <= 0;
                 sh_csr_we <= 1'b1;
@@ -666,8 +703,8 @@
             tag_cnt <= 0;
             tag_wp <= 0;
             tag_rp <= 0;
-            tile_used <= 0;
-            act_used <= 0;
+            tile_free <= TILE_FIFO[TF_LOG:0];
+            act_free <= ACT_FIFO[AF_LOG:0];
             b_out <= 0;
             ri_end <= 1'b1;
             ri_load <= 1'b0;
