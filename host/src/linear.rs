@@ -4,10 +4,10 @@
 //!   vector, `ndarray`'s `matrixmultiply` GEMM for a batch). Also carries
 //!   the RTN baselines as fake-quantized weights ([`DenseLinear::rtn`]).
 //! - [`HalfLinear`]: f16 weights (hardware conversion in the dot product);
-//!   the option for the output head.
-//! - [`ExactHalfLinear`]: f32 weights that are all f16 values (an f16
-//!   tensor of the file, such as SmolLM2's tied head), stored in f16 and
-//!   giving [`DenseLinear`]'s results bit for bit: half the bytes.
+//!   the option for the output head, and ([`HalfLinear::exact`]) f32
+//!   weights that are all f16 values (an f16 tensor of the file, such as
+//!   SmolLM2's tied head) giving [`DenseLinear`]'s results bit for bit from
+//!   half the bytes.
 //! - [`SeedCpuLinear`]: SeedLM blocks decoded on the fly by the float form
 //!   of [`seedlm::kernel`] (the `cpu` backend); a batch decodes each block
 //!   once.
@@ -157,12 +157,17 @@ impl Linear for DenseLinear {
     }
 }
 
-/// A dense layer of f16 weights (rounded to nearest from f32 at load).
+/// A dense layer of f16 weights: rounded to nearest from f32 at load
+/// ([`HalfLinear::new`]), or f32 weights that are f16 values exactly and
+/// give [`DenseLinear`]'s results bit for bit ([`HalfLinear::exact`]).
 pub struct HalfLinear {
     rows: usize,
     cols: usize,
     /// `rows × cols`, row-major.
     w: Vec<f16>,
+    /// The row's dot product: [`dot_f16`], or for [`HalfLinear::exact`]
+    /// [`dot_f16_as_f32`] (the lanes and sums of [`DenseLinear`]'s).
+    dot: fn(Isa, &[f16], &[f32]) -> f32,
 }
 
 impl HalfLinear {
@@ -176,7 +181,34 @@ impl HalfLinear {
             )));
         }
         let w = w.par_iter().map(|&v| f16::from_f32(v)).collect();
-        Ok(HalfLinear { rows, cols, w })
+        Ok(HalfLinear {
+            rows,
+            cols,
+            w,
+            dot: dot_f16,
+        })
+    }
+
+    /// The layer of row-major `w` (`rows · cols` weights) kept in f16 with
+    /// [`DenseLinear`]'s results bit for bit (the dot products of
+    /// [`dot_f16_as_f32`]; a batch converts each tile of rows for the
+    /// GEMM), when every weight is an f16 value (bit for bit: a NaN payload
+    /// or an f32 with more mantissa or range is not) and the CPU converts
+    /// halves in the dot product's loop (AVX-512); `None` otherwise.
+    pub fn exact(rows: usize, cols: usize, w: &[f32]) -> Option<HalfLinear> {
+        if Isa::detect() != Isa::Avx512 {
+            return None;
+        }
+        let half = HalfLinear::new(rows, cols, w).ok()?;
+        let exact = half
+            .w
+            .par_iter()
+            .zip(w)
+            .all(|(h, v)| h.to_f32().to_bits() == v.to_bits());
+        exact.then_some(HalfLinear {
+            dot: dot_f16_as_f32,
+            ..half
+        })
     }
 }
 
@@ -196,77 +228,7 @@ impl Linear for HalfLinear {
             .zip(self.w.par_chunks(ROW_TILE * self.cols))
             .for_each(|(yt, wt)| {
                 for (yi, wr) in yt.iter_mut().zip(wt.chunks_exact(self.cols)) {
-                    *yi = dot_f16(isa, wr, x);
-                }
-            });
-        Ok(())
-    }
-
-    fn forward_batch(&self, x: &[f32], n: usize, y: &mut [f32]) -> Result<()> {
-        check_batch(self.rows, self.cols, x, n, y)?;
-        if n == 1 {
-            return self.forward(x, y);
-        }
-        let (rows, cols) = (self.rows, self.cols);
-        tiled_gemm(rows, cols, x, n, y, |r0, w| {
-            for (d, s) in w.iter_mut().zip(&self.w[r0 * cols..]) {
-                *d = s.to_f32();
-            }
-        });
-        Ok(())
-    }
-
-    fn weight_bytes(&self) -> usize {
-        self.w.len() * 2
-    }
-}
-
-/// A dense f32 layer whose weights are all f16 values, kept in f16: the
-/// results of [`DenseLinear`] on the same weights bit for bit (the dot
-/// products of [`dot_f16_as_f32`]; a batch converts each tile of rows
-/// for the GEMM) from half the bytes.
-pub struct ExactHalfLinear {
-    rows: usize,
-    cols: usize,
-    /// `rows × cols`, row-major.
-    w: Vec<f16>,
-}
-
-impl ExactHalfLinear {
-    /// The layer of row-major `w` (`rows · cols` weights) when every
-    /// weight is an f16 value (bit for bit: a NaN payload or an f32 with
-    /// more mantissa or range is not) and the CPU converts halves in the
-    /// dot product's loop (AVX-512); `None` otherwise.
-    pub fn new(rows: usize, cols: usize, w: &[f32]) -> Option<ExactHalfLinear> {
-        let fits = rows > 0 && cols > 0 && Some(w.len()) == rows.checked_mul(cols);
-        if !fits || Isa::detect() != Isa::Avx512 {
-            return None;
-        }
-        let h: Vec<f16> = w.par_iter().map(|&v| f16::from_f32(v)).collect();
-        h.par_iter()
-            .zip(w)
-            .all(|(h, v)| h.to_f32().to_bits() == v.to_bits())
-            .then_some(ExactHalfLinear { rows, cols, w: h })
-    }
-}
-
-impl Linear for ExactHalfLinear {
-    fn rows(&self) -> usize {
-        self.rows
-    }
-
-    fn cols(&self) -> usize {
-        self.cols
-    }
-
-    fn forward(&self, x: &[f32], y: &mut [f32]) -> Result<()> {
-        check_batch(self.rows, self.cols, x, 1, y)?;
-        let isa = Isa::detect();
-        y.par_chunks_mut(ROW_TILE)
-            .zip(self.w.par_chunks(ROW_TILE * self.cols))
-            .for_each(|(yt, wt)| {
-                for (yi, wr) in yt.iter_mut().zip(wt.chunks_exact(self.cols)) {
-                    *yi = dot_f16_as_f32(isa, wr, x);
+                    *yi = (self.dot)(isa, wr, x);
                 }
             });
         Ok(())
@@ -517,7 +479,7 @@ mod tests {
     #[test]
     fn test_exact_half_equals_dense_bitwise() {
         if Isa::detect() != Isa::Avx512 {
-            assert!(ExactHalfLinear::new(1, 1, &[1.0]).is_none());
+            assert!(HalfLinear::exact(1, 1, &[1.0]).is_none());
             return;
         }
         let mut rng = rand::rngs::StdRng::seed_from_u64(12);
@@ -526,7 +488,7 @@ mod tests {
             .map(|_| f16::from_f32(rng.gen_range(-1.0..1.0)).to_f32())
             .collect();
         let x: Vec<f32> = (0..n * cols).map(|_| rng.gen_range(-1.0..1.0)).collect();
-        let e = ExactHalfLinear::new(rows, cols, &w).unwrap();
+        let e = HalfLinear::exact(rows, cols, &w).unwrap();
         let d = DenseLinear::new(rows, cols, w.clone()).unwrap();
         for m in [1, n] {
             let (mut ye, mut yd) = (vec![0f32; m * rows], vec![0f32; m * rows]);
@@ -538,8 +500,8 @@ mod tests {
         assert_eq!(e.weight_bytes(), rows * cols * 2);
         let mut off = w.clone();
         off[17] = 0.1; // not an f16 value
-        assert!(ExactHalfLinear::new(rows, cols, &off).is_none());
-        assert!(ExactHalfLinear::new(rows, cols, &w[1..]).is_none());
+        assert!(HalfLinear::exact(rows, cols, &off).is_none());
+        assert!(HalfLinear::exact(rows, cols, &w[1..]).is_none());
     }
 
     #[test]

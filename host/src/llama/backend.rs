@@ -11,13 +11,13 @@ use seedlm::{Block, Config};
 use super::weights::{decode_blocks, StoredLinear};
 use crate::device::{self, Engine, LayerHandle, OpenOptions};
 use crate::error::{Error, Result};
-use crate::linear::{check_batch, DenseLinear, ExactHalfLinear, HalfLinear, Linear, SeedCpuLinear};
+use crate::linear::{check_batch, DenseLinear, HalfLinear, Linear, SeedCpuLinear};
 
 /// A backend for the linear layers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Backend {
     /// f32 weights (SeedLM blocks decoded once at load); kept in f16 when
-    /// they all are f16 values ([`ExactHalfLinear`]: the same results).
+    /// they all are f16 values ([`HalfLinear::exact`]: the same results).
     Dense,
     /// f16 weights (converted once at load; for the output head: half the
     /// bytes of `dense` per token).
@@ -308,7 +308,7 @@ impl LayerFactory {
         let named = |e: Error| e.context(format!("layer '{name}'"));
         match (&self.backend, stored) {
             (Backend::Dense, StoredLinear::Dense { rows, cols, w }) => {
-                match ExactHalfLinear::new(rows, cols, &w) {
+                match HalfLinear::exact(rows, cols, &w) {
                     Some(exact) => Ok(Box::new(exact)),
                     None => Ok(Box::new(DenseLinear::new(rows, cols, w).map_err(named)?)),
                 }
