@@ -211,13 +211,7 @@ impl Engine {
                     layer.cols
                 )));
             }
-            // The words of `hw::activation_words`: C values, little-endian,
-            // zero past the last column, each at its stride.
-            for (w, xs) in av.chunks_exact_mut(act_stride(&cfg)).zip(q.x.chunks(cfg.c)) {
-                for (b, x) in w.chunks_exact_mut(2).zip(xs) {
-                    b.copy_from_slice(&x.to_le_bytes());
-                }
-            }
+            hw::write_activation_words(&cfg, &q.x, act_stride(&cfg), av);
         }
         let act_buf = grow(self.dev.as_mut(), &mut self.act, act.len())?;
         let res_buf = grow(

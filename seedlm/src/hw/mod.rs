@@ -263,15 +263,28 @@ pub fn tile_stream(m: &BlockMatrix<'_>, lanes: usize) -> Result<Vec<Vec<u8>>> {
 /// The activation memory words for quantized activations `x` (one per
 /// column block, `ceil(len / C)` of them; see module docs).
 pub fn activation_words(cfg: &Config, x: &[i16]) -> Vec<Vec<u8>> {
-    x.chunks(cfg.c)
-        .map(|chunk| {
-            let mut w = vec![0u8; word_bytes(act_word_bits(cfg))];
-            for (i, &v) in chunk.iter().enumerate() {
-                w[2 * i..2 * i + 2].copy_from_slice(&v.to_le_bytes());
-            }
-            w
-        })
-        .collect()
+    let bytes = word_bytes(act_word_bits(cfg));
+    let mut flat = vec![0u8; x.len().div_ceil(cfg.c) * bytes];
+    write_activation_words(cfg, x, bytes, &mut flat);
+    flat.chunks(bytes).map(<[u8]>::to_vec).collect()
+}
+
+/// Writes the [`activation_words`] of `x` into `out`, word `i` at byte
+/// `i · stride` (`stride` at least a word's bytes; the bytes between words
+/// are left as they are), without a vector per word.
+pub fn write_activation_words(cfg: &Config, x: &[i16], stride: usize, out: &mut [u8]) {
+    let bytes = word_bytes(act_word_bits(cfg));
+    assert!(
+        stride >= bytes,
+        "activation stride {stride} < word of {bytes} bytes"
+    );
+    for (w, chunk) in out.chunks_mut(stride).zip(x.chunks(cfg.c)) {
+        let w = &mut w[..bytes];
+        w.fill(0);
+        for (b, v) in w.chunks_exact_mut(2).zip(chunk) {
+            b.copy_from_slice(&v.to_le_bytes());
+        }
+    }
 }
 
 /// Packs one result word: `acc` (must fit [`ACC_BITS`] signed) and `row`.
@@ -366,6 +379,23 @@ mod tests {
                 };
                 assert_eq!(unpack_word(&cfg, raw).unwrap(), want);
             }
+        }
+    }
+
+    /// The words written at the device's stride are `activation_words`,
+    /// the last one zero-padded, the bytes between words untouched.
+    #[test]
+    fn test_write_activation_words_at_the_device_stride() {
+        let cfg = Config::BITS3;
+        let x: Vec<i16> = (0..30).map(|i| i * 1000 - 15000).collect();
+        let words = activation_words(&cfg, &x);
+        let stride = shell::act_stride(&cfg);
+        assert!(stride > words[0].len());
+        let mut out = vec![0xAAu8; words.len() * stride];
+        write_activation_words(&cfg, &x, stride, &mut out);
+        for (w, got) in words.iter().zip(out.chunks(stride)) {
+            assert_eq!(&got[..w.len()], &w[..]);
+            assert!(got[w.len()..].iter().all(|&b| b == 0xAA));
         }
     }
 
