@@ -77,7 +77,8 @@ pub struct Args {
     #[arg(long, value_name = "MHZ")]
     pub clock_mhz: Option<f64>,
     /// Engines side by side in the model (default: as many as the memory
-    /// feeds, a power of two).
+    /// feeds, its bandwidth over one engine's, rounded: 24 on the U55C, 4
+    /// on the U250).
     #[arg(long, value_name = "N")]
     pub engines: Option<usize>,
     /// PCIe link of the model, e.g. gen3x16 or gen4x8 (default: the board's).

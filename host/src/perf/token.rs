@@ -107,16 +107,19 @@ pub struct CallTime {
     pub bound: Bound,
 }
 
-/// Engines that a board's memory can feed at one word per cycle each: the
-/// largest power of two at most `bandwidth / (word bytes x clock)`, at
-/// least 1. A power of two splits the power-of-two row counts of Llama
-/// layers evenly; at 64-byte words and 300 MHz it gives 16 engines on the
-/// U55C (two of its 32 HBM pseudo-channels each) and 4 on the U250 (one
-/// per DDR4 channel).
+/// Engines that a board's memory feeds at one word per cycle each: its
+/// bandwidth over one engine's demand (`word bytes x clock`), rounded to
+/// the nearest whole engine, at least 1. With fewer, bandwidth goes unused
+/// and the engines set the time; with more, engines wait on the memory.
+/// At 64-byte words and 300 MHz (19.2 GB/s an engine): 460 / 19.2 = 23.96,
+/// 24 engines on the U55C (460.8 GB/s asked of 460; in the HBM, 8 groups
+/// of 3 engines on 4 of its 32 pseudo-channels of 14.4 GB/s), and
+/// 77 / 19.2 = 4.01, 4 on the U250 (one per DDR4 channel). Any count
+/// splits a layer: [`call_time`] gives the busiest engine its share of
+/// whole row groups.
 pub fn engines_for(board: &Board, geom: &Geometry) -> usize {
     let per_engine = geom.word_bytes() as f64 * board.clock_hz;
-    let n = (board.mem_bytes_per_s / per_engine).floor().max(1.0) as usize;
-    1 << n.ilog2()
+    (board.mem_bytes_per_s / per_engine).round().max(1.0) as usize
 }
 
 /// JOB_CYCLES of one engine's share (`rows x cols`, `engine_cycles` of
@@ -310,6 +313,29 @@ mod tests {
     }
 
     #[test]
+    fn test_engines_for_rounds_bandwidth_over_demand() {
+        // 64-byte words at 300 MHz: 19.2 GB/s an engine.
+        let g = Geometry::seedlm_for_bus(&Config::BITS4, BUS_BITS);
+        let at = |gb: f64| {
+            let mut b = Board::u55c();
+            b.mem_bytes_per_s = gb * 1e9;
+            engines_for(&b, &g)
+        };
+        assert_eq!(engines_for(&Board::u55c(), &g), 24); // 460 / 19.2 = 23.96
+        assert_eq!((at(441.0), at(442.0), at(1.0)), (23, 23, 1)); // 22.97, 23.02
+        assert_eq!((at(451.2), at(470.0)), (24, 24)); // 23.5, 24.48
+                                                      // 24 engines and the HBM are matched on every Llama-2-7B call: the
+                                                      // busiest engine's cycles are within 5% of the weights' time in
+                                                      // memory (o and down: 11 of 256 row groups on one engine, 3% over).
+        let b = Board::u55c();
+        for c in find_model("llama2-7b").unwrap().calls() {
+            let t = call_time(&b, &g, 24, c.rows, c.cols, Mode::Resident);
+            let r = t.cycles as f64 / b.clock_hz / t.weights_s;
+            assert!((0.95..1.05).contains(&r), "{}: {r}", c.name);
+        }
+    }
+
+    #[test]
     fn test_token_counts_the_runtimes_calls() {
         let b = Board::u55c();
         let g = Geometry::seedlm_for_bus(&Config::BITS4, BUS_BITS);
@@ -381,7 +407,7 @@ mod tests {
         let g4 = Geometry::seedlm_for_bus(&Config::BITS4, BUS_BITS);
         let f16 = Geometry::fp16_for_bus(BUS_BITS);
         let e = engines_for(&b, &g4);
-        assert_eq!((e, engines_for(&b, &f16)), (16, 16));
+        assert_eq!((e, engines_for(&b, &f16)), (24, 24));
         assert_eq!(engines_for(&Board::u250(), &g4), 4);
         let mut last = 0.0;
         for m in llama_models() {
