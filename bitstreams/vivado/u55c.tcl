@@ -41,7 +41,8 @@
 # performance model assumes); SmartConnect crosses to the XDMA's 250 MHz
 # axi_aclk. One HBM pseudo-channel port (SAXI_00, 256-bit, its global
 # switch on so it reaches all 16 GiB) feeds this one engine; the board
-# model's 16 engines (host::perf) would take 16 ports and are not built here.
+# model's 24 engines (host::perf::token::engines_for: 460 GB/s over 19.2 GB/s
+# an engine) would take 24 ports and are not built here.
 #
 # Usage: cargo run --release --bin gen-rtl -- --bits 4 --lanes 16 --out RTL_DIR
 #        vivado -mode batch -source bitstreams/vivado/u55c.tcl -tclargs RTL_DIR OUT_DIR

@@ -19,6 +19,7 @@ use ndarray::{Array2, ArrayView2};
 use crate::error::{Error, Result};
 use crate::linear::{DenseLinear, Linear};
 use crate::llama::config::LlamaConfig;
+use crate::llama::fused::Stacking;
 use crate::llama::weights::{Naming, StoredLinear, WeightFile, Weights, LINEARS};
 use crate::llama::Model;
 
@@ -203,7 +204,7 @@ impl Calibration {
             };
             Ok(Box::new(DenseLinear::new(rows, cols, w)?))
         };
-        let weights = Weights::load(&file, cfg, &build, &head)?;
+        let weights = Weights::load(&file, cfg, &build, &head, Stacking::Separate)?;
         let model = Model::new(cfg.clone(), weights);
         let mut done = 0;
         for window in tokens.chunks(ctx) {

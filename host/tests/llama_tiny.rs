@@ -13,6 +13,7 @@ use seedlm::{Block, Config};
 use seedlm_host::linear::{DenseLinear, Linear, SeedCpuLinear};
 use seedlm_host::llama::backend::{Backend, GoldenLinear, LayerFactory};
 use seedlm_host::llama::config::RopeScaling;
+use seedlm_host::llama::fused::{Fused, Stacking};
 use seedlm_host::llama::sampler::argmax;
 use seedlm_host::llama::weights::{decode_blocks, Layer, Naming, StoredLinear};
 use seedlm_host::llama::{LlamaConfig, Model, Weights};
@@ -96,24 +97,37 @@ type MakeLinear<'a> = dyn Fn(usize, usize, usize, &Stored) -> Box<dyn Linear> + 
 
 /// Builds the model; `lin` makes each linear layer.
 fn build(c: &LlamaConfig, t: &Tensors, naming: Naming, lin: &MakeLinear) -> Model {
-    let d = c.dim;
     let layers = t
         .layers
         .iter()
-        .enumerate()
-        .map(|(i, l)| {
+        .map(|l| {
             let mut ws = l.iter().enumerate().map(|(j, (r, k, s))| lin(j, *r, *k, s));
-            Layer {
-                attn_norm: t.norms[2 * i * d..(2 * i + 1) * d].to_vec(),
-                wq: ws.next().unwrap(),
-                wk: ws.next().unwrap(),
-                wv: ws.next().unwrap(),
-                wo: ws.next().unwrap(),
-                ffn_norm: t.norms[(2 * i + 1) * d..(2 * i + 2) * d].to_vec(),
-                w_gate: ws.next().unwrap(),
-                w_up: ws.next().unwrap(),
-                w_down: ws.next().unwrap(),
-            }
+            let wqkv = Fused::separate(ws.by_ref().take(3).collect()).unwrap();
+            let wo = ws.next().unwrap();
+            let w_gate_up = Fused::separate(ws.by_ref().take(2).collect()).unwrap();
+            (wqkv, wo, w_gate_up, ws.next().unwrap())
+        })
+        .collect();
+    model_of(c, t, naming, layers)
+}
+
+/// One block's q/k/v, o, gate/up and down.
+type BlockLinears = (Fused, Box<dyn Linear>, Fused, Box<dyn Linear>);
+
+/// The model of `t`'s embedding and norms with each block's linear layers
+/// (q/k/v, o, gate/up, down) from `layers`.
+fn model_of(c: &LlamaConfig, t: &Tensors, naming: Naming, layers: Vec<BlockLinears>) -> Model {
+    let d = c.dim;
+    let layers = layers
+        .into_iter()
+        .enumerate()
+        .map(|(i, (wqkv, wo, w_gate_up, w_down))| Layer {
+            attn_norm: t.norms[2 * i * d..(2 * i + 1) * d].to_vec(),
+            wqkv,
+            wo,
+            ffn_norm: t.norms[(2 * i + 1) * d..(2 * i + 2) * d].to_vec(),
+            w_gate_up,
+            w_down,
         })
         .collect();
     let weights = Weights {
@@ -429,4 +443,85 @@ fn test_llama_verilator_equals_emu() {
     let (tv, lv) = greedy_run(&ver, &prompt, 4);
     assert_eq!(te, tv);
     assert_eq!(le, lv);
+}
+
+/// Builds the tiny model through `factory` with q/k/v and gate/up as
+/// `stacking` says (as `Weights::load` does); SeedLM tensors (of `cfg`)
+/// get an exponent offset of their own, `j - 3` for layer `j` of `shapes`.
+fn factory_model(
+    c: &LlamaConfig,
+    t: &Tensors,
+    cfg: Option<Config>,
+    factory: &LayerFactory,
+    stacking: Stacking,
+) -> Model {
+    let stored = |j: usize, (r, k, s): &(usize, usize, Stored)| match s {
+        Stored::Dense(w) => StoredLinear::Dense {
+            rows: *r,
+            cols: *k,
+            w: w.clone(),
+        },
+        Stored::Seed(b) => StoredLinear::Seed {
+            rows: *r,
+            cols: *k,
+            cfg: cfg.unwrap(),
+            blocks: b.clone(),
+            exp_offset: j as i16 - 3,
+        },
+    };
+    let build = |name: &str, s: StoredLinear| factory.build(name, s);
+    let layers = t
+        .layers
+        .iter()
+        .map(|l| {
+            let group = |js: std::ops::Range<usize>| {
+                let names: Vec<String> = js.clone().map(|j| format!("linear {j}")).collect();
+                let parts = js.map(|j| stored(j, &l[j])).collect();
+                Fused::build(&names, parts, &build, stacking).unwrap()
+            };
+            let one = |j: usize| build("linear", stored(j, &l[j])).unwrap();
+            (group(0..3), one(3), group(4..6), one(6))
+        })
+        .collect();
+    model_of(c, t, Naming::Hf, layers)
+}
+
+/// q/k/v and gate/up stacked into one call each give the separate calls'
+/// logits bit for bit (batched prefill and single-token steps) on the
+/// dense, cpu and emu backends, SeedLM tensors each with its own exponent
+/// offset applied to its row range of the stacked results.
+#[test]
+fn test_llama_stacked_calls_equal_separate_bit_for_bit() {
+    let c = tiny_config();
+    let emu = Backend::Device("emu".into());
+    let runs = [
+        (None, Backend::Dense),
+        (Some(Config::BITS4), Backend::Dense),
+        (Some(Config::BITS4), Backend::Cpu),
+        (Some(Config::BITS3), Backend::Cpu),
+        (Some(Config::BITS4), emu.clone()),
+        (Some(Config::BITS3), emu),
+    ];
+    for (i, (cfg, name)) in runs.iter().enumerate() {
+        let mut rng = StdRng::seed_from_u64(40 + i as u64);
+        let t = tensors(&c, *cfg, &mut rng);
+        let model = |stacking| {
+            let f = LayerFactory::new(name.clone()).with_device_memory(16 << 20);
+            factory_model(&c, &t, *cfg, &f, stacking)
+        };
+        let (stacked, separate) = (model(Stacking::Stacked), model(Stacking::Separate));
+        let l = &stacked.weights.layers[0];
+        assert_eq!((l.wqkv.calls(), l.w_gate_up.calls()), (1, 1), "{name}");
+        let l = &separate.weights.layers[0];
+        assert_eq!((l.wqkv.calls(), l.w_gate_up.calls()), (3, 2), "{name}");
+        let prompt: Vec<u32> = (0..7)
+            .map(|_| rng.gen_range(0..c.vocab_size as u32))
+            .collect();
+        let (ts, ls) = greedy_run(&stacked, &prompt, 5);
+        let (tp, lp) = greedy_run(&separate, &prompt, 5);
+        assert_eq!(ts, tp, "{name} {cfg:?}");
+        let bits =
+            |l: &[Vec<f32>]| -> Vec<u32> { l.iter().flatten().map(|v| v.to_bits()).collect() };
+        assert!(bits(&ls) == bits(&lp), "{name} {cfg:?}: logits differ");
+    }
 }

@@ -77,7 +77,8 @@ pub struct Args {
     #[arg(long, value_name = "MHZ")]
     pub clock_mhz: Option<f64>,
     /// Engines side by side in the model (default: as many as the memory
-    /// feeds, a power of two).
+    /// feeds, its bandwidth over one engine's, rounded: 24 on the U55C, 4
+    /// on the U250).
     #[arg(long, value_name = "N")]
     pub engines: Option<usize>,
     /// PCIe link of the model, e.g. gen3x16 or gen4x8 (default: the board's).
@@ -556,6 +557,7 @@ fn model_board(args: &Args, models: &[ModelShape]) -> Result<()> {
             "4b resident",
             "4b streaming",
             "4b overhead",
+            "4b tok/s",
         ]);
         for m in models {
             let auto = |g: &Geometry| token_time(&b, g, e, m, Mode::Auto);
@@ -581,6 +583,7 @@ fn model_board(args: &Args, models: &[ModelShape]) -> Result<()> {
                 format!("{:.2}x", ratio(Mode::Resident)),
                 format!("{:.2}x", ratio(Mode::Streaming)),
                 format!("{:.0}%", 100.0 * a4.overhead_s / a4.total_s),
+                format!("{:.1}", 1.0 / a4.total_s),
             ]);
         }
         print!("{}", t.render());
@@ -589,7 +592,8 @@ fn model_board(args: &Args, models: &[ModelShape]) -> Result<()> {
     println!(
         "(S): weights streamed over PCIe per token (they do not fit board memory); else resident.\n\
          speed-up: FP16 / SeedLM, each in its own mode; '4b resident'/'4b streaming': both in that mode.\n\
-         4b overhead: share of the 4-bit token time in host call costs, the shell's cycles around the engine's, activations in and results out."
+         4b overhead: share of the 4-bit token time in host call costs, the shell's cycles around the engine's, activations in and results out.\n\
+         4b tok/s: 1 / 4-bit time per token (modelled, linear layers only: 4 calls per block, q/k/v and gate/up stacked as the runtime calls them)."
     );
     Ok(())
 }

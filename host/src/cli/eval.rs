@@ -94,6 +94,7 @@ type Replace<'a> = dyn Fn(&str, &[f32], usize) -> Result<Vec<f32>> + Sync + 'a;
 /// `f(name, w, cols)` (a fake-quantized baseline).
 fn load_replaced(model: &Path, f: &Replace<'_>) -> Result<Model> {
     use seedlm_host::linear::{DenseLinear, Linear};
+    use seedlm_host::llama::fused::Stacking;
     use seedlm_host::llama::weights::{StoredLinear, WeightFile, Weights};
     let (cfg, _) = seedlm_host::llama::load::load_meta(model)?;
     let file = WeightFile::open(model)?;
@@ -113,7 +114,7 @@ fn load_replaced(model: &Path, f: &Replace<'_>) -> Result<Model> {
         };
         Ok(Box::new(DenseLinear::new(rows, cols, w)?))
     };
-    let weights = Weights::load(&file, &cfg, &layer, &head)
+    let weights = Weights::load(&file, &cfg, &layer, &head, Stacking::Separate)
         .with_context(|| format!("failed to load {}", model.display()))?;
     Ok(Model::new(cfg, weights))
 }

@@ -170,9 +170,8 @@ impl Model {
         let scale = 1.0 / (hd as f32).sqrt();
         for (li, l) in w.layers.iter().enumerate() {
             rmsnorm(&x, &l.attn_norm, c.rms_eps, &mut xb);
-            l.wq.forward_batch(&xb, n, &mut q)?;
-            l.wk.forward_batch(&xb, n, &mut k)?;
-            l.wv.forward_batch(&xb, n, &mut v)?;
+            l.wqkv
+                .forward_split(&xb, n, &mut [&mut q, &mut k, &mut v])?;
             self.rope(&mut q, c.n_heads, pos0);
             self.rope(&mut k, c.n_kv_heads, pos0);
             st.k[li].extend_from_slice(&k);
@@ -206,8 +205,8 @@ impl Model {
                 *xi += pi;
             }
             rmsnorm(&x, &l.ffn_norm, c.rms_eps, &mut xb);
-            l.w_gate.forward_batch(&xb, n, &mut gate)?;
-            l.w_up.forward_batch(&xb, n, &mut up)?;
+            l.w_gate_up
+                .forward_split(&xb, n, &mut [&mut gate, &mut up])?;
             // SwiGLU: silu(gate) * up
             gate.par_iter_mut().zip(&up).for_each(|(g, u)| {
                 *g = *g / (1.0 + (-*g).exp()) * u;

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use super::backend::LayerFactory;
 use super::config::LlamaConfig;
 use super::forward::Model;
+use super::fused::Stacking;
 use super::tokenizer::Tokenizer;
 use super::weights::{WeightFile, Weights};
 use crate::checkpoint::gguf::{GgufFile, Value};
@@ -118,6 +119,7 @@ pub fn load(
         &cfg,
         &|name, stored| layers.build(name, stored),
         &|name, stored| head.build(name, stored),
+        Stacking::Stacked,
     )?;
     Ok((Model::new(cfg, weights), tok))
 }

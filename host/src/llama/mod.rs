@@ -4,6 +4,8 @@
 //! - [`config`]: hyperparameters from GGUF metadata or an HF `config.json`.
 //! - [`tokenizer`]: HF `tokenizers` from `tokenizer.json` or GGUF metadata.
 //! - [`weights`]: tensors by name from a checkpoint or a `.seedlm` file.
+//! - [`fused`]: layers that share their input run as one call (q/k/v,
+//!   gate/up).
 //! - [`forward`]: the forward pass with a KV cache, single token or batch.
 //! - [`sampler`]: greedy and temperature/top-p sampling.
 //! - [`backend`]: which [`crate::linear::Linear`] runs the layers.
@@ -14,6 +16,7 @@ pub mod backend;
 pub mod config;
 pub mod eval;
 pub mod forward;
+pub mod fused;
 pub mod load;
 pub mod sampler;
 pub mod tokenizer;

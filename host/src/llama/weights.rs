@@ -8,6 +8,7 @@ use seedlm::container::{SeedFile, TensorKind};
 use seedlm::{Block, Config};
 
 use super::config::LlamaConfig;
+use super::fused::{Fused, Stacking, GATE_UP, QKV};
 use crate::checkpoint::Checkpoint;
 use crate::error::{Error, Result};
 use crate::linear::Linear;
@@ -47,7 +48,9 @@ pub enum StoredLinear {
     },
 }
 
-/// Builds a backend's [`Linear`] from a stored layer called `name`.
+/// Builds a backend's [`Linear`] from a stored layer called `name` (for
+/// layers stacked into one call, [`Stacking::Stacked`], their names joined
+/// by `+`).
 pub type LinearBuilder<'a> = dyn Fn(&str, StoredLinear) -> Result<Box<dyn Linear>> + Sync + 'a;
 
 /// Tensor naming convention, which also fixes the RoPE pairing: GGUF
@@ -274,20 +277,15 @@ pub fn decode_blocks(rows: usize, cols: usize, cfg: &Config, blocks: &[Block]) -
 pub struct Layer {
     /// (dim,) attention RMSNorm weight.
     pub attn_norm: Vec<f32>,
-    /// (n_heads·head_dim, dim).
-    pub wq: Box<dyn Linear>,
-    /// (n_kv_heads·head_dim, dim).
-    pub wk: Box<dyn Linear>,
-    /// (n_kv_heads·head_dim, dim).
-    pub wv: Box<dyn Linear>,
+    /// q (n_heads·head_dim, dim), k and v (n_kv_heads·head_dim, dim): one
+    /// call.
+    pub wqkv: Fused,
     /// (dim, n_heads·head_dim).
     pub wo: Box<dyn Linear>,
     /// (dim,) MLP RMSNorm weight.
     pub ffn_norm: Vec<f32>,
-    /// (hidden_dim, dim).
-    pub w_gate: Box<dyn Linear>,
-    /// (hidden_dim, dim).
-    pub w_up: Box<dyn Linear>,
+    /// gate and up (hidden_dim, dim): one call.
+    pub w_gate_up: Fused,
     /// (dim, hidden_dim).
     pub w_down: Box<dyn Linear>,
 }
@@ -310,13 +308,15 @@ pub struct Weights {
 
 impl Weights {
     /// Loads every tensor of `cfg`'s architecture from `file`; the seven
-    /// linear layers of each block go through `layer_builder`, the head
-    /// through `head_builder` (dense by default).
+    /// linear layers of each block go through `layer_builder`, q/k/v and
+    /// gate/up as `stacking` says ([`Fused::build`]), the head through
+    /// `head_builder` (dense by default).
     pub fn load(
         file: &WeightFile,
         cfg: &LlamaConfig,
         layer_builder: &LinearBuilder<'_>,
         head_builder: &LinearBuilder<'_>,
+        stacking: Stacking,
     ) -> Result<Weights> {
         use rayon::prelude::*;
         let naming = file.naming()?;
@@ -326,20 +326,35 @@ impl Weights {
         let layers = (0..cfg.n_layers)
             .into_par_iter()
             .map(|i| {
-                let lin = |which: &str, rows, cols| {
+                let shape = |which: &str| match which {
+                    "q" => (q_dim, d),
+                    "k" | "v" => (kv_dim, d),
+                    "o" => (d, q_dim),
+                    "gate" | "up" => (cfg.hidden_dim, d),
+                    _ => (d, cfg.hidden_dim),
+                };
+                let stored = |which: &str| {
+                    let (rows, cols) = shape(which);
                     let name = naming.linear(i, which);
-                    layer_builder(&name, file.load_linear(&name, rows, cols)?)
+                    let s = file.load_linear(&name, rows, cols)?;
+                    Ok::<_, Error>((name, s))
+                };
+                let lin = |which: &str| {
+                    let (name, s) = stored(which)?;
+                    layer_builder(&name, s)
+                };
+                let fused = |group: &[&str]| {
+                    let (names, parts): (Vec<String>, Vec<StoredLinear>) =
+                        group.iter().map(|w| stored(w)).collect::<Result<_>>()?;
+                    Fused::build(&names, parts, layer_builder, stacking)
                 };
                 Ok(Layer {
                     attn_norm: file.load_f32(&naming.norm(i, true), &[d])?,
-                    wq: lin("q", q_dim, d)?,
-                    wk: lin("k", kv_dim, d)?,
-                    wv: lin("v", kv_dim, d)?,
-                    wo: lin("o", d, q_dim)?,
+                    wqkv: fused(QKV)?,
+                    wo: lin("o")?,
                     ffn_norm: file.load_f32(&naming.norm(i, false), &[d])?,
-                    w_gate: lin("gate", cfg.hidden_dim, d)?,
-                    w_up: lin("up", cfg.hidden_dim, d)?,
-                    w_down: lin("down", d, cfg.hidden_dim)?,
+                    w_gate_up: fused(GATE_UP)?,
+                    w_down: lin("down")?,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -378,10 +393,10 @@ impl Weights {
             .layers
             .iter()
             .map(|l| {
-                [&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down]
-                    .iter()
-                    .map(|w| w.weight_bytes())
-                    .sum::<usize>()
+                l.wqkv.weight_bytes()
+                    + l.wo.weight_bytes()
+                    + l.w_gate_up.weight_bytes()
+                    + l.w_down.weight_bytes()
                     + 2 * d * 4
             })
             .sum();

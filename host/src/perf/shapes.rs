@@ -22,11 +22,19 @@
 //!
 //! The test `test_shapes_match_published_parameter_counts` checks the
 //! totals against the published parameter counts.
+//!
+//! A token runs the linear layers as the runtime calls them
+//! ([`ModelShape::calls`]): q/k/v stacked into one call and gate/up into
+//! another, four calls per block ([`crate::llama::fused::CALLS`]).
 
-/// One linear layer of a decoder block: `W (rows, cols) @ x`.
+use crate::llama::fused::CALLS;
+
+/// One linear layer of a decoder block, or one call of stacked layers:
+/// `W (rows, cols) @ x`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Linear {
-    /// Short name (`q`, `k`, `v`, `o`, `gate`, `up`, `down`).
+    /// Short name (`q`, `k`, `v`, `o`, `gate`, `up`, `down`; for a call
+    /// `qkv`, `o`, `gate_up`, `down`).
     pub name: &'static str,
     /// Output features (rows of W).
     pub rows: usize,
@@ -76,6 +84,24 @@ impl ModelShape {
             l("up", self.hidden, self.dim),
             l("down", self.dim, self.hidden),
         ]
+    }
+
+    /// The calls of one decoder block as the runtime makes them
+    /// ([`CALLS`]): each stacks the rows of layers that share their input.
+    pub fn calls(&self) -> Vec<Linear> {
+        let linears = self.linears();
+        CALLS
+            .iter()
+            .map(|&(name, parts)| {
+                let parts: Vec<&Linear> =
+                    linears.iter().filter(|l| parts.contains(&l.name)).collect();
+                Linear {
+                    name,
+                    rows: parts.iter().map(|l| l.rows).sum(),
+                    cols: parts[0].cols,
+                }
+            })
+            .collect()
     }
 
     /// Weights of the linear layers of all blocks (what SeedLM compresses
@@ -196,5 +222,28 @@ mod tests {
         assert!(find_model("gpt2").unwrap_err().contains("llama3-8b"));
         let d = distinct_shapes(&llama_models());
         assert_eq!(d.len(), 13, "{d:?}");
+    }
+
+    #[test]
+    fn test_calls_stack_the_layers_that_share_an_input() {
+        // Llama-2-7B: q, k, v (4096 x 4096 each) -> 12288 x 4096; gate, up
+        // (11008 x 4096) -> 22016 x 4096; the same weights in four calls.
+        let m = find_model("llama2-7b").unwrap();
+        let shape = |l: &Linear| (l.name, l.rows, l.cols);
+        assert_eq!(
+            m.calls().iter().map(shape).collect::<Vec<_>>(),
+            [
+                ("qkv", 12288, 4096),
+                ("o", 4096, 4096),
+                ("gate_up", 22016, 4096),
+                ("down", 4096, 11008)
+            ]
+        );
+        for m in all_models() {
+            let calls: u64 = m.calls().iter().map(Linear::params).sum();
+            assert_eq!(m.layers as u64 * calls, m.linear_params(), "{}", m.name);
+        }
+        // GQA: Llama-3-8B's k and v have 1024 rows each.
+        assert_eq!(find_model("llama3-8b").unwrap().calls()[0].rows, 6144);
     }
 }
