@@ -47,15 +47,19 @@ use std::arch::x86_64::*;
 use super::loops::Shape;
 use crate::cycle::{BITS_PAST, TAIL};
 
-/// `vpmultishiftqb` controls of the 4-bit layout, one per bit offset
-/// `o = s mod 8`: word `4i + k` takes state `3i + k`, the 16 bits from bit
-/// `3i + k + o` (low byte, then high byte 8 bits on).
-static CTRL83: [[u8; 64]; 8] = ctrl(3);
+/// `vpmultishiftqb` controls, one per bit offset, each on a cache line of
+/// its own (a 64-byte load of one that straddles two lines costs two).
+#[repr(align(64))]
+struct Ctrl([[u8; 64]; 8]);
 
-/// `vpmultishiftqb` controls of the 3-bit layout: word `l` takes state
-/// `l` (the first 32 bytes also serve states 32..48, from the `u64` 4
-/// bytes on).
-static CTRL124: [[u8; 64]; 8] = ctrl(4);
+/// The controls of the 4-bit layout, one per bit offset `o = s mod 8`:
+/// word `4i + k` takes state `3i + k`, the 16 bits from bit `3i + k + o`
+/// (low byte, then high byte 8 bits on).
+static CTRL83: Ctrl = Ctrl(ctrl(3));
+
+/// The controls of the 3-bit layout: word `l` takes state `l` (the first
+/// 32 bytes also serve states 32..48, from the `u64` 4 bytes on).
+static CTRL124: Ctrl = Ctrl(ctrl(4));
 
 /// The controls of a layout where word `4i + k` takes state `stride·i + k`.
 const fn ctrl(stride: usize) -> [[u8; 64]; 8] {
@@ -206,7 +210,7 @@ fn mantissas4(w: u64, tops: __m512i) -> __m512i {
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi,avx2,fma,bmi2")]
 fn dwords83(bits: &[u8], w: u64) -> __m512i {
-    let t = states(bits, w, 0, &CTRL83);
+    let t = states(bits, w, 0, &CTRL83.0);
     let q = _mm512_set1_epi64(Q83[(w >> 20) as usize & 0xfff] as i64);
     _mm512_madd_epi16(t, q)
 }
@@ -289,7 +293,10 @@ pub(super) fn f32_124(sh: &Shape, bits: &[u8], words: &[u64], x2: &[f32], y: &mu
     assert!(x2.len() >= sh.bpr * 24);
     let xp = x2.as_ptr();
     let block = |w: u64, b: usize, acc: (__m512, __m256)| {
-        let states = (states(bits, w, 0, &CTRL124), states16(bits, w, 4, &CTRL124));
+        let states = (
+            states(bits, w, 0, &CTRL124.0),
+            states16(bits, w, 4, &CTRL124.0),
+        );
         let (lo, hi) = dwords124(w, tops, states);
         let p = _mm512_set1_ps(pow2(w));
         // SAFETY: `b < bpr` and `x2` holds `bpr · 24` f32.

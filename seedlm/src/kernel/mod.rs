@@ -425,20 +425,25 @@ impl SeedMatrix {
         if let Some(special) = self.special() {
             let bits = self.cycle.bits();
             // Each x_i twice, for the pairs of dwords of `vpmaddwd`.
-            let x2: Vec<f32> = xp.iter().flat_map(|&v| [v, v]).collect();
+            let mut buf = Vec::new();
+            let x2 = line_aligned(&mut buf, 2 * xp.len());
+            for (o, &v) in x2.chunks_exact_mut(2).zip(&xp) {
+                o.fill(v);
+            }
+            let x2 = &*x2;
             y.par_chunks_mut(ROW_TILE).enumerate().for_each(|(t, yt)| {
                 let rows = t * ROW_TILE * bpr..(t * ROW_TILE + yt.len()) * bpr;
                 match special {
                     // SAFETY: `special()` returns the AVX-512 loops only for
                     // `Isa::Avx512`, detected by `Isa::available`.
-                    Special::B4(w) => unsafe { avx512::f32_83(&sh, bits, &w[rows], &x2, yt) },
+                    Special::B4(w) => unsafe { avx512::f32_83(&sh, bits, &w[rows], x2, yt) },
                     // SAFETY: as above.
-                    Special::B3(w) => unsafe { avx512::f32_124(&sh, bits, &w[rows], &x2, yt) },
+                    Special::B3(w) => unsafe { avx512::f32_124(&sh, bits, &w[rows], x2, yt) },
                     // SAFETY: `special()` returns the AVX2 loops only for
                     // `Isa::Avx2`, detected by `Isa::available`.
-                    Special::B4Avx2(w) => unsafe { avx2::f32_83(&sh, seq, &w[rows], &x2, yt) },
+                    Special::B4Avx2(w) => unsafe { avx2::f32_83(&sh, seq, &w[rows], x2, yt) },
                     // SAFETY: as above.
-                    Special::B3Avx2(w) => unsafe { avx2::f32_124(&sh, seq, &w[rows], &x2, yt) },
+                    Special::B3Avx2(w) => unsafe { avx2::f32_124(&sh, seq, &w[rows], x2, yt) },
                 }
             });
             self.add_zeros_f32(&xp, y);
@@ -497,20 +502,25 @@ impl SeedMatrix {
         if let Some(special) = self.special() {
             let bits = self.cycle.bits();
             // Each x_i in its own i64, for `vpmuldq`.
-            let x64: Vec<i64> = xp.iter().map(|&v| v as i64).collect();
+            let mut buf = Vec::new();
+            let x64 = line_aligned(&mut buf, xp.len());
+            for (o, &v) in x64.iter_mut().zip(&xp) {
+                *o = v as i64;
+            }
+            let x64 = &*x64;
             tiles.for_each(|(t, at)| {
                 let rows = t * ROW_TILE * bpr..(t * ROW_TILE + at.len() / n) * bpr;
                 match special {
                     // SAFETY: `special()` returns the AVX-512 loops only for
                     // `Isa::Avx512`, detected by `Isa::available`.
-                    Special::B4(w) => unsafe { avx512::acc_83(&sh, bits, &w[rows], &x64, n, at) },
+                    Special::B4(w) => unsafe { avx512::acc_83(&sh, bits, &w[rows], x64, n, at) },
                     // SAFETY: as above.
-                    Special::B3(w) => unsafe { avx512::acc_124(&sh, seq, &w[rows], &x64, n, at) },
+                    Special::B3(w) => unsafe { avx512::acc_124(&sh, seq, &w[rows], x64, n, at) },
                     // SAFETY: `special()` returns the AVX2 loops only for
                     // `Isa::Avx2`, detected by `Isa::available`.
-                    Special::B4Avx2(w) => unsafe { avx2::acc_83(&sh, seq, &w[rows], &x64, n, at) },
+                    Special::B4Avx2(w) => unsafe { avx2::acc_83(&sh, seq, &w[rows], x64, n, at) },
                     // SAFETY: as above.
-                    Special::B3Avx2(w) => unsafe { avx2::acc_124(&sh, seq, &w[rows], &x64, n, at) },
+                    Special::B3Avx2(w) => unsafe { avx2::acc_124(&sh, seq, &w[rows], x64, n, at) },
                 }
             });
             self.add_zeros_acc(&xp, n, &mut acc);
@@ -526,6 +536,17 @@ impl SeedMatrix {
         self.add_zeros_acc(&xp, n, &mut acc);
         Ok(transpose(acc, n))
     }
+}
+
+/// `len` zeros in `buf` that start on a 64-byte boundary: the x86 loops
+/// read the activations a block (a cache line at 4-bit) at a time, and a
+/// load that straddles two lines costs two (12% of the AVX-512 float
+/// loop's time on SmolLM2's layers).
+fn line_aligned<T: Copy + Default>(buf: &mut Vec<T>, len: usize) -> &mut [T] {
+    let spare = 64 / std::mem::size_of::<T>().max(1);
+    *buf = vec![T::default(); len + spare];
+    let off = buf.as_ptr().align_offset(64).min(spare);
+    &mut buf[off..off + len]
 }
 
 /// `acc[row · n + v]` as one vector per `v`.

@@ -228,3 +228,16 @@ fn test_kernel_refuses_bad_input() {
     assert_eq!(Isa::available().last(), Some(&Isa::Portable));
     assert!(Isa::available().contains(&Isa::detect()));
 }
+
+#[test]
+fn test_line_aligned_starts_on_a_line() {
+    for len in [0usize, 1, 7, 100] {
+        let mut b16 = Vec::new();
+        let s = line_aligned::<i16>(&mut b16, len);
+        assert_eq!((s.len(), s.as_ptr() as usize % 64), (len, 0));
+        assert!(s.iter().all(|&v| v == 0));
+        let mut b64 = Vec::new();
+        let s = line_aligned::<i64>(&mut b64, len);
+        assert_eq!((s.len(), s.as_ptr() as usize % 64), (len, 0));
+    }
+}
