@@ -892,7 +892,11 @@ extern "C" __global__ void __launch_bounds__(128) wscan(
             bound[b] = ww[b] - proj(r + SL_C, z[b]);
             hit = hit || bound[b] < lim[b];
         }
-        if (all_b != nullptr) {
+        // A window without a factor (ill or dependent: its record's L^-1,
+        // whose first entry is 1/l_00 > 0 otherwise, is zeros) is dumped by
+        // the ill loop below, in the thread of segment k mod nseg: writing
+        // it here too would race with that thread.
+        if (all_b != nullptr && r[SL_C] != 0.0f) {
             for (int b = 0; b < SL_B; b++)
                 if (first + b < nblocks) all_b[(size_t)(first + b) * SL_N + p] = bound[b];
         }
