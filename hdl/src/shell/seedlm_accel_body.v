@@ -256,9 +256,9 @@
     /* verilator lint_on UNUSEDSIGNAL */
     assign af_pop = al_write && (al_j == APB[JW-1:0] - 1'b1 || al_last);
     // The word goes to the engine's memory a cycle later: the FIFO's
-    // head beat as it was (af_beat_r, straight from the block RAM's
-    // output, no logic between: its clock-to-out is 5.6 ns on the ECP5)
-    // and the word select by the registered al_j after it.
+    // head beat as it was (af_beat_r) and the word select by the
+    // registered al_j after it (the engine's activation memory then sees
+    // a register and a word select, nothing before them).
     reg           act_we_r;
     reg [ACT_ADDR_BITS-1:0] act_addr_r;
     reg [DW-1:0]  af_beat_r;
@@ -748,8 +748,13 @@
     /* verilator lint_on UNUSED */
 endmodule
 
-// First-word-fall-through FIFO: 2^LOG words of W bits in block RAM with a
-// registered read; `dout` is valid while `dvalid`, `pop` takes it.
+// First-word-fall-through FIFO: 2^LOG words of W bits in block RAM, read
+// through two registers: the block RAM's read register `q` (loaded by
+// `fetch`) and the head register `dout` (loaded from `q` alone, by
+// `load`: nothing between the RAM's output and a register, the form of
+// the DP16KD's output register). `dout` is valid while `dvalid`, `pop`
+// takes it; a word pushed in cycle t is valid from cycle
+// t + SHELL_FIFO_LATENCY (seedlm::hw::shell), one word per cycle after.
 module shell_fifo #(
     parameter integer W = 512,
     parameter integer LOG = 9
@@ -763,29 +768,33 @@ module shell_fifo #(
     output reg          dvalid
 );
     reg [W-1:0] mem [0:(1 << LOG) - 1];
+    reg [W-1:0] q;
+    reg qvalid;                         // q holds a word not yet in dout
     reg [LOG:0] wp, rp;
     reg nempty;                         // wp != rp, registered
-    wire fetch = nempty && (!dvalid || pop);
+    wire load = qvalid && (!dvalid || pop);
+    wire fetch = nempty && (!qvalid || !dvalid || pop);
     always @(posedge clk) begin
         if (push) mem[wp[LOG-1:0]] <= din;
-        if (fetch) dout <= mem[rp[LOG-1:0]];
+        if (fetch) q <= mem[rp[LOG-1:0]];
+        if (load) dout <= q;
     end
     always @(posedge clk) begin
         if (flush) begin
             wp <= 0;
             rp <= 0;
             nempty <= 1'b0;
+            qvalid <= 1'b0;
             dvalid <= 1'b0;
         end else begin
             if (push) nempty <= 1'b1;
             else if (fetch) nempty <= wp != rp + 1'b1;
             if (push) wp <= wp + 1'b1;
-            if (fetch) begin
-                rp <= rp + 1'b1;
-                dvalid <= 1'b1;
-            end else if (pop) begin
-                dvalid <= 1'b0;
-            end
+            if (fetch) rp <= rp + 1'b1;
+            if (fetch) qvalid <= 1'b1;
+            else if (load) qvalid <= 1'b0;
+            if (load) dvalid <= 1'b1;
+            else if (pop) dvalid <= 1'b0;
         end
     end
 endmodule
