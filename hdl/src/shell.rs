@@ -274,9 +274,12 @@ fn accel_manifest(
             "engine": engine["latency"]["engine"].clone(),
             "shell_fixed": sh::SHELL_FIXED_CYCLES,
             "shell_restart": sh::SHELL_RESTART_CYCLES,
+            "shell_fifo": sh::SHELL_FIFO_LATENCY,
             "doc": "job cycles = read latency + activation beats + max(engine cycles, tile beats + \
                     engine tail) + (BATCH-1) x max(tile beats + activation beats, engine cycles + \
-                    shell_restart) + write latency + shell_fixed (seedlm::hw::shell::OverheadModel)",
+                    shell_restart) + write latency + shell_fixed (seedlm::hw::shell::OverheadModel); \
+                    shell_fifo: cycles from an R beat into a read buffer to its head, valid (in \
+                    shell_fixed)",
         },
         "engine": engine,
     })

@@ -151,13 +151,18 @@
                               | (range_bad ? E_RANGE : 32'd0);
 
     // ---------------- read issuer ----------------
-    reg [31:0] ri_vec;                  // vector of the current segment
+    // The issuer's vector ri_vec as a down-counter with a registered flag
+    // (the 32-bit compare ri_vec + 1 == BATCH was a critical path):
+    // ri_rest = BATCH - 1 - ri_vec, ri_more = ri_rest != 0.
+    reg [31:0] ri_rest;                 // vectors after the current segment's
+    reg        ri_more;                 // ri_rest != 0, registered
     reg        ri_kind;                 // 0: activations, 1: tiles
     reg        ri_load;                 // the next segment must be set up
     reg        ri_end;                  // every segment is issued
     reg [63:0] ri_addr;                 // next burst address (beat-aligned)
     reg [63:0] ri_beats;                // beats left in the segment
-    reg [63:0] ri_act_ptr;              // activations of vector ri_vec
+    reg        ri_zero;                 // ri_beats == 0, registered with it
+    reg [63:0] ri_act_ptr;              // activations the next load reads
     reg        arvalid;
     reg [63:0] araddr;
     reg [7:0]  arlen;
@@ -192,7 +197,7 @@
     wire ar_free = !arvalid || m_axi_arready;
     wire ar_issue = st == S_RUN && !ri_load && !ri_end && ri_nb_ok && ri_nb != 13'd0 && ar_free
                     && tag_cnt != RD_OUT[RD_LOG:0] && credit_ok;
-    wire ri_setup = st == S_RUN && !ri_end && (ri_load || ri_beats == 64'd0);
+    wire ri_setup = st == S_RUN && !ri_end && (ri_load || ri_zero);
     wire [63:0] act_seg_end = ri_act_ptr + ({32'd0, col_blocks} << AS_LOG);
     // Bytes of one vector's activations plus a beat less one (the job
     // check sets it): a segment's beats are its offset in the first beat
@@ -256,9 +261,9 @@
     /* verilator lint_on UNUSEDSIGNAL */
     assign af_pop = al_write && (al_j == APB[JW-1:0] - 1'b1 || al_last);
     // The word goes to the engine's memory a cycle later: the FIFO's
-    // head beat as it was (af_beat_r, straight from the block RAM's
-    // output, no logic between: its clock-to-out is 5.6 ns on the ECP5)
-    // and the word select by the registered al_j after it.
+    // head beat as it was (af_beat_r) and the word select by the
+    // registered al_j after it (the engine's activation memory then sees
+    // a register and a word select, nothing before them).
     reg           act_we_r;
     reg [ACT_ADDR_BITS-1:0] act_addr_r;
     reg [DW-1:0]  af_beat_r;
@@ -287,6 +292,7 @@
     reg [31:0] fd_left;                 // tile words of eng_vec still to feed
     reg        fd_last;                 // fd_left == 1, registered
     reg [AL_W-1:0] fd_col;              // column block of the next one
+    reg [AL_W-1:0] fd_col1;             // fd_col + 1, registered with it
     reg        fd_col_ok;               // activation word fd_col is in the engine
     reg        fd_done;                 // every tile word of eng_vec is fed
     reg [JW-1:0] fd_j;                  // tile word within the head beat
@@ -359,13 +365,16 @@
     assign m_axi_bready = 1'b1;
     wire eng_next = st == S_RUN && !res_more && eng_more;
     // fd_col_ok of the next cycle: fd_col then below the words of al_vec
-    // in the engine's memory then (al_cnt now: each is written a cycle
-    // after al_cnt counts it).
-    wire fd_wrap = fd_col + 1'b1 == cb_w;
-    wire [AL_W-1:0] al_words = al_next ? {AL_W{1'b0}} : al_cnt;
-    wire fd_col_ok_next = eng_next ? al_words != {AL_W{1'b0}}
-                        : fd_take ? (fd_wrap ? al_words != {AL_W{1'b0}} : fd_col + 1'b1 < al_words)
-                        : fd_col < al_words;
+    // in the engine's memory then (al_cnt now, or none after al_next:
+    // each is written a cycle after al_cnt counts it). The compares take
+    // registers only (al_next, which decodes the state, and fd_take, which
+    // the engine's ready gates, come after them: they were a critical
+    // path as operands of the compares' carry chains).
+    wire fd_wrap = fd_col1 == cb_w;
+    wire al_any = al_cnt != {AL_W{1'b0}};
+    wire fd_col_ok_next = !al_next && (eng_next ? al_any
+                                       : fd_take ? (fd_wrap ? al_any : fd_col1 < al_cnt)
+                                       : fd_col < al_cnt);
     wire quiet = tag_cnt == 0 && !arvalid && !aw_pend && !w_pend && b_out == 0;
     wire all_results = !eng_more && !res_more;
 
@@ -400,27 +409,31 @@
             arlen <= burst[7:0] - 8'd1;
             ri_addr <= ri_addr + (burst << DB_BITS);
             ri_beats <= ri_beats - burst;
+            ri_zero <= ri_beats[63:13] == 51'd0 && ri_beats[12:0] == ri_nb;
             tag_kind[tag_wp] <= ri_kind;
             tag_wp <= tag_wp + 1'b1;
         end
         ri_nb <= burst_n;
         ri_nb_ok <= !ar_issue && !ri_setup;
         if (ri_setup) begin
-            // Set up the next segment: activations of ri_vec, then its tiles.
+            // Set up the next segment: a vector's activations, then its tiles.
             if (ri_load) begin
                 ri_load <= 1'b0;
                 ri_kind <= 1'b0;
                 ri_addr <= {ri_act_ptr[63:DB_BITS], {DB_BITS{1'b0}}};
                 ri_beats <= ({{(64 - DB_BITS){1'b0}}, ri_act_ptr[DB_BITS-1:0]} + act_len_up) >> DB_BITS;
+                ri_zero <= 1'b0; // COL_BLOCKS >= 1 while running
                 ri_act_ptr <= act_seg_end;
             end else if (!ri_kind) begin
                 ri_kind <= 1'b1;
                 ri_addr <= tile_addr;
                 ri_beats <= (({32'd0, tile_words} << TS_LOG) + DB64 - 64'd1) >> DB_BITS;
-            end else if (ri_vec + 32'd1 == batch) begin
+                ri_zero <= 1'b0; // TILE_WORDS >= 1 while running
+            end else if (!ri_more) begin
                 ri_end <= 1'b1;
             end else begin
-                ri_vec <= ri_vec + 32'd1;
+                ri_rest <= ri_rest - 32'd1;
+                ri_more <= ri_rest != 32'd1;
                 ri_load <= 1'b1;
             end
         end
@@ -460,7 +473,8 @@
         if (fd_take) begin
             fd_left <= fd_left - 32'd1;
             fd_last <= fd_left == 32'd2;
-            fd_col <= fd_wrap ? {AL_W{1'b0}} : fd_col + 1'b1;
+            fd_col <= fd_wrap ? {AL_W{1'b0}} : fd_col1;
+            fd_col1 <= fd_wrap ? {{(AL_W - 1){1'b0}}, 1'b1} : fd_col1 + 1'b1;
             fd_j <= (tf_pop || fd_last) ? {JW{1'b0}} : fd_j + 1'b1;
             if (fd_last) fd_done <= 1'b1;
         end
@@ -488,6 +502,7 @@
             fd_left <= tile_words;
             fd_last <= tile_words == 32'd1;
             fd_col <= {AL_W{1'b0}};
+            fd_col1 <= {{(AL_W - 1){1'b0}}, 1'b1};
             fd_j <= {JW{1'b0}};
             fd_done <= 1'b0;
         end
@@ -582,11 +597,13 @@
                 end else begin
                     st <= S_RUN;
                 end
-                ri_vec <= 32'd0;
+                ri_rest <= batch - 32'd1;
+                ri_more <= batch > 32'd1;
                 ri_load <= 1'b1;
                 ri_end <= 1'b0;
                 ri_kind <= 1'b0;
                 ri_beats <= 64'd0;
+                ri_zero <= 1'b1;
                 ri_act_ptr <= act_addr;
                 al_rest <= batch - 32'd1;
                 al_more <= batch > 32'd1;
@@ -609,6 +626,7 @@
                 fd_left <= tile_words;
                 fd_last <= tile_words == 32'd1;
                 fd_col <= {AL_W{1'b0}};
+            fd_col1 <= {{(AL_W - 1){1'b0}}, 1'b1};
                 fd_j <= {JW{1'b0}};
                 fd_done <= 1'b0;
                 res_ptr <= res_addr;
@@ -709,6 +727,7 @@
             ri_end <= 1'b1;
             ri_load <= 1'b0;
             ri_beats <= 64'd0;
+            ri_zero <= 1'b1;
             eng_started <= 1'b0;
             eng_wait <= 3'd0;
             al_cnt <= {AL_W{1'b0}};
@@ -748,8 +767,13 @@
     /* verilator lint_on UNUSED */
 endmodule
 
-// First-word-fall-through FIFO: 2^LOG words of W bits in block RAM with a
-// registered read; `dout` is valid while `dvalid`, `pop` takes it.
+// First-word-fall-through FIFO: 2^LOG words of W bits in block RAM, read
+// through two registers: the block RAM's read register `q` (loaded by
+// `fetch`) and the head register `dout` (loaded from `q` alone, by
+// `load`: nothing between the RAM's output and a register, the form of
+// the DP16KD's output register). `dout` is valid while `dvalid`, `pop`
+// takes it; a word pushed in cycle t is valid from cycle
+// t + SHELL_FIFO_LATENCY (seedlm::hw::shell), one word per cycle after.
 module shell_fifo #(
     parameter integer W = 512,
     parameter integer LOG = 9
@@ -763,29 +787,33 @@ module shell_fifo #(
     output reg          dvalid
 );
     reg [W-1:0] mem [0:(1 << LOG) - 1];
+    reg [W-1:0] q;
+    reg qvalid;                         // q holds a word not yet in dout
     reg [LOG:0] wp, rp;
     reg nempty;                         // wp != rp, registered
-    wire fetch = nempty && (!dvalid || pop);
+    wire load = qvalid && (!dvalid || pop);
+    wire fetch = nempty && (!qvalid || !dvalid || pop);
     always @(posedge clk) begin
         if (push) mem[wp[LOG-1:0]] <= din;
-        if (fetch) dout <= mem[rp[LOG-1:0]];
+        if (fetch) q <= mem[rp[LOG-1:0]];
+        if (load) dout <= q;
     end
     always @(posedge clk) begin
         if (flush) begin
             wp <= 0;
             rp <= 0;
             nempty <= 1'b0;
+            qvalid <= 1'b0;
             dvalid <= 1'b0;
         end else begin
             if (push) nempty <= 1'b1;
             else if (fetch) nempty <= wp != rp + 1'b1;
             if (push) wp <= wp + 1'b1;
-            if (fetch) begin
-                rp <= rp + 1'b1;
-                dvalid <= 1'b1;
-            end else if (pop) begin
-                dvalid <= 1'b0;
-            end
+            if (fetch) rp <= rp + 1'b1;
+            if (fetch) qvalid <= 1'b1;
+            else if (load) qvalid <= 1'b0;
+            if (load) dvalid <= 1'b1;
+            else if (pop) dvalid <= 1'b0;
         end
     end
 endmodule

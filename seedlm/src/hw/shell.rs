@@ -617,12 +617,21 @@ pub const SHELL_CHECK_STEPS: u32 = 33;
 /// lengths and alignment, one to compare the ends with the memory size,
 /// one to act on the flags.
 pub const SHELL_CHECK_CYCLES: u64 = SHELL_CHECK_STEPS as u64 + 5;
+/// Cycles from an R beat taken into one of the shell's read buffers (tile
+/// or activation FIFO) to that beat at the buffer's head, valid: the
+/// block-RAM write, its read register, then the head register after it
+/// (a register straight after the block RAM's output, nothing between, so
+/// that the RAM's slow clock-to-out — 5.6–5.8 ns on the ECP5 — is not in
+/// series with the word select behind it). Both buffers have it; it is on
+/// a job's serial path once ([`SHELL_FIXED_CYCLES`]).
+pub const SHELL_FIFO_LATENCY: u64 = 3;
 /// Cycles of a job's serial path the latencies do not cover: START
 /// decode, the job check ([`SHELL_CHECK_CYCLES`]), the read issuer's
 /// registered burst size (a cycle after each segment set-up and each
-/// AR, so the first AR waits one), the engine's START through its CSR
-/// port, buffer and feeder registers, the result write register, DONE.
-pub const SHELL_FIXED_CYCLES: u64 = 8 + SHELL_CHECK_CYCLES;
+/// AR, so the first AR waits one), a read buffer's
+/// [`SHELL_FIFO_LATENCY`], the engine's START through its CSR port, the
+/// feeder registers, the result write register, DONE.
+pub const SHELL_FIXED_CYCLES: u64 = 6 + SHELL_FIFO_LATENCY + SHELL_CHECK_CYCLES;
 /// Cycles between the engine's last result of one vector and its first
 /// accepted word of the next (the engine goes idle, then START).
 pub const SHELL_RESTART_CYCLES: u64 = 7;
@@ -792,13 +801,13 @@ mod tests {
         };
         // 2048x2048, 4-bit, 16 lanes: 32,768 words of 64 B, 256 act words of 16 B.
         let big = |r, w, b| m(r, w).job_cycles(32_796, 32_768, 32_768 * 64, 256 * 16, b);
-        assert_eq!(big(200, 200, 1), 33_306);
-        assert_eq!(big(200, 0, 1), 33_106);
-        assert_eq!(big(200, 200, 2), 66_138);
-        assert_eq!(big(200, 200, 4), 131_802);
+        assert_eq!(big(200, 200, 1), 33_307);
+        assert_eq!(big(200, 0, 1), 33_107);
+        assert_eq!(big(200, 200, 2), 66_139);
+        assert_eq!(big(200, 200, 4), 131_803);
         // 30x800, 4-bit, 3 lanes: 1,000 words of 16 B, 100 act words.
         let small = |b| m(200, 200).job_cycles(1_015, 1_000, 1_000 * 16, 100 * 16, b);
-        assert_eq!(small(1), 1_486);
-        assert_eq!(small(3), 3_530);
+        assert_eq!(small(1), 1_487);
+        assert_eq!(small(3), 3_531);
     }
 }
