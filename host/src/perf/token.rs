@@ -324,9 +324,10 @@ mod tests {
         assert_eq!(engines_for(&Board::u55c(), &g), 24); // 460 / 19.2 = 23.96
         assert_eq!((at(441.0), at(442.0), at(1.0)), (23, 23, 1)); // 22.97, 23.02
         assert_eq!((at(451.2), at(470.0)), (24, 24)); // 23.5, 24.48
-                                                      // 24 engines and the HBM are matched on every Llama-2-7B call: the
-                                                      // busiest engine's cycles are within 5% of the weights' time in
-                                                      // memory (o and down: 11 of 256 row groups on one engine, 3% over).
+
+        // 24 engines and the HBM are matched on every Llama-2-7B call: the
+        // busiest engine's cycles are within 5% of the weights' time in
+        // memory (o and down: 11 of 256 row groups on one engine, 3% over).
         let b = Board::u55c();
         for c in find_model("llama2-7b").unwrap().calls() {
             let t = call_time(&b, &g, 24, c.rows, c.cols, Mode::Resident);
