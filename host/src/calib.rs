@@ -6,15 +6,16 @@
 //! input), `gate, up` (the MLP input); `o` and `down` have their own. Each
 //! `H` is `cols × cols` f64, so the memory is
 //! `Σ_layers (3·dim² + hidden²)·8` bytes (SmolLM2-135M: 805 MB), reported by
-//! [`Calibration::bytes`]. Each batch adds `XᵀX` computed by an f32 GEMM
-//! (partial sums over at most one window of tokens), accumulated in f64.
+//! [`Calibration::bytes`]. Each batch adds the upper triangle of `XᵀX`,
+//! computed by f32 GEMMs (partial sums over at most one window of tokens),
+//! accumulated in f64.
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use ndarray::linalg::general_mat_mul;
-use ndarray::{Array2, ArrayView2};
+use ndarray::{s, Array2, ArrayView2};
 
 use crate::error::{Error, Result};
 use crate::linear::{DenseLinear, Linear};
@@ -35,11 +36,15 @@ pub const DEFAULT_TOKENS: usize = 16384;
 /// cache); the context the README's perplexities are scored at.
 pub const DEFAULT_CTX: usize = 512;
 
+/// Rows of `XᵀX` per product in [`Moment::add`].
+const BAND: usize = 128;
+
 /// The second moment of one layer input.
 pub struct Moment {
     /// Input length.
     dim: usize,
-    /// `dim × dim`, row-major, f64.
+    /// `dim × dim`, row-major, f64; only the upper triangle (`j >= i`) is
+    /// accumulated, [`Moment::h`] mirrors it.
     h: Mutex<Vec<f64>>,
     /// Input vectors seen.
     tokens: Mutex<usize>,
@@ -54,14 +59,33 @@ impl Moment {
         }
     }
 
-    /// Adds `XᵀX` for `n` rows of `x` (`n × dim`).
+    /// Adds `XᵀX` for `n` rows of `x` (`n × dim`). Only the upper triangle
+    /// is multiplied, in bands of [`BAND`] rows, and accumulated: each element
+    /// is the same f32 sum over the tokens as one full product's (the GEMM's
+    /// order over `k` does not depend on the output's shape), at a little
+    /// over half the work.
     fn add(&self, x: &[f32], n: usize) {
-        let xv = ArrayView2::from_shape((n, self.dim), x).expect("checked batch");
-        let mut xtx = Array2::<f32>::zeros((self.dim, self.dim));
-        general_mat_mul(1.0, &xv.t(), &xv, 0.0, &mut xtx);
+        let d = self.dim;
+        let xv = ArrayView2::from_shape((n, d), x).expect("checked batch");
+        let mut band = Array2::<f32>::zeros((BAND.min(d), d));
         let mut h = self.h.lock().expect("moment lock poisoned");
-        for (a, b) in h.iter_mut().zip(xtx.iter()) {
-            *a += *b as f64;
+        for i0 in (0..d).step_by(BAND) {
+            let i1 = (i0 + BAND).min(d);
+            let mut out = band.slice_mut(s![..i1 - i0, i0..]);
+            general_mat_mul(
+                1.0,
+                &xv.slice(s![.., i0..i1]).t(),
+                &xv.slice(s![.., i0..]),
+                0.0,
+                &mut out,
+            );
+            for (r, row) in out.outer_iter().enumerate() {
+                let i = i0 + r;
+                let acc = &mut h[i * d + i..(i + 1) * d];
+                for (a, &v) in acc.iter_mut().zip(row.iter().skip(r)) {
+                    *a += v as f64;
+                }
+            }
         }
         *self.tokens.lock().expect("moment lock poisoned") += n;
     }
@@ -73,12 +97,29 @@ impl Moment {
 
     /// `H`, `dim × dim` row-major.
     pub fn h(&self) -> Vec<f64> {
-        self.h.lock().expect("moment lock poisoned").clone()
+        self.mirrored(self.h.lock().expect("moment lock poisoned").clone())
     }
 
     /// `H`, leaving the moment empty (to hand it over without a copy).
     pub fn take_h(&self) -> Vec<f64> {
-        std::mem::take(&mut *self.h.lock().expect("moment lock poisoned"))
+        self.mirrored(std::mem::take(
+            &mut *self.h.lock().expect("moment lock poisoned"),
+        ))
+    }
+
+    /// The full symmetric `H` from its accumulated upper triangle (empty
+    /// once taken).
+    fn mirrored(&self, mut h: Vec<f64>) -> Vec<f64> {
+        let d = self.dim;
+        if h.is_empty() {
+            return h;
+        }
+        for i in 0..d {
+            for j in 0..i {
+                h[i * d + j] = h[j * d + i];
+            }
+        }
+        h
     }
 
     /// Input vectors accumulated.
@@ -255,6 +296,32 @@ mod tests {
             }
         }
         assert_eq!(m.tokens(), 3);
+    }
+
+    #[test]
+    fn test_banded_moment_equals_one_full_product_bitwise() {
+        // Dimensions around the band width, and token counts around the
+        // GEMM's k-block (256).
+        for (d, n) in [(5, 3), (BAND, 300), (BAND + 3, 257), (2 * BAND + 77, 512)] {
+            let mut rng = 0x9e37_79b9_7f4a_7c15u64 ^ (d * 1000 + n) as u64;
+            let x: Vec<f32> = (0..n * d)
+                .map(|_| {
+                    rng ^= rng << 13;
+                    rng ^= rng >> 7;
+                    rng ^= rng << 17;
+                    (rng >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+                })
+                .collect();
+            let m = Moment::new(d);
+            m.add(&x, n);
+            let xv = ArrayView2::from_shape((n, d), &x[..]).unwrap();
+            let mut full = Array2::<f32>::zeros((d, d));
+            general_mat_mul(1.0, &xv.t(), &xv, 0.0, &mut full);
+            let h = m.h();
+            for (k, (&got, &want)) in h.iter().zip(full.iter()).enumerate() {
+                assert_eq!(got, want as f64, "d {d}, n {n}: ({}, {})", k / d, k % d);
+            }
+        }
     }
 
     #[test]
