@@ -25,12 +25,12 @@ use crate::llama::weights::{Naming, StoredLinear, WeightFile, Weights, LINEARS};
 use crate::llama::Model;
 
 /// Calibration tokens by default (`compress --calib-tokens`, `eval ppl
-/// --calib-tokens`): on SmolLM2-135M, 16,384 tokens of Botchan give
-/// calibrated SeedLM 4-bit 28.41 and 3-bit 37.93 perplexity on Alice without
-/// refinement (28.08 and 37.32 with the default two passes), where 2,048
-/// gave 29.94 and 46.57; 49,152 tokens and two passes give 4-bit 27.93 at
-/// three times the calibration time (README, "Calibrated compression").
-pub const DEFAULT_TOKENS: usize = 16384;
+/// --calib-tokens`): on SmolLM2-135M with the default two refinement passes,
+/// 49,152 tokens of Botchan give calibrated SeedLM 4-bit 27.93 and 3-bit
+/// 36.01 perplexity on Alice (1.095x and 1.412x dense), where 16,384 gave
+/// 28.08 and 37.32 at a third of the calibration time, and 2,048 gave 29.94
+/// and 46.57 without refinement (README, "Calibrated compression").
+pub const DEFAULT_TOKENS: usize = 49152;
 
 /// Calibration window in tokens by default (each window runs from an empty
 /// cache); the context the README's perplexities are scored at.
