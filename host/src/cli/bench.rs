@@ -278,14 +278,16 @@ impl Weights {
     }
 }
 
-/// `copies` copies of random weights of `rows x cols`, each from its own
-/// seeds (so no two pages are alike for the host to merge), the first
-/// being `first`.
+/// `copies` copies of random weights of `rows x cols`, the first being
+/// `first`, each from its own seeds: they differ from the first copy's in
+/// bits 48 and up, which the random streams' per-chunk seeds
+/// (`seed ^ chunk << 20`) never reach, so no two pages are alike for the
+/// host to merge.
 fn more_copies(first: Weights, rows: usize, cols: usize, copies: usize) -> Result<Vec<Weights>> {
     let base = (rows as u64) << 32 | cols as u64;
     let mut out = vec![first];
     for c in 1..copies {
-        out.push(Weights::random(rows, cols, base ^ (c as u64) << 24)?);
+        out.push(Weights::random(rows, cols, base ^ (c as u64) << 48)?);
     }
     Ok(out)
 }
