@@ -36,14 +36,36 @@ fn test_bench_quick_writes_json_and_csv() {
         "seedlm-3bit int",
         "smollm2-135m",
         "read",
+        "Working set 64 MiB",
+        "calls of each block as the runtime makes them: qkv, o, gate_up, down",
     ] {
         assert!(text.contains(want), "missing {want:?} in\n{text}");
     }
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(v["working_set"]["bytes"], 64 << 20);
     let layers = v["layers"].as_array().unwrap();
-    assert_eq!(layers.len(), 4, "SmolLM2 has 4 distinct linear shapes");
+    // SmolLM2: 4 distinct layer shapes (q and o alike), 2 more stacked
+    // calls (qkv 960 x 576, gate_up 3072 x 576).
+    let shapes: Vec<(u64, u64)> = layers
+        .iter()
+        .map(|l| (l["rows"].as_u64().unwrap(), l["cols"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        shapes,
+        [
+            (576, 576),
+            (192, 576),
+            (1536, 576),
+            (576, 1536),
+            (960, 576),
+            (3072, 576)
+        ]
+    );
     for l in layers {
+        // The copies read in turn make up the working set.
+        let (copies, cycle) = (l["copies"].as_u64().unwrap(), &l["cycle_bytes"]);
+        assert!(copies > 1 && cycle.as_u64().unwrap() >= 64 << 20, "{l}");
         let k = l["kernels"].as_array().unwrap();
         assert_eq!(k.len(), 6);
         // Bytes moved: f16 weights are half of f32's, SeedLM 4-bit an eighth.
@@ -55,6 +77,7 @@ fn test_bench_quick_writes_json_and_csv() {
         assert!(k.iter().all(|k| k["seconds"].as_f64().unwrap() > 0.0));
     }
     assert_eq!(v["per_token"][0]["model"], "smollm2-135m");
+    assert_eq!(v["per_token"][0]["calls"][2]["rows"], 3072);
 
     let csv = dir.path().join("bench.csv");
     let out = seedlm(&[
@@ -63,13 +86,15 @@ fn test_bench_quick_writes_json_and_csv() {
         "smollm2-135m",
         "--repeat",
         "1",
+        "--working-set",
+        "32",
         "--out",
         csv.to_str().unwrap(),
     ]);
     assert!(out.status.success());
     let text = std::fs::read_to_string(&csv).unwrap();
-    // Header, 4 shapes x 6 kernels, 1 model x 6 kernels.
-    assert_eq!(text.lines().count(), 1 + 24 + 6, "{text}");
+    // Header, 6 shapes x 6 kernels, 1 model x 6 kernels.
+    assert_eq!(text.lines().count(), 1 + 36 + 6, "{text}");
     assert!(text.starts_with("scope,name,rows,cols,kernel,bytes,seconds"));
 
     // The emu backend: one call per shape and configuration, with the
@@ -91,7 +116,7 @@ fn test_bench_quick_writes_json_and_csv() {
     );
     let text = String::from_utf8(out.stdout).unwrap();
     let rows: Vec<&str> = text.lines().filter(|l| l.contains(" emu ")).collect();
-    assert_eq!(rows.len(), 8, "4 shapes x 2 configurations:\n{text}");
+    assert_eq!(rows.len(), 12, "6 shapes x 2 configurations:\n{text}");
     assert!(rows[0].contains("4-bit, 8 lanes") && rows[1].contains("3-bit, 8 lanes"));
 }
 
@@ -113,6 +138,7 @@ fn test_bench_model_board_tables_and_bad_options() {
         vec!["bench", "--model-board", "--engines", "0"],
         vec!["bench", "--models", "gpt2"],
         vec!["bench", "--quick", "--repeat", "0"],
+        vec!["bench", "--quick", "--working-set", "0"],
         vec!["bench", "--quick", "--repeat", "1", "--backend", "fpga9"],
     ] {
         let out = seedlm(&bad);

@@ -5,11 +5,19 @@
 //!
 //! Weights are synthetic (uniform f32, random SeedLM blocks): the kernels'
 //! speed does not depend on the values, so nothing is compressed. Each
-//! distinct layer shape is timed once; a model's time per token is the sum
-//! over its seven linear layers times its blocks. Every repetition runs the
-//! four kernels one after the other, so all see the same machine state;
-//! the median of the repetitions is reported. Small shapes fit in cache,
-//! so their GB/s can exceed the memory's.
+//! distinct shape of the models' linear layers and of the calls the runtime
+//! makes ([`ModelShape::calls`]: q/k/v and gate/up stacked) is timed once;
+//! a model's time per token is the sum over its calls times its blocks.
+//!
+//! In a token every matrix is read once, from memory; a kernel called over
+//! and over on the same weights would be served from the last-level cache
+//! (hundreds of MiB on a server). So each shape's weights are built in as
+//! many copies as make up the [`WorkingSet`] (several times the cache) and
+//! every call reads the next copy: a kernel comes back to a copy only after
+//! all the others were read. A step calls each kernel once, one after the
+//! other, so all see the same machine state; each call is timed alone, and
+//! the median of the repetitions is reported. The bandwidth probe's
+//! buffers are the working set too.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -22,9 +30,10 @@ use seedlm::fixed::{quantize_activations, BlockMatrix, QuantizedActs};
 use seedlm::kernel::{Isa, SeedMatrix};
 use seedlm::Config;
 use seedlm_host::device::{self, OpenOptions};
+use seedlm_host::llama::fused::CALLS;
 use seedlm_host::perf::board::{Board, Pcie};
 use seedlm_host::perf::cpu::{
-    bandwidth, matvec_f16, matvec_f32, median, random_blocks, random_f32, Bandwidth,
+    bandwidth, matvec_f16, matvec_f32, median, random_blocks, random_f32, Bandwidth, WorkingSet,
 };
 use seedlm_host::perf::engine::{Geometry, BUS_BITS};
 use seedlm_host::perf::shapes::{
@@ -48,6 +57,13 @@ pub struct Args {
     /// Timed repetitions of each kernel (the median is reported).
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub repeat: usize,
+    /// MiB every timed read cycles through, so that it comes from memory
+    /// and not from the last-level cache: the bandwidth probe's buffers,
+    /// and per layer shape the copies of all kernels' weights, read in
+    /// turn (default: 4x the last-level cache in sysfs, at most half the
+    /// available memory; --quick: 64 MiB, cache-resident).
+    #[arg(long, value_name = "MIB")]
+    pub working_set: Option<u64>,
     /// Worker threads (0: one per core; at most 1024).
     #[arg(long, default_value_t = 0, value_name = "N", value_parser = super::threads_arg())]
     pub threads: usize,
@@ -151,10 +167,21 @@ const KERNELS: [&str; NK] = [
 /// Number of kernels.
 const NK: usize = 6;
 
+/// The working set of `--quick`: small enough to build in a moment, so the
+/// weights are cache-resident and the times flattered.
+const QUICK_WORKING_SET: u64 = 64 << 20;
+
+/// Seconds a sample's steps take at least, all kernels together.
+const SAMPLE_S: f64 = 0.05;
+
 /// Median seconds and bytes moved of each kernel on one shape.
 struct ShapeResult {
     rows: usize,
     cols: usize,
+    /// Copies of the weights the calls rotated through.
+    copies: usize,
+    /// Bytes of all kernels' weights in all copies: one cycle.
+    cycle_bytes: u64,
     /// Per kernel: (bytes moved per call, median seconds per call).
     kernels: [(u64, f64); NK],
 }
@@ -162,6 +189,7 @@ struct ShapeResult {
 /// Everything one CPU run measured.
 struct Report {
     threads: usize,
+    working_set: WorkingSet,
     bandwidth: Bandwidth,
     shapes: Vec<ShapeResult>,
     models: Vec<ModelShape>,
@@ -169,58 +197,152 @@ struct Report {
 
 fn cpu_bench(args: &Args, models: &[ModelShape]) -> Result<Report> {
     let threads = rayon::current_num_threads();
-    let probe = if args.quick { 64 << 20 } else { 256 << 20 };
+    let mut ws = WorkingSet::detect();
+    match args.working_set {
+        Some(0) => bail!("--working-set must be at least 1 MiB"),
+        Some(mib) => {
+            ws.bytes = mib
+                .checked_mul(1 << 20)
+                .with_context(|| format!("--working-set {mib} MiB overflows"))?;
+            ws.capped_at = None;
+        }
+        None if args.quick => {
+            ws.bytes = QUICK_WORKING_SET;
+            ws.capped_at = None;
+        }
+        None => {}
+    }
+    let probe = usize::try_from(ws.bytes).context("--working-set exceeds the address space")?;
     eprintln!(
-        "measuring memory bandwidth ({} MiB buffers)...",
-        probe >> 20
+        "measuring memory bandwidth ({} MiB of buffers)...",
+        ws.bytes >> 20
     );
     let bw = bandwidth(probe, 5);
     let shapes = distinct_shapes(models);
     let mut results = Vec::new();
     for (i, &(rows, cols)) in shapes.iter().enumerate() {
-        eprintln!(
-            "[{}/{}] {rows}x{cols}: building weights, then {} timed runs of each kernel",
-            i + 1,
-            shapes.len(),
-            args.repeat
-        );
-        results.push(time_shape(rows, cols, args.repeat)?);
+        eprintln!("[{}/{}] {rows}x{cols}", i + 1, shapes.len());
+        results.push(time_shape(rows, cols, args.repeat, &ws)?);
     }
     Ok(Report {
         threads,
+        working_set: ws,
         bandwidth: bw,
         shapes: results,
         models: models.to_vec(),
     })
 }
 
-/// Times the four kernels on one shape, interleaved.
-fn time_shape(rows: usize, cols: usize, repeat: usize) -> Result<ShapeResult> {
+/// One copy of every kernel's weights for one shape; SeedLM's integer
+/// forms have their own, so no kernel reads what another just read.
+struct Weights {
+    w32: Vec<f32>,
+    w16: Vec<f16>,
+    /// SeedLM 4-bit and 3-bit for the float forms, then for the integer.
+    seed: [SeedMatrix; 4],
+}
+
+impl Weights {
+    /// Random weights of `rows x cols` from `seed`, each kernel's its own.
+    fn random(rows: usize, cols: usize, seed: u64) -> Result<Weights> {
+        let seed_matrix = |cfg: Config, seed| -> Result<SeedMatrix> {
+            let blocks = random_blocks(&cfg, rows * cols.div_ceil(cfg.c), seed);
+            SeedMatrix::new(&BlockMatrix {
+                cfg,
+                rows,
+                cols,
+                blocks: &blocks,
+            })
+            .with_context(|| format!("failed to build a {rows}x{cols} SeedLM matrix"))
+        };
+        let w16 = random_f32(rows * cols, seed + 1)
+            .iter()
+            .map(|&v| f16::from_f32(v))
+            .collect();
+        Ok(Weights {
+            w32: random_f32(rows * cols, seed),
+            w16,
+            seed: [
+                seed_matrix(Config::BITS4, seed + 2)?,
+                seed_matrix(Config::BITS3, seed + 3)?,
+                seed_matrix(Config::BITS4, seed + 4)?,
+                seed_matrix(Config::BITS3, seed + 5)?,
+            ],
+        })
+    }
+
+    /// Bytes of all kernels' weights.
+    fn bytes(&self) -> u64 {
+        let seed: usize = self.seed.iter().map(SeedMatrix::bytes).sum();
+        (4 * self.w32.len() + 2 * self.w16.len() + seed) as u64
+    }
+}
+
+/// `copies` copies of random weights of `rows x cols`, the first being
+/// `first`, each from its own seeds: they differ from the first copy's in
+/// bits 48 and up, which the random streams' per-chunk seeds
+/// (`seed ^ chunk << 20`) never reach, so no two pages are alike for the
+/// host to merge.
+fn more_copies(first: Weights, rows: usize, cols: usize, copies: usize) -> Result<Vec<Weights>> {
+    let base = (rows as u64) << 32 | cols as u64;
+    let mut out = vec![first];
+    for c in 1..copies {
+        out.push(Weights::random(rows, cols, base ^ (c as u64) << 48)?);
+    }
+    Ok(out)
+}
+
+/// Per kernel, `repeat` samples of seconds per call. A sample runs
+/// `steps` steps; a step calls every kernel once, one after the other, on
+/// copy `c`, and the next step on copy `c + 1` (cyclically), so a kernel
+/// comes back to a copy only after all the others were read. `call(k, c)`
+/// runs kernel `k` on copy `c` and returns its seconds.
+fn samples(
+    copies: usize,
+    repeat: usize,
+    steps: usize,
+    mut call: impl FnMut(usize, usize) -> Result<f64>,
+) -> Result<Vec<Vec<f64>>> {
+    let mut out: Vec<Vec<f64>> = (0..NK).map(|_| Vec::with_capacity(repeat)).collect();
+    let mut c = 0;
+    for _ in 0..repeat {
+        let mut secs = [0f64; NK];
+        for _ in 0..steps {
+            for (k, s) in secs.iter_mut().enumerate() {
+                *s += call(k, c)?;
+            }
+            c = (c + 1) % copies;
+        }
+        for (o, s) in out.iter_mut().zip(secs) {
+            o.push(s / steps as f64);
+        }
+    }
+    Ok(out)
+}
+
+/// Times the kernels on one shape, interleaved, each call on weights not
+/// read since the rest of the working set was.
+fn time_shape(rows: usize, cols: usize, repeat: usize, ws: &WorkingSet) -> Result<ShapeResult> {
     let seed = (rows as u64) << 32 | cols as u64;
-    let w32 = random_f32(rows * cols, seed);
-    let w16: Vec<f16> = w32.iter().map(|&v| f16::from_f32(v)).collect();
-    let seed_matrix = |cfg: Config, seed| -> Result<SeedMatrix> {
-        let blocks = random_blocks(&cfg, rows * cols.div_ceil(cfg.c), seed);
-        Ok(SeedMatrix::new(&BlockMatrix {
-            cfg,
-            rows,
-            cols,
-            blocks: &blocks,
-        })?)
-    };
-    let s4 = seed_matrix(Config::BITS4, seed + 1)?;
-    let s3 = seed_matrix(Config::BITS3, seed + 2)?;
-    let x = random_f32(cols, seed + 3);
+    let first = Weights::random(rows, cols, seed)?;
+    let copies = ws.copies(first.bytes());
+    eprintln!(
+        "  building {copies} copies of the weights ({:.1} MiB each)",
+        first.bytes() as f64 / (1 << 20) as f64
+    );
+    let sets = more_copies(first, rows, cols, copies)?;
+    let cycle_bytes = sets.iter().map(Weights::bytes).sum();
+    let x = random_f32(cols, seed + 6);
     let mut y = vec![0f32; rows];
     let io = 4 * (rows + cols) as u64;
-    let (b4, b3) = (s4.bytes() as u64 + io, s3.bytes() as u64 + io);
+    let seed_bytes = |i: usize| sets[0].seed[i].bytes() as u64 + io;
     let bytes = [
         4 * (rows * cols) as u64 + io,
         2 * (rows * cols) as u64 + io,
-        b4,
-        b3,
-        b4,
-        b3,
+        seed_bytes(0),
+        seed_bytes(1),
+        seed_bytes(2),
+        seed_bytes(3),
     ];
     // The integer form as a device backend pays it: quantize, accumulate,
     // scale back.
@@ -232,36 +354,28 @@ fn time_shape(rows: usize, cols: usize, repeat: usize) -> Result<ShapeResult> {
         }
         Ok(())
     };
-    let call = |k: usize, y: &mut [f32]| -> Result<()> {
-        match k {
-            0 => matvec_f32(&w32, &x, y),
-            1 => matvec_f16(&w16, &x, y),
-            2 => s4.matvec_f32(&x, y)?,
-            3 => s3.matvec_f32(&x, y)?,
-            4 => int(&s4, y)?,
-            _ => int(&s3, y)?,
-        }
-        Ok(())
-    };
-    // Warm-up, and enough calls per sample that one sample takes >= 20 ms.
-    let mut iters = [1usize; NK];
-    for (k, it) in iters.iter_mut().enumerate() {
+    let mut call = |k: usize, c: usize| -> Result<f64> {
+        let w = &sets[c];
         let t = Instant::now();
-        call(k, &mut y)?;
-        let s = t.elapsed().as_secs_f64();
-        *it = ((0.02 / s.max(1e-9)).ceil() as usize).clamp(1, 10_000);
-    }
-    let mut samples: Vec<Vec<f64>> = (0..NK).map(|_| Vec::with_capacity(repeat)).collect();
-    for _ in 0..repeat {
-        for k in 0..NK {
-            let t = Instant::now();
-            for _ in 0..iters[k] {
-                call(k, &mut y)?;
-            }
-            samples[k].push(t.elapsed().as_secs_f64() / iters[k] as f64);
-            std::hint::black_box(&y);
+        match k {
+            0 => matvec_f32(&w.w32, &x, &mut y),
+            1 => matvec_f16(&w.w16, &x, &mut y),
+            2 | 3 => w.seed[k - 2].matvec_f32(&x, &mut y)?,
+            _ => int(&w.seed[k - 2], &mut y)?,
         }
+        let secs = t.elapsed().as_secs_f64();
+        std::hint::black_box(&y);
+        Ok(secs)
+    };
+    // Warm-up on the last copy (the samples start at the first), and
+    // enough steps per sample that one takes >= SAMPLE_S.
+    let mut step = 0.0;
+    for k in 0..NK {
+        step += call(k, copies - 1)?;
     }
+    let steps = ((SAMPLE_S / step.max(1e-9)).ceil() as usize).clamp(1, 10_000);
+    eprintln!("  {repeat} samples of {steps} steps");
+    let mut samples = samples(copies, repeat, steps, call)?;
     let mut kernels = [(0u64, 0f64); NK];
     for k in 0..NK {
         kernels[k] = (bytes[k], median(&mut samples[k]));
@@ -269,6 +383,8 @@ fn time_shape(rows: usize, cols: usize, repeat: usize) -> Result<ShapeResult> {
     Ok(ShapeResult {
         rows,
         cols,
+        copies,
+        cycle_bytes,
         kernels,
     })
 }
@@ -281,10 +397,11 @@ impl Report {
             .expect("every layer shape was timed")
     }
 
-    /// Per model and kernel: (bytes per token, seconds per token).
+    /// Per model and kernel: (bytes per token, seconds per token) of the
+    /// calls of its blocks as the runtime makes them.
     fn model_totals(&self, m: &ModelShape) -> [(u64, f64); NK] {
         let mut tot = [(0u64, 0f64); NK];
-        for l in m.linears() {
+        for l in m.calls() {
             let s = self.shape(l.rows, l.cols);
             for (t, &(b, secs)) in tot.iter_mut().zip(&s.kernels) {
                 t.0 += m.layers as u64 * b;
@@ -296,15 +413,38 @@ impl Report {
 
     fn render(&self) -> String {
         let gbs = |b: u64, s: f64| b as f64 / s / 1e9;
+        let ws = &self.working_set;
+        let mib = |b: u64| b >> 20;
         let mut out = format!(
-            "CPU, {} threads, {} kernels; memory bandwidth (best of 5): copy {:.1} GB/s, read {:.1} GB/s\n\n",
+            "CPU, {} threads, {} kernels; memory bandwidth (best of 5, {} MiB of buffers): copy {:.1} GB/s, read {:.1} GB/s\n",
             self.threads,
             Isa::detect().name(),
+            mib(ws.bytes),
             self.bandwidth.copy / 1e9,
             self.bandwidth.read / 1e9
         );
+        out.push_str(&format!(
+            "Working set {} MiB: {:.1}x the last-level cache ({} MiB, {}){}; each shape's weights in copies read in turn, one cycle at least the working set\n",
+            mib(ws.bytes),
+            ws.bytes as f64 / ws.llc as f64,
+            mib(ws.llc),
+            if ws.llc_from_sysfs {
+                "sysfs"
+            } else {
+                "assumed: sysfs has none"
+            },
+            match ws.capped_at {
+                Some(c) => format!(", capped at half the available memory ({} MiB)", mib(c)),
+                None => String::new(),
+            }
+        ));
+        if ws.bytes < 2 * ws.llc {
+            out.push_str("WARNING: working set under twice the last-level cache: reads partly from cache, times flattered\n");
+        }
+        out.push('\n');
         let mut t = Table::new(&[
             "layer (rows x cols)",
+            "copies",
             "kernel",
             "MB moved",
             "time us",
@@ -322,6 +462,11 @@ impl Report {
                     } else {
                         String::new()
                     },
+                    if k == 0 {
+                        s.copies.to_string()
+                    } else {
+                        String::new()
+                    },
                     KERNELS[k].into(),
                     format!("{:.2}", b as f64 / 1e6),
                     format!("{:.1}", secs * 1e6),
@@ -333,7 +478,11 @@ impl Report {
             }
         }
         out.push_str(&t.render());
-        out.push_str("\nPer token (all linear layers of the model, one token):\n");
+        let calls: Vec<&str> = CALLS.iter().map(|c| c.0).collect();
+        out.push_str(&format!(
+            "\nPer token (all linear layers of the model, one token, in the calls of each block as the runtime makes them: {}):\n",
+            calls.join(", ")
+        ));
         let mut t = Table::new(&[
             "model", "kernel", "GB/token", "ms/token", "tokens/s", "vs f16", "vs f32",
         ]);
@@ -420,7 +569,13 @@ impl Report {
                         serde_json::json!({"kernel": KERNELS[k], "bytes": b, "seconds": secs})
                     })
                     .collect();
-                serde_json::json!({"rows": r.rows, "cols": r.cols, "kernels": k})
+                serde_json::json!({
+                    "rows": r.rows,
+                    "cols": r.cols,
+                    "copies": r.copies,
+                    "cycle_bytes": r.cycle_bytes,
+                    "kernels": k
+                })
             })
             .collect();
         let models: Vec<_> = self
@@ -435,11 +590,22 @@ impl Report {
                         serde_json::json!({"kernel": KERNELS[k], "bytes_per_token": b, "seconds_per_token": secs})
                     })
                     .collect();
-                serde_json::json!({"model": m.name, "layers": m.layers, "kernels": k})
+                let calls: Vec<_> = m
+                    .calls()
+                    .iter()
+                    .map(|l| serde_json::json!({"name": l.name, "rows": l.rows, "cols": l.cols}))
+                    .collect();
+                serde_json::json!({"model": m.name, "layers": m.layers, "calls": calls, "kernels": k})
             })
             .collect();
         let v = serde_json::json!({
             "threads": self.threads,
+            "working_set": {
+                "bytes": self.working_set.bytes,
+                "llc_bytes": self.working_set.llc,
+                "llc_from_sysfs": self.working_set.llc_from_sysfs,
+                "capped_at_bytes": self.working_set.capped_at,
+            },
             "bandwidth_bytes_per_s": {"copy": self.bandwidth.copy, "read": self.bandwidth.read},
             "layers": layers,
             "per_token": models,
@@ -596,4 +762,87 @@ fn model_board(args: &Args, models: &[ModelShape]) -> Result<()> {
          4b tok/s: 1 / 4-bit time per token (modelled, linear layers only: 4 calls per block, q/k/v and gate/up stacked as the runtime calls them)."
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_samples_come_back_to_a_copy_after_all_others() {
+        let mut seen = Vec::new();
+        let out = samples(3, 2, 2, |k, c| {
+            seen.push((k, c));
+            Ok(k as f64 + 1.0)
+        })
+        .unwrap();
+        // Steps on copies 0, 1 | 2, 0: every kernel once per step, in order.
+        let want: Vec<(usize, usize)> = [0, 1, 2, 0]
+            .into_iter()
+            .flat_map(|c| (0..NK).map(move |k| (k, c)))
+            .collect();
+        assert_eq!(seen, want);
+        for (k, s) in out.iter().enumerate() {
+            assert_eq!(s, &[k as f64 + 1.0; 2], "per-call mean of kernel {k}");
+        }
+    }
+
+    #[test]
+    fn test_copies_are_distinct_weights() {
+        let (rows, cols) = (8, 24);
+        let sets = more_copies(Weights::random(rows, cols, 1).unwrap(), rows, cols, 3).unwrap();
+        assert_eq!(sets.len(), 3);
+        // SeedLM, twice over: 4-bit 3 blocks a row of 4-byte words, 3-bit
+        // 2 of 8 bytes.
+        let seed_bytes = (2 * (rows * 3 * 4 + rows * 2 * 8)) as u64;
+        assert_eq!(sets[0].bytes(), (6 * rows * cols) as u64 + seed_bytes);
+        // No two copies, and no two kernels of a copy, read the same values.
+        let mut f32s: Vec<&[f32]> = sets.iter().map(|w| &w.w32[..]).collect();
+        let f16s: Vec<Vec<f32>> = sets
+            .iter()
+            .map(|w| w.w16.iter().map(|v| v.to_f32()).collect())
+            .collect();
+        f32s.extend(f16s.iter().map(|v| &v[..]));
+        let seeds: Vec<Vec<f32>> = sets
+            .iter()
+            .flat_map(|w| w.seed.iter().map(SeedMatrix::decode))
+            .collect();
+        f32s.extend(seeds.iter().map(|v| &v[..]));
+        for (i, a) in f32s.iter().enumerate() {
+            for b in &f32s[..i] {
+                assert_ne!(a, b, "weights {i} repeat an earlier copy's");
+            }
+        }
+    }
+
+    #[test]
+    fn test_token_totals_sum_the_runtime_calls() {
+        // One second and one byte per weight on every shape: a token of
+        // Llama-2-7B is 32 blocks of 4 calls, not 7 layers.
+        let m = find_model("llama2-7b").unwrap();
+        let shapes = distinct_shapes(std::slice::from_ref(&m))
+            .into_iter()
+            .map(|(rows, cols)| ShapeResult {
+                rows,
+                cols,
+                copies: 1,
+                cycle_bytes: 0,
+                kernels: [((rows * cols) as u64, 1.0); NK],
+            })
+            .collect();
+        let report = Report {
+            threads: 1,
+            working_set: WorkingSet::for_cache(None, None),
+            bandwidth: Bandwidth {
+                copy: 1.0,
+                read: 1.0,
+            },
+            shapes,
+            models: vec![m.clone()],
+        };
+        for (bytes, secs) in report.model_totals(&m) {
+            assert_eq!(bytes, m.linear_params());
+            assert_eq!(secs, 32.0 * 4.0);
+        }
+    }
 }

@@ -2,7 +2,8 @@
 //! row-major and rows split over the rayon pool: f32 and f16 (the dense
 //! dot products of [`seedlm::kernel::dense`]), and SeedLM through
 //! [`seedlm::kernel::SeedMatrix`], the kernel the runtime runs; plus a
-//! STREAM-like memory bandwidth probe.
+//! STREAM-like memory bandwidth probe, and the sizes that keep both out of
+//! the last-level cache ([`WorkingSet`]).
 
 use half::f16;
 use rand::{Rng, SeedableRng};
@@ -11,6 +12,7 @@ use seedlm::kernel::dense::{dot_f16, dot_f32};
 use seedlm::kernel::Isa;
 use seedlm::sample::random_block;
 use seedlm::{Block, Config};
+use std::path::Path;
 use std::time::Instant;
 
 /// Rows per rayon task.
@@ -61,22 +63,30 @@ pub fn random_f32(n: usize, seed: u64) -> Vec<f32> {
     out
 }
 
-/// Memory bandwidth in bytes/s, best of `repeats`, over buffers of `bytes`
-/// (pick several times the last-level cache).
+/// Memory bandwidth in bytes/s, best of `repeats`, over buffers of
+/// `bytes` in all (pick several times the last-level cache: see
+/// [`WorkingSet`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Bandwidth {
-    /// STREAM "copy" `b[i] = a[i]`: bytes read plus bytes written per second.
+    /// STREAM "copy" `b[i] = a[i]`, `a` and `b` half of the bytes each:
+    /// bytes read plus bytes written per second.
     pub copy: f64,
-    /// Sum of a buffer: bytes read per second.
+    /// Sum of both buffers: bytes read per second.
     pub read: f64,
 }
 
-/// Measures [`Bandwidth`] on the rayon pool.
+/// Measures [`Bandwidth`] on the rayon pool over two buffers of `bytes / 2`
+/// each, so every pass comes back to data last touched `bytes` ago.
 pub fn bandwidth(bytes: usize, repeats: usize) -> Bandwidth {
-    let n = (bytes / 8).max(1 << 10);
+    let n = (bytes / 16).max(1 << 10);
     let a: Vec<u64> = (0..n as u64).collect();
     let mut b = vec![0u64; n];
     let chunk = n.div_ceil(rayon::current_num_threads() * 4).max(1 << 10);
+    let sum = |v: &[u64]| {
+        v.par_chunks(chunk)
+            .map(|c| c.iter().fold(0u64, |x, &y| x.wrapping_add(y)))
+            .reduce(|| 0, u64::wrapping_add)
+    };
     let (mut copy, mut read) = (0f64, 0f64);
     for _ in 0..repeats.max(1) {
         let t = Instant::now();
@@ -85,14 +95,108 @@ pub fn bandwidth(bytes: usize, repeats: usize) -> Bandwidth {
             .for_each(|(d, s)| d.copy_from_slice(s));
         copy = copy.max(2.0 * 8.0 * n as f64 / t.elapsed().as_secs_f64());
         let t = Instant::now();
-        let s: u64 = b
-            .par_chunks(chunk)
-            .map(|c| c.iter().fold(0u64, |x, &y| x.wrapping_add(y)))
-            .reduce(|| 0, u64::wrapping_add);
-        read = read.max(8.0 * n as f64 / t.elapsed().as_secs_f64());
+        let s = sum(&a).wrapping_add(sum(&b));
+        read = read.max(2.0 * 8.0 * n as f64 / t.elapsed().as_secs_f64());
         std::hint::black_box(s);
     }
     Bandwidth { copy, read }
+}
+
+/// The last-level cache size assumed where sysfs does not give one: a
+/// large server part's (the VM this was written on reports 480 MiB).
+pub const FALLBACK_LLC: u64 = 512 << 20;
+
+/// The working set over the last-level cache: a cache that kept the best
+/// possible share of data read in a cycle of `W` bytes (`LLC / W`, what
+/// an optimal replacement keeps; real ones keep less) serves at most a
+/// quarter of the reads at 4x.
+pub const LLC_MULTIPLE: u64 = 4;
+
+/// How many bytes `seedlm bench` cycles through so that every timed read
+/// comes from memory, not from the last-level cache: the bandwidth probe's
+/// buffers and each layer shape's copies of the weights.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WorkingSet {
+    /// Bytes per cycle.
+    pub bytes: u64,
+    /// The last-level cache it was sized against.
+    pub llc: u64,
+    /// Whether `llc` came from sysfs (else [`FALLBACK_LLC`]).
+    pub llc_from_sysfs: bool,
+    /// Half of the available memory, where it capped `bytes` (the machine
+    /// is shared: the bench must not push others into swap).
+    pub capped_at: Option<u64>,
+}
+
+impl WorkingSet {
+    /// [`LLC_MULTIPLE`] times `llc` (or [`FALLBACK_LLC`]), at most half of
+    /// `available` memory where known.
+    pub fn for_cache(llc: Option<u64>, available: Option<u64>) -> WorkingSet {
+        let (cache, llc_from_sysfs) = match llc {
+            Some(b) => (b, true),
+            None => (FALLBACK_LLC, false),
+        };
+        let want = LLC_MULTIPLE * cache;
+        let cap = available.map(|a| a / 2).filter(|&c| c < want);
+        WorkingSet {
+            bytes: cap.unwrap_or(want),
+            llc: cache,
+            llc_from_sysfs,
+            capped_at: cap,
+        }
+    }
+
+    /// Sized for this machine: [`llc_bytes`] and [`available_memory`].
+    pub fn detect() -> WorkingSet {
+        Self::for_cache(llc_bytes(), available_memory())
+    }
+
+    /// Copies of a set of `set_bytes` that make up at least `self.bytes`,
+    /// at least one.
+    pub fn copies(&self, set_bytes: u64) -> usize {
+        self.bytes.div_ceil(set_bytes.max(1)).max(1) as usize
+    }
+}
+
+/// The largest level-3 cache of CPU 0 in sysfs, in bytes, if it reports one.
+pub fn llc_bytes() -> Option<u64> {
+    llc_bytes_in(Path::new("/sys/devices/system/cpu/cpu0/cache"))
+}
+
+/// The largest level-3 cache among `dir/index*/{level,size}`.
+fn llc_bytes_in(dir: &Path) -> Option<u64> {
+    let read = |p: &Path| std::fs::read_to_string(p).ok();
+    std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("index"))
+        .filter(|e| read(&e.path().join("level")).is_some_and(|l| l.trim() == "3"))
+        .filter_map(|e| parse_size(&read(&e.path().join("size"))?))
+        .max()
+}
+
+/// A sysfs cache size: `491520K`, `32M`, `1G` or bytes.
+fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let (num, unit) = match s.char_indices().last()? {
+        (i, 'K') => (&s[..i], 1 << 10),
+        (i, 'M') => (&s[..i], 1 << 20),
+        (i, 'G') => (&s[..i], 1 << 30),
+        _ => (s, 1),
+    };
+    num.parse::<u64>().ok()?.checked_mul(unit)
+}
+
+/// `MemAvailable` of `/proc/meminfo` in bytes, if readable.
+pub fn available_memory() -> Option<u64> {
+    meminfo_available(&std::fs::read_to_string("/proc/meminfo").ok()?)
+}
+
+/// The `MemAvailable:  N kB` line of a `/proc/meminfo` text, in bytes.
+fn meminfo_available(text: &str) -> Option<u64> {
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb = line.split_whitespace().nth(1)?.parse::<u64>().ok()?;
+    kb.checked_mul(1024)
 }
 
 /// Median of `v` (sorted in place); 0 for an empty slice.
@@ -166,5 +270,44 @@ mod tests {
             bw.copy.is_finite() && bw.copy > 0.0 && bw.read > 0.0,
             "{bw:?}"
         );
+    }
+
+    #[test]
+    fn test_llc_from_sysfs_layout() {
+        assert_eq!(parse_size("491520K\n"), Some(491520 << 10));
+        assert_eq!(parse_size("32M"), Some(32 << 20));
+        assert_eq!(parse_size("4096"), Some(4096));
+        assert_eq!(parse_size("lots"), None);
+        let dir = tempfile::tempdir().unwrap();
+        for (i, level, size) in [(0, "1", "48K"), (2, "2", "2048K"), (3, "3", "491520K")] {
+            let d = dir.path().join(format!("index{i}"));
+            std::fs::create_dir(&d).unwrap();
+            std::fs::write(d.join("level"), format!("{level}\n")).unwrap();
+            std::fs::write(d.join("size"), format!("{size}\n")).unwrap();
+        }
+        // Not a cache: ignored even with level 3.
+        std::fs::create_dir(dir.path().join("uevent3")).unwrap();
+        assert_eq!(llc_bytes_in(dir.path()), Some(480 << 20));
+        assert_eq!(llc_bytes_in(&dir.path().join("none")), None);
+        assert_eq!(
+            meminfo_available("MemTotal: 100 kB\nMemAvailable:    2048 kB\n"),
+            Some(2 << 20)
+        );
+        assert_eq!(meminfo_available("MemTotal: 100 kB\n"), None);
+    }
+
+    #[test]
+    fn test_working_set_is_a_multiple_of_the_llc_capped_by_memory() {
+        let ws = WorkingSet::for_cache(Some(480 << 20), Some(20 << 30));
+        assert_eq!(ws.bytes, LLC_MULTIPLE * (480 << 20));
+        assert!(ws.llc_from_sysfs && ws.capped_at.is_none());
+        // Copies of a 125 MiB set (4096 x 4096: f32, f16, SeedLM) that
+        // fill it; a set larger than the cycle is one copy.
+        assert_eq!(ws.copies(125 << 20), 16);
+        assert_eq!(ws.copies(4 << 30), 1);
+        let ws = WorkingSet::for_cache(None, Some(2 << 30));
+        assert_eq!((ws.llc, ws.llc_from_sysfs), (FALLBACK_LLC, false));
+        assert_eq!((ws.bytes, ws.capped_at), (1 << 30, Some(1 << 30)));
+        assert_eq!(WorkingSet::for_cache(None, None).bytes, 4 * FALLBACK_LLC);
     }
 }

@@ -174,11 +174,12 @@ pub fn find_model(name: &str) -> Result<ModelShape, String> {
         })
 }
 
-/// The distinct `(rows, cols)` shapes of `models`, in first-seen order.
+/// The distinct `(rows, cols)` shapes of `models`, in first-seen order:
+/// each model's linear layers, then its calls ([`ModelShape::calls`]).
 pub fn distinct_shapes(models: &[ModelShape]) -> Vec<(usize, usize)> {
     let mut out: Vec<(usize, usize)> = Vec::new();
     for m in models {
-        for l in m.linears() {
+        for l in m.linears().into_iter().chain(m.calls()) {
             if !out.contains(&(l.rows, l.cols)) {
                 out.push((l.rows, l.cols));
             }
@@ -221,7 +222,22 @@ mod tests {
         assert_eq!((l[6].rows, l[6].cols), (8192, 28672));
         assert!(find_model("gpt2").unwrap_err().contains("llama3-8b"));
         let d = distinct_shapes(&llama_models());
-        assert_eq!(d.len(), 13, "{d:?}");
+        assert_eq!(
+            d.len(),
+            13 + 8,
+            "13 layer shapes, 8 more stacked calls: {d:?}"
+        );
+        // Llama-2-7B: its layers, then the calls that stack them.
+        assert_eq!(
+            distinct_shapes(&[find_model("llama2-7b").unwrap()]),
+            [
+                (4096, 4096),
+                (11008, 4096),
+                (4096, 11008),
+                (12288, 4096),
+                (22016, 4096)
+            ]
+        );
     }
 
     #[test]
