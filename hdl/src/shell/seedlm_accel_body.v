@@ -260,20 +260,21 @@
     wire [63:0] al_skip = (al_ptr_next & (DB64 - 64'd1)) >> AS_LOG; // first word of the next vector
     /* verilator lint_on UNUSEDSIGNAL */
     assign af_pop = al_write && (al_j == APB[JW-1:0] - 1'b1 || al_last);
-    // The word goes to the engine's memory a cycle later: the FIFO's
-    // head beat as it was (af_beat_r) and the word select by the
-    // registered al_j after it (the engine's activation memory then sees
-    // a register and a word select, nothing before them).
+    // The word goes to the engine's memory a cycle later, from registers
+    // alone: the word select of the FIFO's head register by al_j goes
+    // before act_wdata_r (the head is a fabric register, near; the
+    // activation memory's block RAMs are spread over the die, so the
+    // register's output gets the long routing to their inputs, nothing
+    // in series with it).
     reg           act_we_r;
     reg [ACT_ADDR_BITS-1:0] act_addr_r;
-    reg [DW-1:0]  af_beat_r;
-    reg [JW-1:0]  al_j_r;
+    reg [AWB-1:0] act_wdata_r;
     assign e_act_we = act_we_r;
     assign e_act_addr = act_addr_r;
     /* verilator lint_off UNUSEDSIGNAL */
-    wire [DW-1:0] af_shift = af_beat_r >> ({{(32 - JW){1'b0}}, al_j_r} * (AS * 8));
+    wire [DW-1:0] af_shift = af_dout >> ({{(32 - JW){1'b0}}, al_j} * (AS * 8));
     /* verilator lint_on UNUSEDSIGNAL */
-    assign e_act_wdata = af_shift[AWB-1:0];
+    assign e_act_wdata = act_wdata_r;
 
     // ---------------- engine sequencer and tile feeder ----------------
     // The engine's vector eng_vec and its results taken, res_cnt, are kept
@@ -447,8 +448,7 @@
         // Activation loader.
         act_we_r <= al_write;
         act_addr_r <= al_cnt[ACT_ADDR_BITS-1:0];
-        af_beat_r <= af_dout;
-        al_j_r <= al_j;
+        act_wdata_r <= af_shift[AWB-1:0];
         fd_col_ok <= fd_col_ok_next;
         vec_lead <= vec_lead + {1'b0, al_next} - {1'b0, eng_next};
         fed_lead <= fed_lead + {1'b0, fd_take && fd_last} - {1'b0, al_next};
