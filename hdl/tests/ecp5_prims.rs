@@ -1,11 +1,13 @@
-//! The ECP5 forms of the multiplier bank and the activation memory
-//! (`-DSEEDLM_ECP5`, built only by the ECP5 flow; `seedlm-sim` covers the
-//! plain forms inside the whole engine), simulated by Verilator against
-//! behavioural models of the two primitives they instantiate, written here
-//! from the ECP5 sysDSP and sysMEM documentation (Yosys ships black boxes
-//! only): MULT18X18D, signed 18 x 18 with its output register; DP16KD in
-//! its 4096 x 4 configuration, word address on AD13..AD2, port B reading
-//! through its read and output registers. This checks the wiring (operand
+//! The ECP5 forms of the multiplier bank, the activation memory and the
+//! shell's read buffers (`-DSEEDLM_ECP5`, built only by the ECP5 flow;
+//! `seedlm-sim` covers the plain forms inside the whole engine and shell),
+//! simulated by Verilator against behavioural models of the two primitives
+//! they instantiate, written here from the ECP5 sysDSP and sysMEM
+//! documentation (Yosys ships black boxes only): MULT18X18D, signed 18 x 18
+//! with its output register; DP16KD in its 4096 x 4 configuration (word
+//! address on AD13..AD2) and its 1024 x 18 one (word address on AD13..AD4,
+//! AD1..AD0 a write's byte enables), port B reading through its read and
+//! output registers. This checks the wiring (operand
 //! bits, sign extension, partial products, address and data slices,
 //! register stages); the models' fidelity to the silicon is taken from the
 //! documentation. Needs Verilator 5 (`--binary`); without it the tests say
@@ -17,6 +19,8 @@ use seedlm_hdl::blocks::act_mem::ActMem;
 use seedlm_hdl::blocks::mul_bank::MulBank;
 use seedlm_hdl::blocks::widths::{PW, RW};
 use seedlm_hdl::blocks::ECP5_DEFINE;
+use seedlm_hdl::shell::{generate_accel, AccelOptions};
+use seedlm_hdl::top::Kind;
 use std::path::Path;
 use std::process::Command;
 
@@ -48,8 +52,9 @@ fn mult18x18d_model() -> String {
     )
 }
 
-/// Behavioural DP16KD, 4096 x 4 only: port A writes, port B reads through
-/// its read register and, with REGMODE_B = "OUTREG", its output register.
+/// Behavioural DP16KD, 4096 x 4 or 1024 x 18: port A writes, port B reads
+/// through its read register and, with REGMODE_B = "OUTREG", its output
+/// register.
 fn dp16kd_model() -> String {
     let ports = |p: &str, n: usize| (0..n).map(|k| format!("{p}{k}")).collect::<Vec<_>>();
     let cat = |v: &[String]| v.iter().rev().cloned().collect::<Vec<_>>().join(", ");
@@ -69,24 +74,33 @@ fn dp16kd_model() -> String {
          \x20 parameter CSDECODE_A = \"0b000\", parameter CSDECODE_B = \"0b000\",\n\
          \x20 parameter WRITEMODE_A = \"NORMAL\", parameter WRITEMODE_B = \"NORMAL\",\n\
          \x20 parameter GSR = \"ENABLED\") (\n  {});\n\
-         \x20 reg [3:0] mem [0:4095];\n\
-         \x20 reg [3:0] q = 0, o = 0;\n\
-         \x20 wire [11:0] wa = {{{wa}}};\n\
-         \x20 wire [11:0] ra = {{{ra}}};\n\
-         \x20 initial if (DATA_WIDTH_A != 4 || DATA_WIDTH_B != 4) $fatal(1, \"model: 4096 x 4 only\");\n\
-         \x20 always @(posedge CLKA) if (CEA && WEA) mem[wa] <= {{DIA3, DIA2, DIA1, DIA0}};\n\
+         \x20 reg [17:0] mem [0:4095];\n\
+         \x20 reg [17:0] q = 0, o = 0;\n\
+         \x20 localparam WIDE = DATA_WIDTH_A == 18;\n\
+         \x20 wire [13:0] aa = {{{aa}}};\n\
+         \x20 wire [13:0] ab = {{{ab}}};\n\
+         \x20 wire [17:0] di = {{{di}}};\n\
+         \x20 wire [11:0] wa = WIDE ? {{2'b0, aa[13:4]}} : aa[13:2];\n\
+         \x20 wire [11:0] ra = WIDE ? {{2'b0, ab[13:4]}} : ab[13:2];\n\
+         \x20 initial if (DATA_WIDTH_A != DATA_WIDTH_B || (DATA_WIDTH_A != 4 && DATA_WIDTH_A != 18))\n\
+         \x20   $fatal(1, \"model: 4096 x 4 or 1024 x 18 only\");\n\
+         \x20 always @(posedge CLKA) if (CEA && WEA) begin\n\
+         \x20   if (!WIDE) mem[wa] <= {{14'h0, di[3:0]}};\n\
+         \x20   if (WIDE && aa[0]) mem[wa][8:0] <= di[8:0];\n\
+         \x20   if (WIDE && aa[1]) mem[wa][17:9] <= di[17:9];\n\
+         \x20 end\n\
          \x20 always @(posedge CLKB) begin\n\
          \x20   if (CEB) q <= mem[ra];\n\
          \x20   if (OCEB) o <= q;\n\
          \x20 end\n\
-         \x20 wire [3:0] d = REGMODE_B == \"OUTREG\" ? o : q;\n\
-         \x20 assign {{DOB3, DOB2, DOB1, DOB0}} = d;\n\
-         \x20 assign {{{hi}}} = 14'h0;\n\
+         \x20 wire [17:0] d = REGMODE_B == \"OUTREG\" ? o : q;\n\
+         \x20 assign {{{dob}}} = WIDE ? d : {{14'h0, d[3:0]}};\n\
          endmodule\n",
         decl.join(",\n  "),
-        wa = (2..14).rev().map(|k| format!("ADA{k}")).collect::<Vec<_>>().join(", "),
-        ra = (2..14).rev().map(|k| format!("ADB{k}")).collect::<Vec<_>>().join(", "),
-        hi = (4..18).rev().map(|k| format!("DOB{k}")).collect::<Vec<_>>().join(", "),
+        aa = cat(&ports("ADA", 14)),
+        ab = cat(&ports("ADB", 14)),
+        di = cat(&ports("DIA", 18)),
+        dob = cat(&ports("DOB", 18)),
     )
 }
 
@@ -185,6 +199,11 @@ endmodule
 /// Builds and runs `tb` over `verilog` (and the primitive models) with
 /// `-DSEEDLM_ECP5`; the simulator's output.
 fn simulate(verilog: &str, tb: &str, dir: &Path) -> String {
+    simulate_forms(verilog, tb, dir, true)
+}
+
+/// [`simulate`], with `-DSEEDLM_ECP5` only where `ecp5`.
+fn simulate_forms(verilog: &str, tb: &str, dir: &Path, ecp5: bool) -> String {
     let files = [
         ("dut.v", verilog.to_string()),
         ("tb.v", tb.to_string()),
@@ -203,7 +222,7 @@ fn simulate(verilog: &str, tb: &str, dir: &Path) -> String {
             "--top-module",
             "tb",
         ])
-        .arg(format!("-D{ECP5_DEFINE}"))
+        .args(ecp5.then(|| format!("-D{ECP5_DEFINE}")))
         .arg("-Mdir")
         .arg(&mdir)
         .args(files.iter().map(|(n, _)| dir.join(n)))
@@ -271,5 +290,111 @@ fn ecp5_activation_memory_reads_what_was_written() {
     assert_ne!(broken, verilog);
     let dir = tempfile::tempdir().unwrap();
     let out = simulate(&broken, &mem_testbench(), dir.path());
+    assert!(out.contains("FAIL"), "{out}");
+}
+
+/// The shell's read buffer of `lanes` = 1 at a 256-bit AXI (the ECP5
+/// flow's), as `generate_accel` emits it: the module `seedlm_accel_fifo`.
+fn fifo_verilog() -> String {
+    let opts = AccelOptions {
+        axi_data_bits: 256,
+        ..Default::default()
+    };
+    let rtl = generate_accel(&Kind::Seedlm(seedlm::Config::BITS4), 1, &opts).unwrap();
+    let v = &rtl.verilog;
+    let at = v.find("module seedlm_accel_fifo").unwrap();
+    let end = at + v[at..].find("endmodule").unwrap() + "endmodule".len();
+    format!(
+        "`default_nettype none\n{}\n`default_nettype wire\n",
+        &v[at..end]
+    )
+}
+
+/// A testbench over the buffer (256-bit words, 2^`log` deep): one word
+/// pushed into the empty buffer and the edges until `dvalid` printed as
+/// LATENCY (the push's edge counted: `dvalid` is seen that many cycles
+/// after the push's); then 30,000 cycles of pushes while there is room and
+/// pops while `dvalid`, in phases that fill, drain and stream, every
+/// popped word checked against the order of the pushes.
+fn fifo_testbench(log: u32) -> String {
+    format!(
+        r#"module tb;
+  localparam integer LOG = {log};
+  reg clk = 0, flush = 1, push = 0, pop = 0;
+  reg [255:0] din = 0;
+  wire [255:0] dout;
+  wire dvalid;
+  seedlm_accel_fifo #(.W(256), .LOG(LOG)) dut(.clk(clk), .flush(flush), .push(push), .din(din),
+      .pop(pop), .dout(dout), .dvalid(dvalid));
+  reg [255:0] model [0:65535];
+  reg [63:0] x = 64'h2545f4914f6cdd1d;
+  integer n, k, wr = 0, rd = 0, bad = 0, lat = 0;
+  initial begin
+    #1 clk = 1; #1 clk = 0;
+    flush = 0;
+    push = 1; din = {{4{{64'h0123456789abcdef}}}}; model[0] = din; wr = 1;
+    #1 clk = 1; #1 clk = 0;
+    push = 0;
+    lat = 1;
+    for (k = 0; k < 8 && !dvalid; k = k + 1) begin
+      #1 clk = 1; #1 clk = 0;
+      lat = lat + 1;
+    end
+    $display("LATENCY %0d", lat);
+    for (n = 0; n < 30000; n = n + 1) begin
+      x = x ^ (x << 13); x = x ^ (x >> 7); x = x ^ (x << 17);
+      // Phases of 600 cycles: fill (few pops), drain (no pushes), stream.
+      case ((n / 600) % 3)
+        0: begin pop = dvalid && x[3:0] == 0; push = x[4]; end
+        1: begin pop = dvalid && x[5]; push = 0; end
+        default: begin pop = dvalid && x[6:5] != 0; push = x[8:7] != 0; end
+      endcase
+      if (wr - rd >= (1 << LOG)) push = 0;
+      if (pop) begin
+        if (dout !== model[rd % 65536]) begin
+          if (bad < 5) $display("MISMATCH word %0d: %h want %h", rd, dout, model[rd % 65536]);
+          bad = bad + 1;
+        end
+        rd = rd + 1;
+      end
+      if (push) begin
+        din = {{x, ~x, x ^ 64'h5555aaaa5555aaaa, x[31:0], x[63:32]}};
+        model[wr % 65536] = din;
+        wr = wr + 1;
+      end
+      #1 clk = 1; #1 clk = 0;
+    end
+    if (rd < 5000) begin $display("FEW POPS %0d", rd); bad = bad + 1; end
+    if (bad == 0) $display("PASS"); else $display("FAIL %0d", bad);
+    $finish;
+  end
+endmodule
+"#
+    )
+}
+
+#[test]
+fn ecp5_shell_fifo_keeps_order_and_the_models_latency() {
+    if !verilator() {
+        return;
+    }
+    let verilog = fifo_verilog();
+    assert!(verilog.contains("DP16KD"));
+    let latency = format!("LATENCY {}", seedlm::hw::shell::SHELL_FIFO_LATENCY);
+    // The ECP5 form at the activation and the tile buffer's depths, and
+    // the plain form (which the co-simulation runs inside the shell).
+    for (log, ecp5) in [(6, true), (9, true), (6, false)] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = simulate_forms(&verilog, &fifo_testbench(log), dir.path(), ecp5);
+        assert!(
+            out.contains("PASS") && out.contains(&latency),
+            "LOG {log} ecp5 {ecp5}: {out}"
+        );
+    }
+    // Without the output register the head shows the next word too early.
+    let broken = verilog.replace(".REGMODE_B(\"OUTREG\")", ".REGMODE_B(\"NOREG\")");
+    assert_ne!(broken, verilog);
+    let dir = tempfile::tempdir().unwrap();
+    let out = simulate(&broken, &fifo_testbench(6), dir.path());
     assert!(out.contains("FAIL"), "{out}");
 }

@@ -260,20 +260,21 @@
     wire [63:0] al_skip = (al_ptr_next & (DB64 - 64'd1)) >> AS_LOG; // first word of the next vector
     /* verilator lint_on UNUSEDSIGNAL */
     assign af_pop = al_write && (al_j == APB[JW-1:0] - 1'b1 || al_last);
-    // The word goes to the engine's memory a cycle later: the FIFO's
-    // head beat as it was (af_beat_r) and the word select by the
-    // registered al_j after it (the engine's activation memory then sees
-    // a register and a word select, nothing before them).
+    // The word goes to the engine's memory a cycle later, from registers
+    // alone: the word select of the FIFO's head register by al_j goes
+    // before act_wdata_r (the head is a fabric register, near; the
+    // activation memory's block RAMs are spread over the die, so the
+    // register's output gets the long routing to their inputs, nothing
+    // in series with it).
     reg           act_we_r;
     reg [ACT_ADDR_BITS-1:0] act_addr_r;
-    reg [DW-1:0]  af_beat_r;
-    reg [JW-1:0]  al_j_r;
+    reg [AWB-1:0] act_wdata_r;
     assign e_act_we = act_we_r;
     assign e_act_addr = act_addr_r;
     /* verilator lint_off UNUSEDSIGNAL */
-    wire [DW-1:0] af_shift = af_beat_r >> ({{(32 - JW){1'b0}}, al_j_r} * (AS * 8));
+    wire [DW-1:0] af_shift = af_dout >> ({{(32 - JW){1'b0}}, al_j} * (AS * 8));
     /* verilator lint_on UNUSEDSIGNAL */
-    assign e_act_wdata = af_shift[AWB-1:0];
+    assign e_act_wdata = act_wdata_r;
 
     // ---------------- engine sequencer and tile feeder ----------------
     // The engine's vector eng_vec and its results taken, res_cnt, are kept
@@ -447,8 +448,7 @@
         // Activation loader.
         act_we_r <= al_write;
         act_addr_r <= al_cnt[ACT_ADDR_BITS-1:0];
-        af_beat_r <= af_dout;
-        al_j_r <= al_j;
+        act_wdata_r <= af_shift[AWB-1:0];
         fd_col_ok <= fd_col_ok_next;
         vec_lead <= vec_lead + {1'b0, al_next} - {1'b0, eng_next};
         fed_lead <= fed_lead + {1'b0, fd_take && fd_last} - {1'b0, al_next};
@@ -768,12 +768,21 @@
 endmodule
 
 // First-word-fall-through FIFO: 2^LOG words of W bits in block RAM, read
-// through two registers: the block RAM's read register `q` (loaded by
-// `fetch`) and the head register `dout` (loaded from `q` alone, by
-// `load`: nothing between the RAM's output and a register, the form of
-// the DP16KD's output register). `dout` is valid while `dvalid`, `pop`
-// takes it; a word pushed in cycle t is valid from cycle
-// t + SHELL_FIFO_LATENCY (seedlm::hw::shell), one word per cycle after.
+// through a fixed two-stage pipeline (the block RAM's read register and
+// output register, both always enabled: nothing combinational reaches the
+// RAM's clock enables) into a skid buffer of SKID words in the fabric (the
+// head register `dout` and SKID - 1 words behind it). A read is issued
+// only against a credit (a skid slot neither held nor in flight), so the
+// pipeline never stalls and `pop` touches fabric registers alone; SKID = 4
+// covers the credit loop (issue, two RAM stages, head, credit back) at one
+// word per cycle. `dout` is valid while `dvalid`, `pop` takes it; a word
+// pushed in cycle t is valid from cycle t + SHELL_FIFO_LATENCY
+// (seedlm::hw::shell), one word per cycle after.
+// With SEEDLM_ECP5 defined (bitstreams/ecp5.sh), the two RAM stages are
+// those of ceil(W / 18) DP16KDs in their 1024 x 18 configuration, port A
+// writing, port B reading with REGMODE_B = "OUTREG" (LOG <= 10; W is never
+// a multiple of 18 here: a power of two). Otherwise they are the read and
+// output registers of an inferred memory.
 module shell_fifo #(
     parameter integer W = 512,
     parameter integer LOG = 9
@@ -786,34 +795,107 @@ module shell_fifo #(
     output reg  [W-1:0] dout,
     output reg          dvalid
 );
-    reg [W-1:0] mem [0:(1 << LOG) - 1];
-    reg [W-1:0] q;
-    reg qvalid;                         // q holds a word not yet in dout
+    localparam [2:0] SKID = 3'd4;
+    localparam [2:0] SKID_LAST = SKID - 3'd2; // the last slot behind the head
     reg [LOG:0] wp, rp;
     reg nempty;                         // wp != rp, registered
-    wire load = qvalid && (!dvalid || pop);
-    wire fetch = nempty && (!qvalid || !dvalid || pop);
+    reg [2:0] credits;                  // skid slots neither held nor in flight
+    reg v1, v2;                         // a read in the RAM's first, second stage
+    wire fetch = nempty && credits != 3'd0;
+    wire [W-1:0] rd;                    // the RAM's output register: valid while v2
+    reg [W-1:0] skid [0:SKID-2];
+    reg [1:0] sw, sr;                   // skid write and read slots, 0..SKID-2
+    reg [1:0] scnt;                     // words in skid (not counting dout)
+    wire head_free = !dvalid || pop;
+    wire from_skid = head_free && scnt != 2'd0;
+    wire into_skid = v2 && !(head_free && scnt == 2'd0);
+`ifdef SEEDLM_ECP5
+    localparam integer NB = (W + 17) / 18;
+    wire [NB*18-1:0] wide_in = {{(NB * 18 - W){1'b0}}, din};
+    wire [NB*18-1:0] wide_out;
+    wire [9:0] wa = {{(10 - LOG){1'b0}}, wp[LOG-1:0]};
+    wire [9:0] ra = {{(10 - LOG){1'b0}}, rp[LOG-1:0]};
+    assign rd = wide_out[W-1:0];
+    genvar g;
+    generate for (g = 0; g < NB; g = g + 1) begin : ebr
+        // 1024 x 18: word address on AD13..AD4, AD1..AD0 the byte enables
+        // of a write (Yosys' brams_map_16kd.v convention).
+        DP16KD #(
+            .DATA_WIDTH_A(18), .DATA_WIDTH_B(18),
+            .REGMODE_A("NOREG"), .REGMODE_B("OUTREG"),
+            .RESETMODE("SYNC"), .ASYNC_RESET_RELEASE("SYNC"),
+            .CSDECODE_A("0b000"), .CSDECODE_B("0b000"),
+            .WRITEMODE_A("NORMAL"), .WRITEMODE_B("NORMAL"), .GSR("AUTO")
+        ) ram (
+            .CLKA(clk), .CEA(push), .OCEA(1'b0), .WEA(push), .RSTA(1'b0), .CSA0(1'b0), .CSA1(1'b0),
+            .CSA2(1'b0), .ADA0(1'b1), .ADA1(1'b1), .ADA2(1'b0), .ADA3(1'b0), .ADA4(wa[0]),
+            .ADA5(wa[1]), .ADA6(wa[2]), .ADA7(wa[3]), .ADA8(wa[4]), .ADA9(wa[5]), .ADA10(wa[6]),
+            .ADA11(wa[7]), .ADA12(wa[8]), .ADA13(wa[9]), .DIA0(wide_in[18 * g + 0]),
+            .DIA1(wide_in[18 * g + 1]), .DIA2(wide_in[18 * g + 2]), .DIA3(wide_in[18 * g + 3]),
+            .DIA4(wide_in[18 * g + 4]), .DIA5(wide_in[18 * g + 5]), .DIA6(wide_in[18 * g + 6]),
+            .DIA7(wide_in[18 * g + 7]), .DIA8(wide_in[18 * g + 8]), .DIA9(wide_in[18 * g + 9]),
+            .DIA10(wide_in[18 * g + 10]), .DIA11(wide_in[18 * g + 11]),
+            .DIA12(wide_in[18 * g + 12]), .DIA13(wide_in[18 * g + 13]),
+            .DIA14(wide_in[18 * g + 14]), .DIA15(wide_in[18 * g + 15]),
+            .DIA16(wide_in[18 * g + 16]), .DIA17(wide_in[18 * g + 17]), .CLKB(clk), .CEB(1'b1),
+            .OCEB(1'b1), .WEB(1'b0), .RSTB(1'b0), .CSB0(1'b0), .CSB1(1'b0), .CSB2(1'b0),
+            .ADB0(1'b0), .ADB1(1'b0), .ADB2(1'b0), .ADB3(1'b0), .ADB4(ra[0]), .ADB5(ra[1]),
+            .ADB6(ra[2]), .ADB7(ra[3]), .ADB8(ra[4]), .ADB9(ra[5]), .ADB10(ra[6]), .ADB11(ra[7]),
+            .ADB12(ra[8]), .ADB13(ra[9]), .DIB0(1'b0), .DIB1(1'b0), .DIB2(1'b0), .DIB3(1'b0),
+            .DIB4(1'b0), .DIB5(1'b0), .DIB6(1'b0), .DIB7(1'b0), .DIB8(1'b0), .DIB9(1'b0),
+            .DIB10(1'b0), .DIB11(1'b0), .DIB12(1'b0), .DIB13(1'b0), .DIB14(1'b0), .DIB15(1'b0),
+            .DIB16(1'b0), .DIB17(1'b0), .DOB0(wide_out[18 * g + 0]), .DOB1(wide_out[18 * g + 1]),
+            .DOB2(wide_out[18 * g + 2]), .DOB3(wide_out[18 * g + 3]), .DOB4(wide_out[18 * g + 4]),
+            .DOB5(wide_out[18 * g + 5]), .DOB6(wide_out[18 * g + 6]), .DOB7(wide_out[18 * g + 7]),
+            .DOB8(wide_out[18 * g + 8]), .DOB9(wide_out[18 * g + 9]), .DOB10(wide_out[18 * g + 10]),
+            .DOB11(wide_out[18 * g + 11]), .DOB12(wide_out[18 * g + 12]),
+            .DOB13(wide_out[18 * g + 13]), .DOB14(wide_out[18 * g + 14]),
+            .DOB15(wide_out[18 * g + 15]), .DOB16(wide_out[18 * g + 16]),
+            .DOB17(wide_out[18 * g + 17])
+        );
+    end endgenerate
+    /* verilator lint_off UNUSED */
+    wire unused_hi = &{1'b0, wide_out[NB*18-1:W]};
+    /* verilator lint_on UNUSED */
+`else
+    reg [W-1:0] mem [0:(1 << LOG) - 1];
+    reg [W-1:0] q, o;
+    assign rd = o;
     always @(posedge clk) begin
         if (push) mem[wp[LOG-1:0]] <= din;
-        if (fetch) q <= mem[rp[LOG-1:0]];
-        if (load) dout <= q;
+        q <= mem[rp[LOG-1:0]];
+        o <= q;
+    end
+`endif
+    always @(posedge clk) begin
+        if (into_skid) skid[sw] <= rd;
+        if (from_skid) dout <= skid[sr];
+        else if (head_free && v2) dout <= rd;
     end
     always @(posedge clk) begin
         if (flush) begin
             wp <= 0;
             rp <= 0;
             nempty <= 1'b0;
-            qvalid <= 1'b0;
+            credits <= SKID;
+            v1 <= 1'b0;
+            v2 <= 1'b0;
+            sw <= 2'd0;
+            sr <= 2'd0;
+            scnt <= 2'd0;
             dvalid <= 1'b0;
         end else begin
             if (push) nempty <= 1'b1;
             else if (fetch) nempty <= wp != rp + 1'b1;
             if (push) wp <= wp + 1'b1;
             if (fetch) rp <= rp + 1'b1;
-            if (fetch) qvalid <= 1'b1;
-            else if (load) qvalid <= 1'b0;
-            if (load) dvalid <= 1'b1;
-            else if (pop) dvalid <= 1'b0;
+            credits <= credits - {2'b0, fetch} + {2'b0, pop && dvalid};
+            v1 <= fetch;
+            v2 <= v1;
+            if (into_skid) sw <= sw == SKID_LAST[1:0] ? 2'd0 : sw + 2'd1;
+            if (from_skid) sr <= sr == SKID_LAST[1:0] ? 2'd0 : sr + 2'd1;
+            scnt <= scnt + {1'b0, into_skid} - {1'b0, from_skid};
+            if (head_free) dvalid <= scnt != 2'd0 || v2;
         end
     end
 endmodule

@@ -15,8 +15,8 @@
 //! part of one call [`Board::call_us`]. The shell's part of a call is not
 //! an assumption: its cycles come from [`seedlm::hw::shell::OverheadModel`],
 //! which the co-simulation of `seedlm_accel` pins (2048x2048, 4-bit,
-//! 16 lanes: 32,910 cycles at latency 0, 33,109 at read 200 / write 0,
-//! 33,308 at 200 / 200, against 32,796 for the engine alone).
+//! 16 lanes: 32,911 cycles at latency 0, 33,110 at read 200 / write 0,
+//! 33,309 at 200 / 200, against 32,796 for the engine alone).
 
 /// Share of the raw PCIe rate a DMA achieves: TLP headers and framing on
 /// 256-byte payloads (about 24 bytes per TLP), flow-control and descriptor

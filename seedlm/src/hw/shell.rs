@@ -578,12 +578,12 @@ impl Job {
 /// engine's cycles plus [`SHELL_RESTART_CYCLES`].
 ///
 /// Measured with the stand-alone bench (`hdl/examples/accel_job.rs`, no
-/// backpressure) before the read buffers' head register
-/// ([`SHELL_FIFO_LATENCY`]) added a cycle to every job, 4-bit, 16 lanes,
-/// 2048x2048, 512-bit AXI (engine-only 32,796): 32,909 at read/write
-/// latency 0/0, 33,108 at 200/0, 33,308 at 200/200 (+1.56%); 4-bit,
-/// 3 lanes, 30x800 (engine-only 1,015): 1,089 at 0/0, 1,488 at 200/200,
-/// 3,536 for a batch of 3 at 200/200. The model gives 2 cycles less for
+/// backpressure) before the read buffers' head register, then their skid
+/// buffer ([`SHELL_FIFO_LATENCY`] 2 → 3 → 4), added a cycle each to every
+/// job, 4-bit, 16 lanes, 2048x2048, 512-bit AXI (engine-only 32,796):
+/// 32,909 at read/write latency 0/0, 33,108 at 200/0, 33,308 at 200/200
+/// (+1.56%); 4-bit, 3 lanes, 30x800 (engine-only 1,015): 1,089 at 0/0,
+/// 1,488 at 200/200, 3,536 for a batch of 3 at 200/200. The model gives 2 cycles less for
 /// each single vector at latencies >= 1 (6 less for the batch of 3; the
 /// bench measured the same gaps before the job check became sequential
 /// and the burst size registered, which added 37 cycles to each job) and
@@ -620,12 +620,14 @@ pub const SHELL_CHECK_STEPS: u32 = 33;
 pub const SHELL_CHECK_CYCLES: u64 = SHELL_CHECK_STEPS as u64 + 5;
 /// Cycles from an R beat taken into one of the shell's read buffers (tile
 /// or activation FIFO) to that beat at the buffer's head, valid: the
-/// block-RAM write, its read register, then the head register after it
-/// (a register straight after the block RAM's output, nothing between, so
-/// that the RAM's slow clock-to-out — 5.6–5.8 ns on the ECP5 — is not in
-/// series with the word select behind it). Both buffers have it; it is on
-/// a job's serial path once ([`SHELL_FIXED_CYCLES`]).
-pub const SHELL_FIFO_LATENCY: u64 = 3;
+/// block-RAM write, the read issued a cycle later against a credit of the
+/// skid buffer, the block RAM's read and output registers (always enabled,
+/// so that no enable is combinational from the consumer's pop, and the
+/// output register's fast clock-to-out instead of the ECP5 DP16KD's
+/// 5.6–5.8 ns without it), then the skid buffer's head register. Both
+/// buffers have it; it is on a job's serial path once
+/// ([`SHELL_FIXED_CYCLES`]).
+pub const SHELL_FIFO_LATENCY: u64 = 4;
 /// Cycles of a job's serial path the latencies do not cover: START
 /// decode, the job check ([`SHELL_CHECK_CYCLES`]), the read issuer's
 /// registered burst size (a cycle after each segment set-up and each
@@ -802,13 +804,13 @@ mod tests {
         };
         // 2048x2048, 4-bit, 16 lanes: 32,768 words of 64 B, 256 act words of 16 B.
         let big = |r, w, b| m(r, w).job_cycles(32_796, 32_768, 32_768 * 64, 256 * 16, b);
-        assert_eq!(big(200, 200, 1), 33_307);
-        assert_eq!(big(200, 0, 1), 33_107);
-        assert_eq!(big(200, 200, 2), 66_139);
-        assert_eq!(big(200, 200, 4), 131_803);
+        assert_eq!(big(200, 200, 1), 33_308);
+        assert_eq!(big(200, 0, 1), 33_108);
+        assert_eq!(big(200, 200, 2), 66_140);
+        assert_eq!(big(200, 200, 4), 131_804);
         // 30x800, 4-bit, 3 lanes: 1,000 words of 16 B, 100 act words.
         let small = |b| m(200, 200).job_cycles(1_015, 1_000, 1_000 * 16, 100 * 16, b);
-        assert_eq!(small(1), 1_487);
-        assert_eq!(small(3), 3_531);
+        assert_eq!(small(1), 1_488);
+        assert_eq!(small(3), 3_532);
     }
 }
