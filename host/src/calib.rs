@@ -303,15 +303,7 @@ mod tests {
         // Dimensions around the band width, and token counts around the
         // GEMM's k-block (256).
         for (d, n) in [(5, 3), (BAND, 300), (BAND + 3, 257), (2 * BAND + 77, 512)] {
-            let mut rng = 0x9e37_79b9_7f4a_7c15u64 ^ (d * 1000 + n) as u64;
-            let x: Vec<f32> = (0..n * d)
-                .map(|_| {
-                    rng ^= rng << 13;
-                    rng ^= rng >> 7;
-                    rng ^= rng << 17;
-                    (rng >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-                })
-                .collect();
+            let x = crate::perf::cpu::random_f32(n * d, (d * 1000 + n) as u64);
             let m = Moment::new(d);
             m.add(&x, n);
             let xv = ArrayView2::from_shape((n, d), &x[..]).unwrap();
