@@ -583,12 +583,12 @@ impl Job {
 /// job, 4-bit, 16 lanes, 2048x2048, 512-bit AXI (engine-only 32,796):
 /// 32,909 at read/write latency 0/0, 33,108 at 200/0, 33,308 at 200/200
 /// (+1.56%); 4-bit, 3 lanes, 30x800 (engine-only 1,015): 1,089 at 0/0,
-/// 1,488 at 200/200, 3,536 for a batch of 3 at 200/200. The model gives 2 cycles less for
-/// each single vector at latencies >= 1 (6 less for the batch of 3; the
-/// bench measured the same gaps before the job check became sequential
-/// and the burst size registered, which added 37 cycles to each job) and
-/// one cycle less again at 0 (the bench's memory answers one cycle after
-/// a handshake at latency 0).
+/// 1,488 at 200/200, 3,536 for a batch of 3 at 200/200. The model gives 2
+/// cycles less for each single vector at latencies >= 1 (6 less for the
+/// batch of 3; the bench measured the same gaps before the job check
+/// became sequential and the burst size registered, which added 37 cycles
+/// to each job) and one cycle less again at 0 (the bench's memory answers
+/// one cycle after a handshake at latency 0).
 ///
 /// The floor of a single-vector job is therefore
 /// `read latency + write latency + activation beats +`
