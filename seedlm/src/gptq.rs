@@ -200,6 +200,11 @@ fn check_calibrated_input(fb: &Feedback, w: &[f32], cols: usize, c: usize) -> Re
     Ok(())
 }
 
+/// Rows per task of [`search_calibrated`]: a task sweeps every group's
+/// tables once (1.5 MiB each at K = 16, 4-bit), so more rows per task read
+/// them from memory less often (8 rows: 13-20% slower on 1 thread).
+const CALIB_ROWS: usize = 64;
+
 /// The calibrated search of a `rows × cols` tensor (`cols` a multiple of
 /// `C`, `w` finite): each row's groups in order, each block the exact
 /// minimum of its group's metric (neighbour rounding on), its error pushed
@@ -225,10 +230,9 @@ pub fn search_calibrated(
             Ok((Weighted::new(s, m, true), fb.group_factor(g * c, c)))
         })
         .collect::<Result<_>>()?;
-    const ROWS: usize = 8;
     let lfsr = s.lfsr();
     let out: Vec<Vec<Found>> = w
-        .par_chunks(cols * ROWS)
+        .par_chunks(cols * CALIB_ROWS)
         .map(|chunk| {
             let n = chunk.len() / cols;
             let mut rows: Vec<Vec<f64>> = chunk
@@ -252,8 +256,10 @@ pub fn search_calibrated(
                         *x = v as f32;
                     }
                 }
-                let refs: Vec<&[f32]> = blocks32.iter().map(|b| &b[..c]).collect();
-                wt.search_batch(s, &refs, &mut got);
+                for (b8, g8) in blocks32.chunks(8).zip(got.chunks_mut(8)) {
+                    let refs: Vec<&[f32]> = b8.iter().map(|b| &b[..c]).collect();
+                    wt.search_batch(s, &refs, g8);
+                }
                 for (k, (r, f)) in rows.iter_mut().zip(&got).enumerate() {
                     found[k * groups + g] = *f;
                     f.block.decode(&cfg, lfsr, &mut dec[..c]);
@@ -1065,7 +1071,8 @@ mod tests {
         let mut rng = rand::rngs::StdRng::seed_from_u64(8);
         let cfg = Config::new(8, 3, 12).unwrap();
         let s = Searcher::new(cfg).unwrap();
-        let (rows, d) = (11, 40);
+        // Two tasks of `search_calibrated`, the second not a whole batch.
+        let (rows, d) = (CALIB_ROWS + 11, 40);
         let (_, w, fb) = random_layer(rows, d, 64, &mut rng);
         let want = search_calibrated(&s, &fb, &w, d, &|_| {}).unwrap();
         let mut calls = 0;
