@@ -29,7 +29,7 @@ use crate::error::{Error, Result};
 
 /// A block metric `M = A Aᵀ`, `A` scaled by a power of two so that
 /// `||A||_F² ∈ (1/4, 1]` (so `M`'s largest eigenvalue is at most 1).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Metric {
     /// Block length.
     c: usize,
