@@ -71,6 +71,10 @@ const FIT_AT: usize = 64;
 /// marks the window's columns as dependent.
 const RANK_TOL: f64 = 1e-9;
 
+/// The largest `C` and `P` of the shapes with a specialised kernel.
+const SHAPE_C: usize = 12;
+const SHAPE_P: usize = 4;
+
 /// The block shapes with a specialised kernel.
 #[derive(Clone, Copy, Debug)]
 enum Shape {
@@ -106,6 +110,7 @@ pub(crate) struct Fast {
 }
 
 /// The inverse Cholesky factor of a window's Gram matrix, row-major lower.
+#[cfg(any(test, feature = "cuda"))]
 pub(crate) type Linv = [[f64; MAX_P]; MAX_P];
 
 impl Fast {
@@ -182,17 +187,25 @@ impl Fast {
         };
         // Column m of the cycle, (centred[m + i·P] / unit)_i, times Aᵀ when
         // weighted.
-        let column = |m: usize| -> [f64; MAX_C] {
-            let mut col = [0f64; MAX_C];
+        // Arrays of the shapes' sizes: the build copies and clears them
+        // once per window.
+        assert!(c <= SHAPE_C && p <= SHAPE_P);
+        let column = |m: usize| -> [f64; SHAPE_C] {
+            let mut col = [0f64; SHAPE_C];
             for (i, x) in col.iter_mut().enumerate().take(c) {
                 *x = centred[m + i * p] as f64 / unit;
             }
             match metric {
-                Some(m) => m.at(&col[..c]),
+                Some(m) => {
+                    let mut out = [0f64; SHAPE_C];
+                    m.at_into(&col[..c], &mut out);
+                    out
+                }
                 None => col,
             }
         };
-        let dot = |a: &[f64; MAX_C], b: &[f64; MAX_C]| -> f64 { (0..c).map(|i| a[i] * b[i]).sum() };
+        let dot =
+            |a: &[f64; SHAPE_C], b: &[f64; SHAPE_C]| -> f64 { (0..c).map(|i| a[i] * b[i]).sum() };
         // Pairs `k0..` into `chunk`: the windows' factors, and the ill and
         // dependent positions among them (in position order). Each chunk
         // starts with a fresh window, so the chunks are independent and
@@ -204,8 +217,8 @@ impl Fast {
             // their Gram matrix. The next pair's window is this one shifted
             // by two, so each pair computes two new columns and their dot
             // products.
-            let mut ext = [[0f64; MAX_C]; MAX_P + 1];
-            let mut gram = [[0f64; MAX_P + 1]; MAX_P + 1];
+            let mut ext = [[0f64; SHAPE_C]; SHAPE_P + 1];
+            let mut gram = [[0f64; SHAPE_P + 1]; SHAPE_P + 1];
             for (dk, out) in chunk.chunks_exact_mut(width).enumerate() {
                 let first = 2 * (k0 + dk);
                 let fresh = if dk == 0 { 0 } else { p - 1 };
@@ -226,12 +239,12 @@ impl Fast {
                 for (seed, own) in [(0, 0), (1, p)] {
                     // Column order [1..P-1, own]: the first P-1 rows of the
                     // factor are the shared ones.
-                    let mut order = [0usize; MAX_P];
+                    let mut order = [0usize; SHAPE_P];
                     for (j, o) in order.iter_mut().enumerate().take(p - 1) {
                         *o = j + 1;
                     }
                     order[p - 1] = own;
-                    let mut g = [[0f64; MAX_P]; MAX_P];
+                    let mut g = [[0f64; SHAPE_P]; SHAPE_P];
                     for (a, row) in g.iter_mut().enumerate().take(p) {
                         for (b, x) in row.iter_mut().enumerate().take(p) {
                             *x = gram[order[a]][order[b]];
@@ -255,7 +268,9 @@ impl Fast {
                         continue;
                     }
                     let mut natural = [[0f64; MAX_C]; MAX_P];
-                    natural[..p].copy_from_slice(&ext[seed..seed + p]);
+                    for (n, e) in natural.iter_mut().zip(&ext[seed..seed + p]) {
+                        n[..c].copy_from_slice(&e[..c]);
+                    }
                     match orthonormal(&natural, c, p) {
                         Some(q) => {
                             ill.pos.push(pos as u32);
@@ -729,7 +744,7 @@ fn gram(cols: &[[f64; MAX_C]; MAX_P], c: usize, p: usize) -> [[f64; MAX_P]; MAX_
 /// Cholesky of a window's Gram matrix `g` (`P × P`) and its inverse factor,
 /// or `None` (an ill window) when `G` is outside `limit` or not numerically
 /// positive definite.
-fn factor_gram(g: &[[f64; MAX_P]; MAX_P], p: usize, limit: Limit) -> Option<Linv> {
+fn factor_gram<const N: usize>(g: &[[f64; N]; N], p: usize, limit: Limit) -> Option<[[f64; N]; N]> {
     if let Limit::Cond = limit {
         let (lo, hi) = eigen_range(*g, p);
         if lo <= 0.0 || hi > COND_MAX * lo {
@@ -748,8 +763,8 @@ fn factor_gram(g: &[[f64; MAX_P]; MAX_P], p: usize, limit: Limit) -> Option<Linv
 
 /// `L⁻¹` for `g = L Lᵀ` (`P × P`, Cholesky), or `None` when `g` is not
 /// numerically positive definite.
-pub(super) fn inverse_factor(g: &[[f64; MAX_P]; MAX_P], p: usize) -> Option<Linv> {
-    let mut l = [[0f64; MAX_P]; MAX_P];
+pub(super) fn inverse_factor<const N: usize>(g: &[[f64; N]; N], p: usize) -> Option<[[f64; N]; N]> {
+    let mut l = [[0f64; N]; N];
     for j in 0..p {
         for k in 0..=j {
             let s: f64 = g[j][k] - (0..k).map(|m| l[j][m] * l[k][m]).sum::<f64>();
@@ -764,7 +779,7 @@ pub(super) fn inverse_factor(g: &[[f64; MAX_P]; MAX_P], p: usize) -> Option<Linv
         }
     }
     // L⁻¹ by forward substitution on the identity.
-    let mut inv = [[0f64; MAX_P]; MAX_P];
+    let mut inv = [[0f64; N]; N];
     #[allow(clippy::needless_range_loop)] // triangular indices read clearer
     for col in 0..p {
         for j in col..p {
@@ -779,7 +794,7 @@ pub(super) fn inverse_factor(g: &[[f64; MAX_P]; MAX_P], p: usize) -> Option<Linv
 
 /// `tr(G⁻¹) = ||L⁻¹||_F²` of an [`inverse_factor`], over the `P × P` used
 /// (the zeros around it add nothing: the same sum).
-pub(super) fn inverse_trace(inv: &Linv, p: usize) -> f64 {
+pub(super) fn inverse_trace<const N: usize>(inv: &[[f64; N]; N], p: usize) -> f64 {
     inv[..p]
         .iter()
         .flat_map(|r| r[..p].iter())
@@ -796,7 +811,7 @@ pub(crate) fn factor(cols: &[[f64; MAX_C]; MAX_P], c: usize, p: usize) -> Option
 
 /// Smallest and largest eigenvalue of the symmetric `p × p` matrix `a`
 /// (cyclic Jacobi rotations).
-fn eigen_range(mut a: [[f64; MAX_P]; MAX_P], p: usize) -> (f64, f64) {
+fn eigen_range<const N: usize>(mut a: [[f64; N]; N], p: usize) -> (f64, f64) {
     for _ in 0..50 {
         let off: f64 = (0..p)
             .flat_map(|i| (0..p).filter(move |&j| j != i).map(move |j| (i, j)))
