@@ -13,7 +13,9 @@ use std::time::Instant;
 
 use rand::{Rng, SeedableRng};
 use rand_distr::StandardNormal;
-use seedlm::gptq::{cpu_group_search_below, search_calibrated, Feedback, Refinement, DAMP};
+use seedlm::gptq::{
+    cpu_group_search_below_in, search_calibrated, Feedback, GroupTables, Refinement, DAMP,
+};
 use seedlm::search::Searcher;
 use seedlm::{Block, Config, Error};
 
@@ -74,8 +76,9 @@ fn main() -> seedlm::Result<()> {
         let refined = pool.install(|| {
             let start = found.iter().map(|f| f.block).collect();
             let mut r = Refinement::new(&s, &fb, &w, d, start)?;
+            let mut tables = GroupTables::default();
             for _ in 0..REFINE {
-                r.pass_below(&mut cpu_group_search_below(&s), &|_| {})?;
+                r.pass_below(&mut cpu_group_search_below_in(&s, &mut tables), &|_| {})?;
             }
             Ok::<_, Error>(r.into_blocks())
         })?;

@@ -566,9 +566,10 @@ pub fn run(args: &Args) -> Result<()> {
                         "GPTQ pass: output error {:.4}, {gptq_s:.1} s",
                         errs.1
                     ));
+                    let mut tables = gptq::GroupTables::default();
                     for pass in 1..=args.refine {
                         let began = Instant::now();
-                        let changed = searcher.refine_pass(&mut r, pool, &progress)?;
+                        let changed = searcher.refine_pass(&mut r, &mut tables, pool, &progress)?;
                         let secs = began.elapsed().as_secs_f64();
                         errs = output_errors(&w, cols, r.blocks(), cfg, &fb.1);
                         let now = r.objective();

@@ -101,17 +101,20 @@ impl SeedSearch {
     /// One refinement pass of `r` (see `seedlm::gptq::Refinement`), each
     /// column group's blocks searched on this device (the rest on `pool`).
     /// Returns the number of blocks changed. The same blocks either way.
+    /// `tables` keeps the CPU's search tables from one pass over a tensor
+    /// to the next (give every pass over a tensor the same one).
     #[cfg_attr(not(feature = "cuda"), allow(unused_variables))]
     pub fn refine_pass(
         &self,
         r: &mut gptq::Refinement<'_>,
+        tables: &mut gptq::GroupTables,
         pool: &rayon::ThreadPool,
         progress: &(dyn Fn(usize) + Sync),
     ) -> Result<usize> {
         Ok(match self {
-            SeedSearch::Cpu(s, pool) => {
-                pool.install(|| r.pass_below(&mut gptq::cpu_group_search_below(s), progress))?
-            }
+            SeedSearch::Cpu(s, pool) => pool.install(|| {
+                r.pass_below(&mut gptq::cpu_group_search_below_in(s, tables), progress)
+            })?,
             #[cfg(feature = "cuda")]
             SeedSearch::Cuda(g) => {
                 let mut search =

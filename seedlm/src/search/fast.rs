@@ -42,6 +42,7 @@ use super::weighted::{Metric, Weighted};
 use super::{zero_block, Found, Searcher};
 use crate::block::Block;
 use crate::config::{Config, MAX_C, MAX_P};
+use rayon::prelude::*;
 
 /// Slack between the f32 bound and the true residual, in normalised units
 /// (`||w||² ∈ [0.5, 2]`): at least 8× the largest f32 error measured on
@@ -69,6 +70,10 @@ const FIT_AT: usize = 64;
 /// A remaining column norm below this fraction of the column's own norm
 /// marks the window's columns as dependent.
 const RANK_TOL: f64 = 1e-9;
+
+/// The largest `C` and `P` of the shapes with a specialised kernel.
+const SHAPE_C: usize = 12;
+const SHAPE_P: usize = 4;
 
 /// The block shapes with a specialised kernel.
 #[derive(Clone, Copy, Debug)]
@@ -105,6 +110,7 @@ pub(crate) struct Fast {
 }
 
 /// The inverse Cholesky factor of a window's Gram matrix, row-major lower.
+#[cfg(any(test, feature = "cuda"))]
 pub(crate) type Linv = [[f64; MAX_P]; MAX_P];
 
 impl Fast {
@@ -116,7 +122,14 @@ impl Fast {
             (12, 4) => Shape::C12P4,
             _ => return None,
         };
-        Some(Self::build(shape, Isa::detect(), cfg, centred, None))
+        Some(Self::build(
+            shape,
+            Isa::detect(),
+            cfg,
+            centred,
+            None,
+            BUILD_PAIRS,
+        ))
     }
 
     /// The tables of the weighted search for `metric` ([`super::weighted`]):
@@ -135,6 +148,7 @@ impl Fast {
             cfg,
             centred,
             Some(metric),
+            BUILD_PAIRS,
         ))
     }
 
@@ -144,6 +158,7 @@ impl Fast {
         cfg: &Config,
         centred: &[i32],
         metric: Option<&Metric>,
+        pairs_per_task: usize,
     ) -> Fast {
         let (c, p) = (cfg.c, cfg.p);
         let n = cfg.num_seeds() as usize;
@@ -166,88 +181,117 @@ impl Fast {
             }
         }
         let mut linv = vec![0f32; n.div_ceil(2) * width];
-        let (mut ill_pos, mut ill_q, mut dependent) = (Vec::new(), Vec::new(), Vec::new());
         let limit = match metric {
             None => Limit::Cond,
             Some(m) => Limit::Trace(LINV_MAX / m.lmax()),
         };
         // Column m of the cycle, (centred[m + i·P] / unit)_i, times Aᵀ when
         // weighted.
-        let column = |m: usize| -> [f64; MAX_C] {
-            let mut col = [0f64; MAX_C];
+        // Arrays of the shapes' sizes: the build copies and clears them
+        // once per window.
+        assert!(c <= SHAPE_C && p <= SHAPE_P);
+        let column = |m: usize| -> [f64; SHAPE_C] {
+            let mut col = [0f64; SHAPE_C];
             for (i, x) in col.iter_mut().enumerate().take(c) {
                 *x = centred[m + i * p] as f64 / unit;
             }
             match metric {
-                Some(m) => m.at(&col[..c]),
+                Some(m) => {
+                    let mut out = [0f64; SHAPE_C];
+                    m.at_into(&col[..c], &mut out);
+                    out
+                }
                 None => col,
             }
         };
-        let dot = |a: &[f64; MAX_C], b: &[f64; MAX_C]| -> f64 { (0..c).map(|i| a[i] * b[i]).sum() };
-        // Columns 0..=P of the pair's window (columns 2k + 1 ..= 2k + 1 + P
-        // of the cycle; seed 2k has 0..P-1, seed 2k + 1 has 1..=P) and their
-        // Gram matrix. The next pair's window is this one shifted by two, so
-        // each pair computes two new columns and their dot products.
-        let mut ext = [[0f64; MAX_C]; MAX_P + 1];
-        let mut gram = [[0f64; MAX_P + 1]; MAX_P + 1];
-        for (k, out) in linv.chunks_exact_mut(width).enumerate() {
-            let first = 2 * k;
-            let fresh = if k == 0 { 0 } else { p - 1 };
-            if k > 0 {
-                ext.copy_within(2..=p, 0);
-                for row in &mut gram[..=p] {
-                    row.copy_within(2..=p, 0);
+        let dot =
+            |a: &[f64; SHAPE_C], b: &[f64; SHAPE_C]| -> f64 { (0..c).map(|i| a[i] * b[i]).sum() };
+        // Pairs `k0..` into `chunk`: the windows' factors, and the ill and
+        // dependent positions among them (in position order). Each chunk
+        // starts with a fresh window, so the chunks are independent and
+        // give the same bits as one pass.
+        let pairs = |k0: usize, chunk: &mut [f32]| -> Ill {
+            let mut ill = Ill::default();
+            // Columns 0..=P of the pair's window (columns 2k + 1 ..= 2k + 1 + P
+            // of the cycle; seed 2k has 0..P-1, seed 2k + 1 has 1..=P) and
+            // their Gram matrix. The next pair's window is this one shifted
+            // by two, so each pair computes two new columns and their dot
+            // products.
+            let mut ext = [[0f64; SHAPE_C]; SHAPE_P + 1];
+            let mut gram = [[0f64; SHAPE_P + 1]; SHAPE_P + 1];
+            for (dk, out) in chunk.chunks_exact_mut(width).enumerate() {
+                let first = 2 * (k0 + dk);
+                let fresh = if dk == 0 { 0 } else { p - 1 };
+                if dk > 0 {
+                    ext.copy_within(2..=p, 0);
+                    for row in &mut gram[..=p] {
+                        row.copy_within(2..=p, 0);
+                    }
+                    gram.copy_within(2..=p, 0);
                 }
-                gram.copy_within(2..=p, 0);
-            }
-            for j in fresh..=p {
-                ext[j] = column(first + 1 + j);
-                for i in 0..=j {
-                    gram[i][j] = dot(&ext[i], &ext[j]);
-                    gram[j][i] = gram[i][j];
-                }
-            }
-            for (seed, own) in [(0, 0), (1, p)] {
-                // Column order [1..P-1, own]: the first P-1 rows of the factor
-                // are the shared ones.
-                let mut order = [0usize; MAX_P];
-                for (j, o) in order.iter_mut().enumerate().take(p - 1) {
-                    *o = j + 1;
-                }
-                order[p - 1] = own;
-                let mut g = [[0f64; MAX_P]; MAX_P];
-                for (a, row) in g.iter_mut().enumerate().take(p) {
-                    for (b, x) in row.iter_mut().enumerate().take(p) {
-                        *x = gram[order[a]][order[b]];
+                for j in fresh..=p {
+                    ext[j] = column(first + 1 + j);
+                    for i in 0..=j {
+                        gram[i][j] = dot(&ext[i], &ext[j]);
+                        gram[j][i] = gram[i][j];
                     }
                 }
-                if let Some(l) = factor_gram(&g, p, limit) {
-                    let mut at = 0;
-                    for (j, row) in l.iter().enumerate().take(p - 1) {
-                        for &x in &row[..=j] {
-                            out[at] = x as f32;
-                            at += 1;
+                for (seed, own) in [(0, 0), (1, p)] {
+                    // Column order [1..P-1, own]: the first P-1 rows of the
+                    // factor are the shared ones.
+                    let mut order = [0usize; SHAPE_P];
+                    for (j, o) in order.iter_mut().enumerate().take(p - 1) {
+                        *o = j + 1;
+                    }
+                    order[p - 1] = own;
+                    let mut g = [[0f64; SHAPE_P]; SHAPE_P];
+                    for (a, row) in g.iter_mut().enumerate().take(p) {
+                        for (b, x) in row.iter_mut().enumerate().take(p) {
+                            *x = gram[order[a]][order[b]];
                         }
                     }
-                    for (o, &x) in out[shared + seed * p..][..p].iter_mut().zip(&l[p - 1]) {
-                        *o = x as f32;
+                    if let Some(l) = factor_gram(&g, p, limit) {
+                        let mut at = 0;
+                        for (j, row) in l.iter().enumerate().take(p - 1) {
+                            for &x in &row[..=j] {
+                                out[at] = x as f32;
+                                at += 1;
+                            }
+                        }
+                        for (o, &x) in out[shared + seed * p..][..p].iter_mut().zip(&l[p - 1]) {
+                            *o = x as f32;
+                        }
+                        continue;
                     }
-                    continue;
-                }
-                let pos = first + seed;
-                if pos >= n {
-                    continue;
-                }
-                let mut natural = [[0f64; MAX_C]; MAX_P];
-                natural[..p].copy_from_slice(&ext[seed..seed + p]);
-                match orthonormal(&natural, c, p) {
-                    Some(q) => {
-                        ill_pos.push(pos as u32);
-                        ill_q.extend(q);
+                    let pos = first + seed;
+                    if pos >= n {
+                        continue;
                     }
-                    None => dependent.push(pos as u32),
+                    let mut natural = [[0f64; MAX_C]; MAX_P];
+                    for (n, e) in natural.iter_mut().zip(&ext[seed..seed + p]) {
+                        n[..c].copy_from_slice(&e[..c]);
+                    }
+                    match orthonormal(&natural, c, p) {
+                        Some(q) => {
+                            ill.pos.push(pos as u32);
+                            ill.q.extend(q);
+                        }
+                        None => ill.dependent.push(pos as u32),
+                    }
                 }
             }
+            ill
+        };
+        let chunks: Vec<Ill> = linv
+            .par_chunks_mut(pairs_per_task * width)
+            .enumerate()
+            .map(|(i, chunk)| pairs(i * pairs_per_task, chunk))
+            .collect();
+        let (mut ill_pos, mut ill_q, mut dependent) = (Vec::new(), Vec::new(), Vec::new());
+        for ill in chunks {
+            ill_pos.extend(ill.pos);
+            ill_q.extend(ill.q);
+            dependent.extend(ill.dependent);
         }
         Fast {
             shape,
@@ -646,6 +690,22 @@ impl<'a, const C: usize> Batch<'a, C> {
     }
 }
 
+/// Window pairs per parallel task of [`Fast::build`] (a pair's factors take
+/// microseconds; 65,536 positions make 16 tasks).
+const BUILD_PAIRS: usize = 2048;
+
+/// The windows of a run of pairs that the f32 pass does not bound, in
+/// position order: as the fields of [`Fast`] of the same names.
+#[derive(Default)]
+struct Ill {
+    /// Positions bounded in f64.
+    pos: Vec<u32>,
+    /// Their orthonormal bases.
+    q: Vec<f64>,
+    /// Positions always fitted.
+    dependent: Vec<u32>,
+}
+
 /// Which windows the f32 pass bounds (the others are ill).
 #[derive(Clone, Copy, Debug)]
 enum Limit {
@@ -684,7 +744,7 @@ fn gram(cols: &[[f64; MAX_C]; MAX_P], c: usize, p: usize) -> [[f64; MAX_P]; MAX_
 /// Cholesky of a window's Gram matrix `g` (`P × P`) and its inverse factor,
 /// or `None` (an ill window) when `G` is outside `limit` or not numerically
 /// positive definite.
-fn factor_gram(g: &[[f64; MAX_P]; MAX_P], p: usize, limit: Limit) -> Option<Linv> {
+fn factor_gram<const N: usize>(g: &[[f64; N]; N], p: usize, limit: Limit) -> Option<[[f64; N]; N]> {
     if let Limit::Cond = limit {
         let (lo, hi) = eigen_range(*g, p);
         if lo <= 0.0 || hi > COND_MAX * lo {
@@ -703,8 +763,8 @@ fn factor_gram(g: &[[f64; MAX_P]; MAX_P], p: usize, limit: Limit) -> Option<Linv
 
 /// `L⁻¹` for `g = L Lᵀ` (`P × P`, Cholesky), or `None` when `g` is not
 /// numerically positive definite.
-pub(super) fn inverse_factor(g: &[[f64; MAX_P]; MAX_P], p: usize) -> Option<Linv> {
-    let mut l = [[0f64; MAX_P]; MAX_P];
+pub(super) fn inverse_factor<const N: usize>(g: &[[f64; N]; N], p: usize) -> Option<[[f64; N]; N]> {
+    let mut l = [[0f64; N]; N];
     for j in 0..p {
         for k in 0..=j {
             let s: f64 = g[j][k] - (0..k).map(|m| l[j][m] * l[k][m]).sum::<f64>();
@@ -719,7 +779,7 @@ pub(super) fn inverse_factor(g: &[[f64; MAX_P]; MAX_P], p: usize) -> Option<Linv
         }
     }
     // L⁻¹ by forward substitution on the identity.
-    let mut inv = [[0f64; MAX_P]; MAX_P];
+    let mut inv = [[0f64; N]; N];
     #[allow(clippy::needless_range_loop)] // triangular indices read clearer
     for col in 0..p {
         for j in col..p {
@@ -734,7 +794,7 @@ pub(super) fn inverse_factor(g: &[[f64; MAX_P]; MAX_P], p: usize) -> Option<Linv
 
 /// `tr(G⁻¹) = ||L⁻¹||_F²` of an [`inverse_factor`], over the `P × P` used
 /// (the zeros around it add nothing: the same sum).
-pub(super) fn inverse_trace(inv: &Linv, p: usize) -> f64 {
+pub(super) fn inverse_trace<const N: usize>(inv: &[[f64; N]; N], p: usize) -> f64 {
     inv[..p]
         .iter()
         .flat_map(|r| r[..p].iter())
@@ -751,7 +811,7 @@ pub(crate) fn factor(cols: &[[f64; MAX_C]; MAX_P], c: usize, p: usize) -> Option
 
 /// Smallest and largest eigenvalue of the symmetric `p × p` matrix `a`
 /// (cyclic Jacobi rotations).
-fn eigen_range(mut a: [[f64; MAX_P]; MAX_P], p: usize) -> (f64, f64) {
+fn eigen_range<const N: usize>(mut a: [[f64; N]; N], p: usize) -> (f64, f64) {
     for _ in 0..50 {
         let off: f64 = (0..p)
             .flat_map(|i| (0..p).filter(move |&j| j != i).map(move |j| (i, j)))
@@ -852,6 +912,7 @@ mod tests {
             &cfg,
             &s.centred,
             metric,
+            BUILD_PAIRS,
         );
         let wt = metric.map(|m| Weighted::new(&s, m.clone(), false));
         let mut rng = rand::rngs::StdRng::seed_from_u64(11);
@@ -982,6 +1043,39 @@ mod tests {
             largest = largest.max(worst);
         }
         assert!(largest > LINV_MAX / 12.0, "LINV_MAX is loose: {largest}");
+    }
+
+    #[test]
+    fn test_tables_do_not_depend_on_the_build_tasks() {
+        // K = 12 has ill and dependent windows in both shapes.
+        for (c, p) in [(8, 3), (12, 4)] {
+            let cfg = Config::new(c, p, 12).unwrap();
+            let s = Searcher::new(cfg).unwrap();
+            let shape = Fast::new(&cfg, &s.centred).unwrap().shape;
+            let metric = Metric::new(
+                &cfg,
+                &(0..c * c)
+                    .map(|i| if i % (c + 1) == 0 { 1.0 } else { 0.1 })
+                    .collect::<Vec<_>>(),
+            )
+            .unwrap();
+            for m in [None, Some(&metric)] {
+                let build = |pairs| Fast::build(shape, Isa::detect(), &cfg, &s.centred, m, pairs);
+                let one = build(1 << 20); // one task
+                assert!(!one.ill_pos.is_empty(), "{cfg}: no ill window to split");
+                for pairs in [1, 5, 77] {
+                    let many = build(pairs);
+                    let bits = |f: &Fast| f.linv.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    assert!(bits(&one) == bits(&many), "{cfg}, {pairs} pairs per task");
+                    assert_eq!(one.ill_pos, many.ill_pos);
+                    assert_eq!(
+                        one.ill_q.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                        many.ill_q.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+                    );
+                    assert_eq!(one.dependent, many.dependent);
+                }
+            }
+        }
     }
 
     #[test]

@@ -29,7 +29,7 @@ use crate::error::{Error, Result};
 
 /// A block metric `M = A Aᵀ`, `A` scaled by a power of two so that
 /// `||A||_F² ∈ (1/4, 1]` (so `M`'s largest eigenvalue is at most 1).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Metric {
     /// Block length.
     c: usize,
@@ -108,12 +108,18 @@ impl Metric {
     /// `Aᵀ x` for a block `x`.
     pub(crate) fn at(&self, x: &[f64]) -> [f64; MAX_C] {
         let mut out = [0f64; MAX_C];
+        self.at_into(x, &mut out);
+        out
+    }
+
+    /// `Aᵀ x` for a block `x` added to `out` (at least `C` entries; zeros
+    /// give `Aᵀ x`).
+    pub(crate) fn at_into(&self, x: &[f64], out: &mut [f64]) {
         for (i, &xi) in x.iter().enumerate().take(self.c) {
             for (o, &aij) in out.iter_mut().zip(&self.a[i][..self.c]) {
                 *o += aij * xi;
             }
         }
-        out
     }
 
     /// `A y`.
