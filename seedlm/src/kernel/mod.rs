@@ -176,6 +176,8 @@ pub struct SeedMatrix {
     /// The seed-0 blocks: index (`row · bpr + b`) and true word (start 0);
     /// their words in `words` have start 1 and mantissas 0.
     zeros: Vec<(usize, u64)>,
+    /// The lowest and highest exponent field (`e + 8`) of the words.
+    exps: (usize, usize),
     isa: Isa,
 }
 
@@ -261,6 +263,17 @@ impl SeedMatrix {
             Words::W32(w) => zeros.iter().for_each(|&(i, z)| w[i] = stand_in(z) as u32),
             Words::W64(w) => zeros.iter().for_each(|&(i, z)| w[i] = stand_in(z)),
         }
+        let field = |w: u64| (w >> 16) as usize & 15;
+        let exps = match &words {
+            Words::W32(w) => w.iter().fold((15, 0), |(lo, hi), &w| {
+                let f = field(w as u64);
+                (lo.min(f), hi.max(f))
+            }),
+            Words::W64(w) => w.iter().fold((15, 0), |(lo, hi), &w| {
+                let f = field(w);
+                (lo.min(f), hi.max(f))
+            }),
+        };
         Ok(SeedMatrix {
             cfg,
             rows: m.rows,
@@ -268,6 +281,7 @@ impl SeedMatrix {
             cycle,
             words,
             zeros,
+            exps,
             isa: Isa::detect(),
         })
     }
@@ -498,6 +512,30 @@ impl SeedMatrix {
         let mut acc = vec![0i128; self.rows * n];
         let (sh, seq, isa) = (self.args(), self.cycle.seq(), self.isa);
         let tiles = acc.par_chunks_mut(ROW_TILE * n).enumerate();
+        #[cfg(target_arch = "x86_64")]
+        if let (1, Some(Special::B4(w))) = (n, self.special()) {
+            // One 4-bit vector on AVX-512: `x_i · 2^f` for every exponent
+            // field `f` of the words, one row of `bpr · 8` per field.
+            let bits = self.cycle.bits();
+            let (lo, hi) = self.exps;
+            let mut buf = Vec::new();
+            let xe = line_aligned(&mut buf, (hi + 1 - lo) * xp.len());
+            for (f, row) in (lo..=hi).zip(xe.chunks_exact_mut(xp.len())) {
+                for (o, &v) in row.iter_mut().zip(&xp) {
+                    *o = (v as i64) << f;
+                }
+            }
+            let xe = &*xe;
+            tiles.for_each(|(t, at)| {
+                let rows = t * ROW_TILE * bpr..(t * ROW_TILE + at.len()) * bpr;
+                // SAFETY: `special()` returns the AVX-512 loops only for
+                // `Isa::Avx512`, detected by `Isa::available`; `xe` holds
+                // the rows `lo..=hi` of `self.exps`, which covers every word.
+                unsafe { avx512::acc_83_one(&sh, bits, &w[rows], xe, lo, at) }
+            });
+            self.add_zeros_acc(&xp, n, &mut acc);
+            return Ok(transpose(acc, n));
+        }
         #[cfg(target_arch = "x86_64")]
         if let Some(special) = self.special() {
             let bits = self.cycle.bits();
