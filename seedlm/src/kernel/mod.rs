@@ -263,16 +263,15 @@ impl SeedMatrix {
             Words::W32(w) => zeros.iter().for_each(|&(i, z)| w[i] = stand_in(z) as u32),
             Words::W64(w) => zeros.iter().for_each(|&(i, z)| w[i] = stand_in(z)),
         }
-        let field = |w: u64| (w >> 16) as usize & 15;
+        let span = |words: &mut dyn Iterator<Item = u64>| {
+            words.fold((15, 0), |(lo, hi), w| {
+                let f = (w >> 16) as usize & 15;
+                (lo.min(f), hi.max(f))
+            })
+        };
         let exps = match &words {
-            Words::W32(w) => w.iter().fold((15, 0), |(lo, hi), &w| {
-                let f = field(w as u64);
-                (lo.min(f), hi.max(f))
-            }),
-            Words::W64(w) => w.iter().fold((15, 0), |(lo, hi), &w| {
-                let f = field(w);
-                (lo.min(f), hi.max(f))
-            }),
+            Words::W32(w) => span(&mut w.iter().map(|&w| w as u64)),
+            Words::W64(w) => span(&mut w.iter().copied()),
         };
         Ok(SeedMatrix {
             cfg,
