@@ -32,7 +32,7 @@ use half::f16;
 use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 use regex::Regex;
 use seedlm::container::{RawDtype, TensorKind, Writer};
-use seedlm::gptq::{self, Feedback};
+use seedlm::gptq::{self, Feedback, GroupTables};
 use seedlm::magnitude;
 use seedlm::search::{Found, Metric, Searcher, Weighted};
 use seedlm::{Block, Config};
@@ -295,6 +295,17 @@ struct FeedbackCache {
 /// A layer input's feedback factor and second moment.
 type CalibratedInput = std::sync::Arc<(Feedback, Vec<f64>)>;
 
+/// The search tables of one calibrated input's column groups, kept while
+/// the tensors compressed in a row share the input (their metrics are the
+/// same; a table is only used for the metric it was built for).
+struct KeptTables {
+    input: CalibratedInput,
+    /// The GPTQ pass's.
+    gptq: GroupTables,
+    /// The refinement's.
+    refine: GroupTables,
+}
+
 impl FeedbackCache {
     /// The factor for tensor `name` (`cols` columns), or `None` (with a
     /// note) for a tensor the calibration did not see.
@@ -478,6 +489,21 @@ pub fn run(args: &Args) -> Result<()> {
         Some(text) if !todo.is_empty() => Some(pool.install(|| calibrate(args, text))?),
         _ => None,
     };
+    // Tensors of one input in a row, so that they share search tables
+    // (`q, k, v` lie apart in GGUF order, `attn_output` between them).
+    if let Some(cal) = &calibration {
+        let input = |i: usize| {
+            cal.get(&ck.tensors()[i].name)
+                .map(|m| std::sync::Arc::as_ptr(m) as usize)
+        };
+        let first: HashMap<Option<usize>, usize> = todo
+            .iter()
+            .rev()
+            .enumerate()
+            .map(|(k, &i)| (input(i), todo.len() - 1 - k))
+            .collect();
+        todo.sort_by_key(|&i| first[&input(i)]);
+    }
     let mut feedback = FeedbackCache {
         damp: args.damp,
         done: HashMap::new(),
@@ -509,6 +535,9 @@ pub fn run(args: &Args) -> Result<()> {
     let log_lines = !std::io::stderr().is_terminal();
     let start = Instant::now();
     let mut done = 0;
+    // The search tables of the last calibrated input (GPTQ pass,
+    // refinement), kept while the tensors share it.
+    let mut kept: Option<KeptTables> = None;
     for (k, &i) in todo.iter().enumerate() {
         let t = &ck.tensors()[i];
         bar.set_message(t.name.clone());
@@ -534,9 +563,20 @@ pub fn run(args: &Args) -> Result<()> {
             Some(cal) => feedback.get(cal, &t.name, cols, &bar)?,
             None => None,
         };
+        let mut tables = fb.as_ref().map(|fb| match kept.take() {
+            Some(k) if std::sync::Arc::ptr_eq(&k.input, fb) => kept.insert(k),
+            _ => kept.insert(KeptTables {
+                input: fb.clone(),
+                gptq: GroupTables::default(),
+                refine: GroupTables::default(),
+            }),
+        });
         let searched = Instant::now();
         let found = match (&fb, &identity, cpu) {
-            (Some(fb), _, _) => searcher.search_calibrated(&fb.0, &w, cols, pool, &progress),
+            (Some(fb), _, _) => {
+                let gptq = &mut tables.as_mut().expect("with fb").gptq;
+                searcher.search_calibrated(&fb.0, &w, cols, gptq, pool, &progress)
+            }
             (None, Some(wt), Some((s, pool))) => pool
                 .install(|| search_with(s, wt, &w, &progress))
                 .map_err(anyhow::Error::from),
@@ -566,10 +606,10 @@ pub fn run(args: &Args) -> Result<()> {
                         "GPTQ pass: output error {:.4}, {gptq_s:.1} s",
                         errs.1
                     ));
-                    let mut tables = gptq::GroupTables::default();
+                    let tables = &mut tables.expect("with fb").refine;
                     for pass in 1..=args.refine {
                         let began = Instant::now();
-                        let changed = searcher.refine_pass(&mut r, &mut tables, pool, &progress)?;
+                        let changed = searcher.refine_pass(&mut r, tables, pool, &progress)?;
                         let secs = began.elapsed().as_secs_f64();
                         errs = output_errors(&w, cols, r.blocks(), cfg, &fb.1);
                         let now = r.objective();

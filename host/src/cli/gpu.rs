@@ -67,18 +67,21 @@ impl SeedSearch {
     /// feedback `fb` (see `seedlm::gptq`): on the CPU,
     /// `gptq::search_calibrated`; on a GPU, one column group per batch, the
     /// feedback between groups on `pool`. The same blocks either way.
+    /// `tables` keeps the CPU's search tables for the next tensor of the
+    /// same input (`gptq::search_calibrated_in`).
+    #[cfg_attr(not(feature = "cuda"), allow(unused_variables))]
     pub fn search_calibrated(
         &self,
         fb: &Feedback,
         weights: &[f32],
         cols: usize,
+        tables: &mut gptq::GroupTables,
         pool: &rayon::ThreadPool,
         progress: &(dyn Fn(usize) + Sync),
     ) -> Result<Vec<Found>> {
-        let _ = pool;
         Ok(match self {
             SeedSearch::Cpu(s, pool) => {
-                pool.install(|| gptq::search_calibrated(s, fb, weights, cols, progress))?
+                pool.install(|| gptq::search_calibrated_in(s, fb, weights, cols, tables, progress))?
             }
             #[cfg(feature = "cuda")]
             SeedSearch::Cuda(g) => {
@@ -102,7 +105,7 @@ impl SeedSearch {
     /// column group's blocks searched on this device (the rest on `pool`).
     /// Returns the number of blocks changed. The same blocks either way.
     /// `tables` keeps the CPU's search tables from one pass over a tensor
-    /// to the next (give every pass over a tensor the same one).
+    /// to the next, and to the next tensor of the same input.
     #[cfg_attr(not(feature = "cuda"), allow(unused_variables))]
     pub fn refine_pass(
         &self,
