@@ -211,11 +211,18 @@ pub fn word_bytes(bits: u32) -> usize {
 }
 
 /// ORs `value` (`bits <= 64`) into a little-endian bit string at bit `at`.
+/// Bits of `value` at or above `bits` are dropped.
 fn put_bits(out: &mut [u8], at: usize, bits: u32, value: u64) {
-    for k in 0..bits as usize {
-        if value >> k & 1 == 1 {
-            out[(at + k) / 8] |= 1 << ((at + k) % 8);
-        }
+    let kept = if bits >= 64 {
+        value
+    } else {
+        value & ((1u64 << bits) - 1)
+    };
+    // At most 64 + 7 bits from the first byte touched.
+    let shifted = (kept as u128) << (at % 8);
+    let bytes = (at % 8 + bits as usize).div_ceil(8);
+    for (i, o) in out[at / 8..at / 8 + bytes].iter_mut().enumerate() {
+        *o |= (shifted >> (8 * i)) as u8;
     }
 }
 
@@ -303,6 +310,27 @@ pub fn unpack_result(word: u128) -> (u32, i128) {
 mod tests {
     use super::*;
     use crate::pack::unpack_word;
+    use rand::{Rng, SeedableRng};
+
+    #[test]
+    fn test_put_bits_sets_exactly_the_fields_bits() {
+        // Against setting one bit at a time, onto random bytes.
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        for _ in 0..2000 {
+            let (at, bits) = (rng.gen_range(0..200), rng.gen_range(1..=64u32));
+            let value: u64 = rng.gen();
+            let start: Vec<u8> = (0..34).map(|_| rng.gen()).collect();
+            let mut want = start.clone();
+            for k in 0..bits as usize {
+                if value >> k & 1 == 1 {
+                    want[(at + k) / 8] |= 1 << ((at + k) % 8);
+                }
+            }
+            let mut got = start;
+            put_bits(&mut got, at, bits, value);
+            assert_eq!(got, want, "{bits} bits at {at}, value {value:#x}");
+        }
+    }
 
     #[test]
     fn test_hw_register_map_is_ordered_and_word_aligned() {
