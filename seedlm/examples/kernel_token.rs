@@ -1,26 +1,21 @@
 //! Times the integer form for one vector (what `emu` runs per token) on the
-//! SeedLM layers of a `.seedlm` file, by the CPU time of the process's
-//! threads (`/proc/self/task/*/schedstat`), so that other jobs on a shared
-//! machine inflate the numbers less. Per pass, one `matvec_acc` of each
-//! layer of blocks 1-3 (its real shapes and exponents); prints the median
-//! and best ns per block over the passes, per shape, and an FNV hash of
-//! the accumulators (equal across builds: same integers).
+//! SeedLM layers of a `.seedlm` file, by wall time inside rayon's pool (as
+//! `Model::forward` calls its layers). Not by the threads' CPU time: a
+//! call from outside the pool hands its rows to a pool thread, whose
+//! spinning after the call counts as CPU time (192x576: 3.9 ns per block
+//! by CPU time from outside, 2.5 by wall time from outside, 1.95 by wall
+//! time inside), and `schedstat` of a running thread lags. Medians and
+//! bests over the passes absorb other jobs' interruptions. Per pass, one
+//! `matvec_acc` of each layer of blocks 1-3 (its real shapes and
+//! exponents); prints the median and best ns per block over the passes,
+//! per shape, and an FNV hash of the accumulators (equal across builds:
+//! same integers).
 //!
 //! `cargo run --release -p seedlm --example kernel_token -- FILE THREADS PASSES`
 use seedlm::container::{SeedFile, TensorKind};
 use seedlm::fixed::{BlockMatrix, QuantizedActs};
 use seedlm::kernel::SeedMatrix;
-
-fn cpu_ns() -> u64 {
-    let mut t = 0;
-    for e in std::fs::read_dir("/proc/self/task").unwrap() {
-        let p = e.unwrap().path().join("schedstat");
-        if let Ok(s) = std::fs::read_to_string(p) {
-            t += s.split_whitespace().next().unwrap().parse::<u64>().unwrap();
-        }
-    }
-    t
-}
+use std::time::Instant;
 
 fn main() {
     let a: Vec<String> = std::env::args().collect();
@@ -71,31 +66,33 @@ fn main() {
     shapes.dedup();
     let mut times = vec![Vec::new(); shapes.len()];
     let mut hash = 0xcbf29ce484222325u64;
-    for pass in 0..passes + 2 {
-        let mut per = vec![0u64; shapes.len()];
-        for (_, m, q) in &ms {
-            let t = cpu_ns();
-            let acc = m.matvec_acc(&[q]).unwrap();
-            let dt = cpu_ns() - t;
-            let k = shapes
-                .iter()
-                .position(|&s| s == (m.rows(), m.cols()))
-                .unwrap();
-            per[k] += dt;
-            if pass == 0 {
-                for &v in &acc[0] {
-                    for b in v.to_le_bytes() {
-                        hash = (hash ^ b as u64).wrapping_mul(0x100000001b3);
+    rayon::scope(|_| {
+        for pass in 0..passes + 2 {
+            let mut per = vec![0u64; shapes.len()];
+            for (_, m, q) in &ms {
+                let t = Instant::now();
+                let acc = m.matvec_acc(&[q]).unwrap();
+                let dt = t.elapsed().as_nanos() as u64;
+                let k = shapes
+                    .iter()
+                    .position(|&s| s == (m.rows(), m.cols()))
+                    .unwrap();
+                per[k] += dt;
+                if pass == 0 {
+                    for &v in &acc[0] {
+                        for b in v.to_le_bytes() {
+                            hash = (hash ^ b as u64).wrapping_mul(0x100000001b3);
+                        }
                     }
                 }
             }
-        }
-        if pass >= 2 {
-            for (k, p) in per.into_iter().enumerate() {
-                times[k].push(p);
+            if pass >= 2 {
+                for (k, p) in per.into_iter().enumerate() {
+                    times[k].push(p);
+                }
             }
         }
-    }
+    });
     println!("threads {threads} passes {passes} hash {hash:016x}");
     for (k, &(r, c)) in shapes.iter().enumerate() {
         let n: usize = ms

@@ -47,8 +47,10 @@
 //!   or broadcast from a register (1.0x); a table per thread instead of
 //!   one shared (1.005x, within noise).
 //!   Later (`examples/kernel_token.rs`: SmolLM2 blocks 1-3, one thread,
-//!   process CPU time, medians of 30 passes, builds alternated; 576x576,
-//!   1536x576 and 576x1536 at 1.95-2.45 ns per block): the loop is not
+//!   process CPU time of calls from outside the pool, medians of 30
+//!   passes, builds alternated; 576x576, 1536x576 and 576x1536 at
+//!   1.95-2.45 ns per block, 1.75-1.9 by wall time inside the pool): the
+//!   loop is not
 //!   bound by one port or by its scalar work alone. Removing the pair sum
 //!   (wrong result, timing only) gives 1.15x, reading every block's `x` from
 //!   one exponent row (likewise) 1.11x; but a per-start table of the
