@@ -46,6 +46,33 @@
 //!   dropped here: `vpsllvq` by counts loaded from a 16-line table (0.9x)
 //!   or broadcast from a register (1.0x); a table per thread instead of
 //!   one shared (1.005x, within noise).
+//!   Later (`examples/kernel_token.rs`: SmolLM2 blocks 1-3, one thread,
+//!   process CPU time of calls from outside the pool, medians of 30
+//!   passes, builds alternated; 576x576, 1536x576 and 576x1536 at
+//!   1.95-2.45 ns per block, 1.75-1.9 by wall time inside the pool, where
+//!   `f32_83` takes 1.75-2.0 on the same layers): the loop is not
+//!   bound by one port or by its scalar work alone. Removing the pair sum
+//!   (wrong result, timing only) gives 1.15x, reading every block's `x` from
+//!   one exponent row (likewise) 1.11x; but a per-start table of the
+//!   stream's `u64` (512 KiB, no field cuts, one fixed control: 7 instead of
+//!   13 scalar instructions per block) 1.00x, `vpshufd` in place of the
+//!   pair sum's `vpsrlq` (port 5 instead of 0) 1.01x, an `i32` table of
+//!   `x·2^(e+8)` widened by `vpmovsxdq` (half the bytes) 1.00x. The rows'
+//!   blocks sorted by exponent at load into runs of at most 32, with `x` in
+//!   two byte halves so that `q_j · x_i` fits `i16`, `vpmullw` and
+//!   `vpdpwssd` into `i32` lanes and one widening per run (no 64-bit
+//!   multiply per block; exact, same hash) ran at 0.67-0.75x (0.62-0.71x
+//!   by wall time in the pool): with the states from [`Cycle::seq`] or
+//!   from the bit stream alike, and with its 256 KiB table of period-3
+//!   mantissas replaced by one line (timing only) still 0.7-0.8x; SmolLM2's
+//!   rows have about 5 runs per 72 blocks, and the run loop's exits and
+//!   remainders are data-dependent branches (this VM has no counters to
+//!   confirm mispredictions). Branch `kern4-runs-tried`. `vcvtdq2pd`
+//!   and an f64 multiply-add in place of `vpmuldq` (exact while a lane
+//!   stays below 2^53; timing only, one extra operation) ran at 0.93x. A
+//!   512-bit `vpmuldq` issues about once per two cycles here, `vpmaddwd`,
+//!   `vpdpwssd` and `vpmullw` twice per cycle (dependent chains of each, 8
+//!   at a time).
 //!
 //! Every load is bounds-checked against its slice first. The helpers carry
 //! the same `#[target_feature]` as the loops (calls between them are safe
